@@ -1,0 +1,154 @@
+"""The `smartgate` command: run the local stack, the demo, the benchmark, and invoke functions."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from smartgate_infra.services import ServiceError
+from smartgate_infra.stack import ROOT, StackState, down, load_template, ports_from_env, status, up
+
+DEFAULT_STATE = ROOT / ".smartgate"
+
+
+def _running(state_dir: Path) -> StackState:
+    state = StackState.load(state_dir)
+    if state is None or not all(state.running().values()):
+        raise ServiceError("the local stack is not running; start it with `smartgate up`")
+    return state
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    up(args.state_dir, ports_from_env())
+    print("stop it with `smartgate down`")
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    down(args.state_dir)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    info = status(args.state_dir)
+    print(json.dumps(info, indent=2))
+    return 0 if info["running"] else 1
+
+
+def _with_stack(args: argparse.Namespace, work) -> int:  # type: ignore[no-untyped-def]
+    existing = StackState.load(args.state_dir)
+    started = existing is None or not all(existing.running().values())
+    if started:
+        if existing is not None:
+            down(args.state_dir, quiet=True)
+        state = up(args.state_dir, ports_from_env())
+    else:
+        state = existing
+        print(f"using the running local stack ({state.endpoint_url})")
+    try:
+        return work(state)
+    finally:
+        if started and not args.keep:
+            down(args.state_dir)
+        elif started:
+            print("the stack keeps running (--keep); stop it with `smartgate down`")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from smartgate_infra.demo import run_demo
+
+    return _with_stack(args, lambda state: 0 if run_demo(state) else 1)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from smartgate_infra.bench import run_bench
+
+    return _with_stack(args, lambda state: 0 if run_bench(state, args.trucks).endswith("errors=0") else 1)
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    from smartgate_infra.client import StackClient
+
+    for booking in StackClient(_running(args.state_dir)).seed_bookings():
+        print(f"{booking.booking_id} {booking.plate_text} {booking.gate_id}")
+    return 0
+
+
+def cmd_rejected(args: argparse.Namespace) -> int:
+    from smartgate_infra.client import StackClient
+
+    messages = StackClient(_running(args.state_dir)).rejected()
+    for message in messages:
+        print(json.dumps(message, ensure_ascii=False))
+    print(f"{len(messages)} rejected message(s)", file=sys.stderr)
+    return 0
+
+
+def cmd_invoke(args: argparse.Namespace) -> int:
+    from smartgate_infra.functions import FunctionHost, FunctionSpec, InvocationError, LocalAws
+
+    template = load_template()
+    resource = template.resources.get(args.function)
+    if resource is None or resource.type != "AWS::Serverless::Function":
+        names = ", ".join(r.logical_id for r in template.of_type("AWS::Serverless::Function"))
+        raise ServiceError(f"no function {args.function!r} in template.yaml; functions: {names}")
+    try:
+        event = json.loads(Path(args.event).read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise ServiceError(f"cannot read event file {args.event}: {err}") from err
+    state = _running(args.state_dir)
+    aws = LocalAws(state.endpoint_url, f"http://{state.ports.host}:{state.ports.iot_data}",
+                   template.region, template.account_id)
+    host = FunctionHost(FunctionSpec.from_resource(template, resource, ROOT), aws, args.state_dir / "logs")
+    try:
+        print(json.dumps(host.invoke(event), indent=2, ensure_ascii=False))
+        return 0
+    except InvocationError as err:
+        print(json.dumps(err.error, indent=2), file=sys.stderr)
+        return 1
+    finally:
+        host.stop()
+        print(f"function log: {host.log_path}", file=sys.stderr)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="smartgate", description=__doc__)
+    parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE,
+                        help="where the local stack keeps pids, logs and config (default .smartgate/)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("up", help="start the local stack (ports: SMARTGATE_AWS_PORT, SMARTGATE_MQTT_PORT, "
+                              "SMARTGATE_API_PORT, SMARTGATE_IOT_DATA_PORT)").set_defaults(func=cmd_up)
+    sub.add_parser("down", help="stop everything the local stack started").set_defaults(func=cmd_down)
+    sub.add_parser("status", help="is the local stack running, on which ports").set_defaults(func=cmd_status)
+    demo = sub.add_parser("demo", help="trucks crossing end to end, with a summary")
+    demo.add_argument("--keep", action="store_true", help="leave the stack running afterwards")
+    demo.set_defaults(func=cmd_demo)
+    bench = sub.add_parser("bench", help="N trucks; detection -> barrier command latency")
+    bench.add_argument("--trucks", type=int, default=200)
+    bench.add_argument("--keep", action="store_true")
+    bench.set_defaults(func=cmd_bench)
+    sub.add_parser("seed", help="put the seed bookings into the running stack").set_defaults(func=cmd_seed)
+    sub.add_parser("rejected", help="list rejected lane messages with their reasons").set_defaults(
+        func=cmd_rejected)
+    invoke = sub.add_parser("invoke", help="invoke one function of template.yaml with an event file")
+    invoke.add_argument("function", help="logical id in template.yaml, e.g. IngestDetectionsFunction")
+    invoke.add_argument("event", help="event JSON file, e.g. events/iot/plate_read_ok.json")
+    invoke.set_defaults(func=cmd_invoke)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ServiceError as err:
+        print(f"smartgate: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

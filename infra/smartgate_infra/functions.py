@@ -1,0 +1,258 @@
+"""The Lambda service, locally: one worker process per function, with the function's environment.
+
+Synchronous invokes (API, streams) return the handler's result or raise InvocationError. Async
+invokes (IoT rules, EventBridge, SNS, schedules) are queued per function and retried like Lambda
+(EventInvokeConfig.MaximumRetryAttempts, default 2); an event that still fails goes to the
+function's DeadLetterQueue, so nothing is lost silently.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from smartgate_infra.template import Resource, Template
+
+log = logging.getLogger("smartgate.local.functions")
+
+
+class InvocationError(RuntimeError):
+    def __init__(self, function: str, error: dict[str, Any]) -> None:
+        super().__init__(f"{function}: {error.get('type')}: {error.get('message')}")
+        self.function = function
+        self.error = error
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    logical_id: str
+    name: str
+    arn: str
+    code_dir: Path
+    handler: str
+    timeout_s: float
+    memory_mb: int
+    environment: dict[str, str]
+    events: dict[str, dict[str, Any]]
+    dead_letter_arn: str | None = None
+    max_retries: int = 2
+
+    @classmethod
+    def from_resource(cls, template: Template, resource: Resource, root: Path) -> FunctionSpec:
+        p = resource.properties
+        code_uri = p.get("CodeUri")
+        if not isinstance(code_uri, str) or code_uri.startswith("s3://"):
+            raise ValueError(f"{resource.logical_id}: CodeUri must be a local folder to run locally, got {code_uri!r}")
+        env = {k: "" if v is None else str(v) for k, v in p.get("Environment", {}).get("Variables", {}).items()}
+        dlq = p.get("DeadLetterQueue", {})
+        retries = p.get("EventInvokeConfig", {}).get("MaximumRetryAttempts", 2)
+        return cls(
+            logical_id=resource.logical_id,
+            name=resource.physical_name,
+            arn=template.arn(resource.logical_id),
+            code_dir=(root / code_uri).resolve(),
+            handler=str(p["Handler"]),
+            timeout_s=float(p.get("Timeout", 3)),
+            memory_mb=int(p.get("MemorySize", 128)),
+            environment=env,
+            events=dict(p.get("Events", {})),
+            dead_letter_arn=dlq.get("TargetArn") if dlq.get("Type", "SQS") == "SQS" else None,
+            max_retries=int(retries),
+        )
+
+
+@dataclass
+class LocalAws:
+    """Where the functions find AWS locally."""
+
+    endpoint_url: str
+    iot_data_url: str
+    region: str = "us-east-1"
+    account_id: str = "123456789012"
+
+    def environment(self) -> dict[str, str]:
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_ENDPOINT_URL_IOT_DATA_PLANE": self.iot_data_url,
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "SMARTGATE_ACCOUNT_ID": self.account_id,
+            "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon locally
+        }
+
+
+def base_environment() -> dict[str, str]:
+    """The parent's environment without AWS settings that could point a function at a real account."""
+    return {k: v for k, v in os.environ.items()
+            if not k.startswith(("AWS_", "POWERTOOLS_")) and k not in ("PYTHONSTARTUP",)}
+
+
+class FunctionHost:
+    """One warm worker process for one function; restarted after a crash or a timeout."""
+
+    def __init__(self, spec: FunctionSpec, aws: LocalAws, log_dir: Path) -> None:
+        self.spec = spec
+        self.aws = aws
+        self.log_path = log_dir / f"{spec.logical_id}.log"
+        self.proc: subprocess.Popen[str] | None = None
+        self.lock = threading.Lock()
+        self.ids = itertools.count(1)
+        self.replies: queue.Queue[dict[str, Any] | None] = queue.Queue()
+
+    def _environment(self) -> dict[str, str]:
+        env = base_environment()
+        env.update({
+            "AWS_LAMBDA_FUNCTION_NAME": self.spec.name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.spec.memory_mb),
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{self.spec.name}",
+            "PYTHONUNBUFFERED": "1",
+        })
+        env.update(self.aws.environment())
+        env.update(self.spec.environment)
+        return env
+
+    def _reader(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            try:
+                self.replies.put(json.loads(line))
+            except json.JSONDecodeError:
+                log.warning("unreadable reply from %s: %r", self.spec.logical_id, line[:200])
+        self.replies.put(None)  # the worker is gone
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "a") as logfile:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "smartgate_infra.worker", str(self.spec.code_dir), self.spec.handler],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=logfile, text=True, bufsize=1,
+                env=self._environment(), cwd=self.spec.code_dir,
+            )
+        self.replies = queue.Queue()
+        threading.Thread(target=self._reader, args=(self.proc,), daemon=True,
+                         name=f"worker-{self.spec.logical_id}").start()
+        ready = self.replies.get(timeout=60)
+        if ready is None:
+            raise InvocationError(self.spec.logical_id, {"type": "Runtime.ExitError",
+                                                        "message": f"worker exited at start; see {self.log_path}"})
+
+    def stop(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+    def invoke(self, event: Any) -> Any:
+        """Run the handler on one event (one at a time per function, like reserved concurrency 1)."""
+        with self.lock:
+            if self.proc is None or self.proc.poll() is not None:
+                self.start()
+            assert self.proc is not None and self.proc.stdin is not None
+            request_id = next(self.ids)
+            deadline = time.time() + self.spec.timeout_s
+            self.proc.stdin.write(json.dumps({"id": request_id, "event": event,
+                                              "deadline_ms": deadline * 1000}) + "\n")
+            self.proc.stdin.flush()
+            try:
+                reply = self.replies.get(timeout=self.spec.timeout_s)
+            except queue.Empty:
+                self.stop()
+                raise InvocationError(self.spec.logical_id, {
+                    "type": "Sandbox.Timedout",
+                    "message": f"Task timed out after {self.spec.timeout_s:.2f} seconds"}) from None
+            if reply is None:
+                self.stop()
+                raise InvocationError(self.spec.logical_id, {
+                    "type": "Runtime.ExitError", "message": f"worker exited; see {self.log_path}"})
+            if "error" in reply and reply["error"]:
+                raise InvocationError(self.spec.logical_id, reply["error"])
+            return reply.get("result")
+
+
+@dataclass
+class AsyncEvent:
+    event: Any
+    source: str
+    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    attempts: int = 0
+
+
+class AsyncInvoker:
+    """Lambda's async invocation queue for one function: retries, then the dead-letter queue."""
+
+    RETRY_DELAYS = (0.2, 1.0)
+
+    def __init__(self, host: FunctionHost, sqs: Any, dlq_url: str | None) -> None:
+        self.host = host
+        self.sqs = sqs
+        self.dlq_url = dlq_url
+        self.queue: queue.Queue[AsyncEvent | None] = queue.Queue()
+        self.idle = threading.Event()
+        self.idle.set()
+        self.thread = threading.Thread(target=self._run, daemon=True, name=f"async-{host.spec.logical_id}")
+        self.thread.start()
+
+    def submit(self, event: Any, source: str) -> str:
+        item = AsyncEvent(event, source)
+        self.idle.clear()
+        self.queue.put(item)
+        return item.request_id
+
+    def stop(self) -> None:
+        self.queue.put(None)
+        self.thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while True:
+            item = self.queue.get()
+            if item is None:
+                return
+            self._deliver(item)
+            if self.queue.empty():
+                self.idle.set()
+
+    def _deliver(self, item: AsyncEvent) -> None:
+        spec = self.host.spec
+        while True:
+            item.attempts += 1
+            try:
+                self.host.invoke(item.event)
+                return
+            except InvocationError as err:
+                log.warning("async invoke of %s failed (attempt %d): %s", spec.logical_id, item.attempts, err)
+                if item.attempts > spec.max_retries:
+                    self._dead_letter(item, err)
+                    return
+                time.sleep(self.RETRY_DELAYS[min(item.attempts - 1, len(self.RETRY_DELAYS) - 1)])
+
+    def _dead_letter(self, item: AsyncEvent, err: InvocationError) -> None:
+        if not self.dlq_url:
+            log.error("event for %s dropped after %d attempts (no DeadLetterQueue): %s",
+                      self.host.spec.logical_id, item.attempts, err)
+            return
+        self.sqs.send_message(
+            QueueUrl=self.dlq_url,
+            MessageBody=json.dumps(item.event, default=str),
+            MessageAttributes={
+                "RequestID": {"DataType": "String", "StringValue": item.request_id},
+                "ErrorCode": {"DataType": "Number", "StringValue": "200"},
+                "ErrorMessage": {"DataType": "String", "StringValue": str(err)[:1000]},
+            },
+        )

@@ -1,0 +1,275 @@
+"""Create in the AWS emulator every resource that template.yaml declares, read from the template itself.
+
+There is no second, hand-kept list of resources: each CloudFormation/SAM type maps to the boto3
+calls that create it. Lambda functions, layers and permissions are not created in the emulator —
+the local runtime is the Lambda service here — and a type that is neither created nor served gives
+a clear error naming the resource, so a template change cannot silently go missing locally.
+Creating is idempotent: running it on a provisioned emulator changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from smartgate_infra.template import Resource, Template
+
+SERVED_BY_RUNTIME = {
+    "AWS::Serverless::Function", "AWS::Serverless::LayerVersion", "AWS::Lambda::Permission",
+}
+
+
+class ProvisionError(RuntimeError):
+    """A resource of the template could not be created locally; the message names it."""
+
+
+@dataclass
+class ProvisionReport:
+    created: list[str] = field(default_factory=list)
+    existing: list[str] = field(default_factory=list)
+    served: list[str] = field(default_factory=list)
+
+
+class Provisioner:
+    def __init__(self, template: Template, session: boto3.session.Session, endpoint_url: str) -> None:
+        self.template = template
+        self.session = session
+        self.endpoint = endpoint_url
+        self._clients: dict[str, Any] = {}
+        self.handlers: dict[str, Callable[[Resource], bool]] = {
+            "AWS::DynamoDB::Table": self.table,
+            "AWS::S3::Bucket": self.bucket,
+            "AWS::SNS::Topic": self.topic,
+            "AWS::SNS::Subscription": self.subscription,
+            "AWS::SQS::Queue": self.queue,
+            "AWS::Events::EventBus": self.event_bus,
+            "AWS::Events::Rule": self.events_rule,
+            "AWS::IoT::Policy": self.iot_policy,
+            "AWS::IoT::TopicRule": self.topic_rule,
+            "AWS::Logs::LogGroup": self.log_group,
+            "AWS::IAM::Role": self.role,
+        }
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = self.session.client(service, endpoint_url=self.endpoint)
+        return self._clients[service]
+
+    def check_supported(self) -> None:
+        unsupported = [f"{r.logical_id} ({r.type})" for r in self.template.resources.values()
+                       if r.type not in self.handlers and r.type not in SERVED_BY_RUNTIME]
+        if unsupported:
+            raise ProvisionError("the local stack cannot create or serve: " + ", ".join(unsupported)
+                                 + "; add support in infra/smartgate_infra/provision.py")
+
+    def provision(self) -> ProvisionReport:
+        self.check_supported()
+        report = ProvisionReport()
+        # Order matters only where one resource needs another to exist (subscriptions, rules).
+        order = ["AWS::IAM::Role", "AWS::SQS::Queue", "AWS::SNS::Topic", "AWS::Events::EventBus"]
+        resources = sorted(self.template.resources.values(),
+                           key=lambda r: order.index(r.type) if r.type in order else len(order))
+        for resource in resources:
+            if resource.type in SERVED_BY_RUNTIME:
+                report.served.append(resource.logical_id)
+                continue
+            try:
+                created = self.handlers[resource.type](resource)
+            except (ClientError, BotoCoreError) as err:
+                raise ProvisionError(f"creating {resource.logical_id} ({resource.type}) failed: {err}") from err
+            (report.created if created else report.existing).append(resource.logical_id)
+        return report
+
+    # ------------------------------------------------------------------ one method per type
+
+    def table(self, r: Resource) -> bool:
+        ddb = self.client("dynamodb")
+        p = r.properties
+        args: dict[str, Any] = {
+            "TableName": r.physical_name,
+            "KeySchema": p["KeySchema"],
+            "AttributeDefinitions": p["AttributeDefinitions"],
+            "BillingMode": p.get("BillingMode", "PROVISIONED"),
+        }
+        if args["BillingMode"] == "PROVISIONED":
+            args["ProvisionedThroughput"] = p.get("ProvisionedThroughput",
+                                                  {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5})
+        for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
+            if key in p:
+                args[key] = p[key]
+        if "StreamSpecification" in p:
+            args["StreamSpecification"] = {"StreamEnabled": True,
+                                           "StreamViewType": p["StreamSpecification"]["StreamViewType"]}
+        if p.get("SSESpecification", {}).get("SSEEnabled"):
+            args["SSESpecification"] = {"Enabled": True}
+        try:
+            ddb.create_table(**args)
+        except ClientError as err:
+            if err.response["Error"]["Code"] != "ResourceInUseException":
+                raise
+            return False
+        ttl = p.get("TimeToLiveSpecification")
+        if ttl and ttl.get("Enabled"):
+            ddb.update_time_to_live(TableName=r.physical_name, TimeToLiveSpecification={
+                "AttributeName": ttl["AttributeName"], "Enabled": True})
+        return True
+
+    def bucket(self, r: Resource) -> bool:
+        s3 = self.client("s3")
+        p = r.properties
+        try:
+            s3.head_bucket(Bucket=r.physical_name)
+            return False
+        except ClientError:
+            pass
+        region = self.session.region_name
+        kwargs: dict[str, Any] = {"Bucket": r.physical_name}
+        if region != "us-east-1":
+            kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
+        s3.create_bucket(**kwargs)
+        if "BucketEncryption" in p:
+            rules = [{"ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"],
+                      **({"BucketKeyEnabled": rule["BucketKeyEnabled"]} if "BucketKeyEnabled" in rule else {})}
+                     for rule in p["BucketEncryption"]["ServerSideEncryptionConfiguration"]]
+            s3.put_bucket_encryption(Bucket=r.physical_name,
+                                     ServerSideEncryptionConfiguration={"Rules": rules})
+        if "PublicAccessBlockConfiguration" in p:
+            s3.put_public_access_block(Bucket=r.physical_name,
+                                       PublicAccessBlockConfiguration=p["PublicAccessBlockConfiguration"])
+        if "VersioningConfiguration" in p:
+            s3.put_bucket_versioning(Bucket=r.physical_name,
+                                     VersioningConfiguration={"Status": p["VersioningConfiguration"]["Status"]})
+        if "LifecycleConfiguration" in p:
+            s3.put_bucket_lifecycle_configuration(Bucket=r.physical_name, LifecycleConfiguration={
+                "Rules": [_lifecycle_rule(rule) for rule in p["LifecycleConfiguration"]["Rules"]]})
+        return True
+
+    def topic(self, r: Resource) -> bool:
+        sns = self.client("sns")
+        arn = self.template.arn(r.logical_id)
+        exists = any(t["TopicArn"] == arn for t in sns.list_topics().get("Topics", []))
+        attributes = {k: str(v) for k, v in r.properties.items() if k in ("KmsMasterKeyId", "DisplayName")}
+        sns.create_topic(Name=r.physical_name, Attributes=attributes)
+        return not exists
+
+    def subscription(self, r: Resource) -> bool:
+        p = r.properties
+        self.client("sns").subscribe(TopicArn=p["TopicArn"], Protocol=p["Protocol"], Endpoint=p["Endpoint"])
+        return True
+
+    def queue(self, r: Resource) -> bool:
+        sqs = self.client("sqs")
+        attribute_names = ("DelaySeconds", "MaximumMessageSize", "MessageRetentionPeriod",
+                           "ReceiveMessageWaitTimeSeconds", "VisibilityTimeout", "FifoQueue",
+                           "ContentBasedDeduplication", "SqsManagedSseEnabled")
+        attributes = {k: str(v).lower() if isinstance(v, bool) else str(v)
+                      for k, v in r.properties.items() if k in attribute_names}
+        if "RedrivePolicy" in r.properties:
+            attributes["RedrivePolicy"] = json.dumps(r.properties["RedrivePolicy"])
+        try:
+            sqs.get_queue_url(QueueName=r.physical_name)
+            return False
+        except ClientError:
+            sqs.create_queue(QueueName=r.physical_name, Attributes=attributes)
+            return True
+
+    def event_bus(self, r: Resource) -> bool:
+        events = self.client("events")
+        try:
+            events.describe_event_bus(Name=r.physical_name)
+            return False
+        except ClientError:
+            events.create_event_bus(Name=r.physical_name)
+            return True
+
+    def events_rule(self, r: Resource) -> bool:
+        p = r.properties
+        args: dict[str, Any] = {"Name": r.physical_name, "State": p.get("State", "ENABLED")}
+        if "EventPattern" in p:
+            args["EventPattern"] = json.dumps(p["EventPattern"])
+        if "ScheduleExpression" in p:
+            args["ScheduleExpression"] = p["ScheduleExpression"]
+        if "EventBusName" in p:
+            args["EventBusName"] = p["EventBusName"]
+        self.client("events").put_rule(**args)
+        return True
+
+    def iot_policy(self, r: Resource) -> bool:
+        iot = self.client("iot")
+        try:
+            iot.get_policy(policyName=r.physical_name)
+            return False
+        except ClientError:
+            iot.create_policy(policyName=r.physical_name, policyDocument=json.dumps(r.properties["PolicyDocument"]))
+            return True
+
+    def topic_rule(self, r: Resource) -> bool:
+        iot = self.client("iot")
+        payload = r.properties["TopicRulePayload"]
+        api_payload = {
+            "sql": payload["Sql"],
+            "description": payload.get("Description", ""),
+            "ruleDisabled": bool(payload.get("RuleDisabled", False)),
+            "awsIotSqlVersion": payload.get("AwsIotSqlVersion", "2016-03-23"),
+            "actions": [_lower_keys(a) for a in payload.get("Actions", [])],
+        }
+        if "ErrorAction" in payload:
+            api_payload["errorAction"] = _lower_keys(payload["ErrorAction"])
+        try:
+            iot.get_topic_rule(ruleName=r.physical_name)
+            return False
+        except ClientError:
+            iot.create_topic_rule(ruleName=r.physical_name, topicRulePayload=api_payload)
+            return True
+
+    def log_group(self, r: Resource) -> bool:
+        logs = self.client("logs")
+        try:
+            logs.create_log_group(logGroupName=r.physical_name)
+        except ClientError as err:
+            if err.response["Error"]["Code"] != "ResourceAlreadyExistsException":
+                raise
+            return False
+        if "RetentionInDays" in r.properties:
+            logs.put_retention_policy(logGroupName=r.physical_name,
+                                      retentionInDays=int(r.properties["RetentionInDays"]))
+        return True
+
+    def role(self, r: Resource) -> bool:
+        iam = self.client("iam")
+        try:
+            iam.get_role(RoleName=r.physical_name)
+            return False
+        except ClientError:
+            iam.create_role(RoleName=r.physical_name,
+                            AssumeRolePolicyDocument=json.dumps(r.properties["AssumeRolePolicyDocument"]))
+        for policy in r.properties.get("Policies", []):
+            iam.put_role_policy(RoleName=r.physical_name, PolicyName=policy["PolicyName"],
+                                PolicyDocument=json.dumps(policy["PolicyDocument"]))
+        return True
+
+
+def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    """CloudFormation's lifecycle rule shape -> the S3 API's."""
+    out: dict[str, Any] = {"ID": rule.get("Id", "rule"), "Status": rule["Status"],
+                           "Filter": {"Prefix": rule.get("Prefix", "")}}
+    if "ExpirationInDays" in rule:
+        out["Expiration"] = {"Days": int(rule["ExpirationInDays"])}
+    if "NoncurrentVersionExpiration" in rule:
+        out["NoncurrentVersionExpiration"] = {
+            "NoncurrentDays": int(rule["NoncurrentVersionExpiration"]["NoncurrentDays"])}
+    return out
+
+
+def _lower_keys(value: Any) -> Any:
+    """CloudFormation's PascalCase IoT action keys -> the IoT API's camelCase."""
+    if isinstance(value, dict):
+        return {k[:1].lower() + k[1:]: _lower_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_lower_keys(v) for v in value]
+    return value

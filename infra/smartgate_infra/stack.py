@@ -1,0 +1,189 @@
+"""`smartgate up` / `down` / `status`: the whole local stack as real processes on 127.0.0.1.
+
+up starts the moto AWS emulator, Mosquitto and the local runtime (which creates every resource
+of template.yaml in the emulator and serves the functions), records their pids and ports in
+``.smartgate/stack.json``, and returns once everything answers. down stops all of it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from smartgate_infra.runtime import LocalRuntime, Ports
+from smartgate_infra.services import (
+    ServiceError,
+    pid_alive,
+    port_in_use,
+    require_free,
+    start_moto,
+    start_mosquitto,
+    stop_pid,
+)
+from smartgate_infra.template import Template
+
+ROOT = Path(__file__).resolve().parents[2]
+STACK_NAME = "smartgate-local"
+
+
+def ports_from_env(env: dict[str, str] | os._Environ[str] = os.environ) -> Ports:
+    def port(name: str, default: int) -> int:
+        raw = env.get(name, str(default))
+        if not raw.isdigit() or not 0 < int(raw) < 65536:
+            raise ServiceError(f"{name}={raw!r} is not a TCP port number")
+        return int(raw)
+
+    return Ports(aws=port("SMARTGATE_AWS_PORT", 5566), mqtt=port("SMARTGATE_MQTT_PORT", 1883),
+                 api=port("SMARTGATE_API_PORT", 3000), iot_data=port("SMARTGATE_IOT_DATA_PORT", 3001))
+
+
+def load_template(root: Path = ROOT) -> Template:
+    return Template.load(root / "template.yaml", stack_name=STACK_NAME, parameter_overrides={"Stage": "local"})
+
+
+@dataclass
+class StackState:
+    ports: Ports
+    pids: dict[str, int] = field(default_factory=dict)
+    state_dir: str = ""
+    started_at: float = 0.0
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{self.ports.host}:{self.ports.aws}"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.ports.host}:{self.ports.api}"
+
+    def save(self, state_dir: Path) -> None:
+        (state_dir / "stack.json").write_text(json.dumps(asdict(self), indent=2))
+
+    @classmethod
+    def load(cls, state_dir: Path) -> StackState | None:
+        path = state_dir / "stack.json"
+        if not path.exists():
+            return None
+        data = json.loads(path.read_text())
+        return cls(ports=Ports(**data["ports"]), pids=data["pids"], state_dir=data["state_dir"],
+                   started_at=data["started_at"])
+
+    def running(self) -> dict[str, bool]:
+        return {name: pid_alive(pid) for name, pid in self.pids.items()}
+
+
+def up(state_dir: Path, ports: Ports, root: Path = ROOT, say: Any = print) -> StackState:
+    """Start everything; on any failure stop what was started and raise with the reason."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    existing = StackState.load(state_dir)
+    if existing and any(existing.running().values()):
+        raise ServiceError(f"a local stack is already running (pids {existing.pids}); `smartgate down` first")
+    load_template(root)  # a template error is reported before any server starts
+    for port, what, var in ((ports.aws, "the AWS emulator", "SMARTGATE_AWS_PORT"),
+                            (ports.mqtt, "the MQTT broker", "SMARTGATE_MQTT_PORT"),
+                            (ports.api, "the REST API", "SMARTGATE_API_PORT"),
+                            (ports.iot_data, "the IoT data endpoint", "SMARTGATE_IOT_DATA_PORT")):
+        require_free(port, what, var)
+    state = StackState(ports=ports, state_dir=str(state_dir), started_at=time.time())
+    try:
+        say(f"starting AWS emulator (moto) on 127.0.0.1:{ports.aws}")
+        state.pids["aws"] = start_moto(ports.aws, state_dir).proc.pid
+        say(f"starting MQTT broker (mosquitto) on 127.0.0.1:{ports.mqtt}")
+        state.pids["mqtt"] = start_mosquitto(ports.mqtt, state_dir).proc.pid
+        state.save(state_dir)
+        say("starting local runtime: creating resources from template.yaml, warming functions")
+        state.pids["runtime"] = _start_runtime(state_dir, ports, root)
+        state.save(state_dir)
+    except BaseException:
+        down(state_dir, quiet=True)
+        raise
+    say(f"local stack up: AWS {state.endpoint_url}, MQTT 127.0.0.1:{ports.mqtt}, API {state.api_url}")
+    return state
+
+
+def _start_runtime(state_dir: Path, ports: Ports, root: Path) -> int:
+    ready = state_dir / "runtime.ready"
+    ready.unlink(missing_ok=True)
+    log_path = state_dir / "runtime.log"
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "smartgate_infra.stack", "--serve", str(state_dir), str(root),
+             json.dumps(asdict(ports))],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if ready.exists():
+            return proc.pid
+        if proc.poll() is not None:
+            tail = log_path.read_text(errors="replace")[-3000:]
+            raise ServiceError(f"the local runtime stopped while starting:\n{tail}")
+        time.sleep(0.1)
+    stop_pid(proc.pid)
+    raise ServiceError(f"the local runtime did not become ready within 120 s; see {log_path}")
+
+
+def down(state_dir: Path, quiet: bool = False, say: Any = print) -> list[str]:
+    state = StackState.load(state_dir)
+    if state is None:
+        if not quiet:
+            say("no local stack recorded in " + str(state_dir))
+        return []
+    stopped = []
+    for name in ("runtime", "mqtt", "aws"):  # dependants first
+        pid = state.pids.get(name)
+        if pid and pid_alive(pid):
+            stop_pid(pid)
+            stopped.append(name)
+    (state_dir / "stack.json").unlink(missing_ok=True)
+    (state_dir / "runtime.ready").unlink(missing_ok=True)
+    if not quiet:
+        say("stopped: " + (", ".join(stopped) or "nothing was running"))
+    return stopped
+
+
+def status(state_dir: Path) -> dict[str, Any]:
+    state = StackState.load(state_dir)
+    if state is None:
+        return {"running": False}
+    alive = state.running()
+    return {
+        "running": all(alive.values()),
+        "processes": alive,
+        "ports": {"aws": state.ports.aws, "mqtt": state.ports.mqtt, "api": state.ports.api,
+                  "iot_data": state.ports.iot_data},
+        "listening": {name: port_in_use(port) for name, port in
+                      (("aws", state.ports.aws), ("mqtt", state.ports.mqtt), ("api", state.ports.api))},
+        "uptime_s": round(time.time() - state.started_at, 1),
+    }
+
+
+def serve(state_dir: Path, root: Path, ports: Ports) -> None:
+    """The runtime process: build from the template, serve until SIGTERM."""
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    runtime = LocalRuntime(load_template(root), root, ports, state_dir)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    signal.signal(signal.SIGINT, lambda *_: done.set())
+    runtime.start()
+    (state_dir / "runtime.ready").write_text(str(os.getpid()))
+    logging.getLogger("smartgate.local").info("runtime ready")
+    done.wait()
+    runtime.stop()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 5 and sys.argv[1] == "--serve":
+        serve(Path(sys.argv[2]), Path(sys.argv[3]), Ports(**json.loads(sys.argv[4])))
+    else:
+        sys.exit("internal entry point of the local runtime; use `smartgate up`")

@@ -1,0 +1,93 @@
+"""boto3 adapters for messaging: barrier commands (IoT data plane), bus events, rejects, alerts.
+
+Endpoints come from the standard AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_<SERVICE> variables, so the
+same code runs against AWS and the local stack.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import boto3
+
+from smartgate.schemas import BarrierCommand, ClearanceDecided, Contract, RejectedMessage, schema_name
+from smartgate.topics import SOURCE_CLEARANCE, commands_topic
+
+
+class PublishError(RuntimeError):
+    """A message could not be handed to AWS; raised so that the invocation is retried."""
+
+
+class IotCommandPublisher:
+    """Barrier commands to ``smartgate/{gate}/lanes/{lane}/commands`` through the IoT data plane, QoS 1."""
+
+    def __init__(self, region: str, endpoint: str | None = None, client: Any = None) -> None:
+        if endpoint and not endpoint.startswith(("http://", "https://")):
+            endpoint = f"https://{endpoint}"
+        self.client = client or boto3.client("iot-data", region_name=region, endpoint_url=endpoint or None)
+
+    def publish(self, command: BarrierCommand) -> None:
+        self.client.publish(
+            topic=commands_topic(command.gate_id, command.lane_id),
+            qos=1,
+            payload=command.model_dump_json().encode(),
+        )
+
+
+class EventBridgePublisher:
+    """Events on the project's bus: ``source`` smartgate.<area>, ``detail-type`` the schema name."""
+
+    MAX_BATCH = 10
+
+    def __init__(self, bus_name: str, region: str, source: str = SOURCE_CLEARANCE, client: Any = None) -> None:
+        self.bus_name = bus_name
+        self.source = source
+        self.client = client or boto3.client("events", region_name=region)
+
+    def publish(self, events: Sequence[ClearanceDecided | Contract]) -> None:
+        for start in range(0, len(events), self.MAX_BATCH):
+            batch = events[start:start + self.MAX_BATCH]
+            entries = [{
+                "EventBusName": self.bus_name,
+                "Source": self.source,
+                "DetailType": schema_name(type(event)),
+                "Detail": event.model_dump_json(),
+                "Time": getattr(event, "decided_at", None) or None,
+            } for event in batch]
+            for entry in entries:
+                if entry["Time"] is None:
+                    del entry["Time"]
+            response = self.client.put_events(Entries=entries)
+            if response.get("FailedEntryCount"):
+                failed = [e for e in response["Entries"] if e.get("ErrorCode")]
+                raise PublishError(f"EventBridge refused {len(failed)} event(s): {failed}")
+
+
+class SqsRejectedSink:
+    """Rejected lane messages, kept with their reason in the rejected-detections queue (the DLQ)."""
+
+    def __init__(self, queue_url: str, region: str, client: Any = None) -> None:
+        self.queue_url = queue_url
+        self.client = client or boto3.client("sqs", region_name=region)
+
+    def put(self, message: RejectedMessage) -> None:
+        self.client.send_message(QueueUrl=self.queue_url, MessageBody=message.model_dump_json())
+
+
+class SnsNotifier:
+    """Officer alerts on an SNS topic (push, e-mail, SMS subscriptions are set in the template)."""
+
+    def __init__(self, topic_arn: str, region: str, client: Any = None) -> None:
+        self.topic_arn = topic_arn
+        self.client = client or boto3.client("sns", region_name=region)
+
+    def notify(self, subject: str, message: Contract, attributes: dict[str, str]) -> None:
+        self.client.publish(
+            TopicArn=self.topic_arn,
+            Subject=subject[:100],
+            Message=json.dumps({"default": message.model_dump_json()}),
+            MessageStructure="json",
+            MessageAttributes={k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()},
+        )

@@ -1,0 +1,54 @@
+"""Settings, read once from environment variables (template.yaml for Lambda, the recipe on the edge)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class ConfigError(RuntimeError):
+    """A setting the code needs is missing or wrong; the message names the environment variable."""
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    stage: str = Field("local", alias="STAGE")
+    aws_region: str = Field("us-east-1", alias="AWS_REGION")
+    bookings_table: str | None = Field(None, alias="BOOKINGS_TABLE")
+    passages_table: str | None = Field(None, alias="PASSAGES_TABLE")
+    detections_table: str | None = Field(None, alias="DETECTIONS_TABLE")
+    idempotency_table: str | None = Field(None, alias="IDEMPOTENCY_TABLE")
+    event_bus_name: str | None = Field(None, alias="EVENT_BUS_NAME")
+    rejected_queue_url: str | None = Field(None, alias="REJECTED_QUEUE_URL")
+    officer_alerts_topic_arn: str | None = Field(None, alias="OFFICER_ALERTS_TOPIC_ARN")
+    evidence_bucket: str | None = Field(None, alias="EVIDENCE_BUCKET")
+    iot_data_endpoint: str | None = Field(None, alias="IOT_DATA_ENDPOINT")
+    barrier_signing_key: str | None = Field(None, alias="BARRIER_SIGNING_KEY", repr=False)
+    command_ttl_seconds: int = Field(60, alias="COMMAND_TTL_SECONDS", gt=0, le=3600)
+    personal_data_ttl_days: int = Field(90, alias="PERSONAL_DATA_TTL_DAYS", gt=0, le=3650)
+
+    def require(self, name: str) -> str:
+        """The value of a setting this code path cannot work without."""
+        value = getattr(self, name)
+        if value in (None, ""):
+            alias = type(self).model_fields[name].alias
+            raise ConfigError(f"environment variable {alias} is not set (needed for {name})")
+        return str(value)
+
+
+def load_settings(env: Mapping[str, str]) -> Settings:
+    try:
+        return Settings.model_validate({k: v for k, v in env.items() if v != ""})
+    except ValidationError as err:
+        fields = ", ".join(str(e["loc"][0]) for e in err.errors())
+        raise ConfigError(f"invalid settings in environment: {fields}: {err}") from err
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    """The process's settings, read once."""
+    return load_settings(os.environ)

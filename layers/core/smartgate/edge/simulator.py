@@ -1,0 +1,321 @@
+"""A simulated lane: publishes what the cameras would read off a truck and waits for the barrier command.
+
+Used by the LaneSimulator Greengrass component, the demo and the end-to-end tests. It speaks only the
+contracts (:mod:`smartgate.schemas`) over a :class:`~smartgate.edge.transport.Transport`, on the topics
+from :mod:`smartgate.topics`.
+
+Matching a command to a truck. The cloud's passage id is not known to the lane in advance, so
+:meth:`LaneSimulator.cross` uses the simplest rule that holds for one truck at a time on a lane:
+commands are consumed in arrival order from a thread-safe queue, and the truck gets the first valid
+command for this gate and lane that arrived *after* its PlateRead was published. Commands that were
+already waiting (a late answer to an earlier truck that timed out) are dropped as stale, and a repeat
+of a ``command_id`` already seen (QoS 1 redelivery) is dropped, so it cannot be taken for the next
+truck's command. Invalid payloads on the commands topic are logged and counted, never raised.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import queue
+import random
+import re
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from pydantic import ValidationError
+
+from smartgate import topics
+from smartgate.domain.plates import plate_key
+from smartgate.edge.transport import Transport, TransportError, kv
+from smartgate.schemas import (
+    BarrierCommand,
+    Camera,
+    ContainerRead,
+    Country,
+    LaneHealth,
+    PlateRead,
+    utc_now,
+)
+
+log = logging.getLogger("smartgate.edge.simulator")
+
+TruckDetection = PlateRead | ContainerRead
+
+_PLATE_FORMATS = {
+    # 29C-123.45, 29LD-123.45 (normalised: 29C12345, 29LD12345)
+    Country.VN: re.compile(r"^\d{2}[A-Z]{1,2}\d{4,5}$"),
+    # 云A·12345, 桂A12345D (new-energy plates have six characters after the region letter)
+    Country.CN: re.compile(r"^[\u4e00-\u9fff][A-Z][A-Z0-9]{5,6}$"),
+}
+_SEEN_COMMANDS_KEPT = 1000
+
+
+def plate_format_valid(plate_text: str, country: Country | str) -> bool:
+    """Whether the text looks like a plate of that country (what a lane's OCR step reports)."""
+    try:
+        key = plate_key(plate_text)
+    except ValueError:
+        return False
+    return bool(_PLATE_FORMATS[Country(country)].match(key))
+
+
+def _iso6346_letter_values() -> dict[str, int]:
+    values, value = {}, 10
+    for letter in "ABCDEFGHIJKLMNOPQRSTUVWXYZ":
+        if value % 11 == 0:  # 11, 22, 33 are skipped
+            value += 1
+        values[letter] = value
+        value += 1
+    return values
+
+
+_ISO6346_LETTERS = _iso6346_letter_values()
+
+
+def container_check_digit_ok(container_no: str) -> bool:
+    """ISO 6346: owner code (3 letters), category (U/J/Z), 6-digit serial, check digit."""
+    code = container_no.replace(" ", "").upper()
+    if not re.fullmatch(r"[A-Z]{3}[UJZ]\d{7}", code):
+        return False
+    total = sum((_ISO6346_LETTERS.get(ch) or int(ch)) * 2**i for i, ch in enumerate(code[:10]))
+    return total % 11 % 10 == int(code[10])
+
+
+def command_signature(command: BarrierCommand, key: bytes) -> str:
+    """HMAC-SHA256 (hex) over ``command.signing_payload()``, as the clearance service signs it."""
+    return hmac.new(key, command.signing_payload(), hashlib.sha256).hexdigest()
+
+
+def signature_ok(command: BarrierCommand, key: bytes) -> bool:
+    return hmac.compare_digest(command_signature(command, key), command.signature)
+
+
+@dataclass(frozen=True)
+class CrossingResult:
+    """What happened to one truck: the command it got (or why not) and how long it took."""
+
+    plate: str
+    command: BarrierCommand | None
+    latency_ms: float
+    signature_ok: bool | None  # None: no signing key given, not checked
+    error: str | None
+    event_id: str | None = None  # of the PlateRead
+
+    @property
+    def ok(self) -> bool:
+        return self.command is not None and self.error is None
+
+
+@dataclass(frozen=True)
+class _Received:
+    command: BarrierCommand
+    at: float  # time.monotonic() when it arrived
+
+
+class LaneSimulator:
+    """One lane of one gate: ``cross()`` a truck, ``heartbeat()``, ``publish_raw()`` garbage for tests."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        gate_id: str,
+        lane_id: str,
+        signing_key: bytes | None,
+        *,
+        rng: random.Random | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.transport = transport
+        self.gate_id = gate_id
+        self.lane_id = lane_id
+        self.signing_key = signing_key
+        self.detections_topic = topics.detections_topic(gate_id, lane_id)
+        self.commands_topic = topics.commands_topic(gate_id, lane_id)
+        self.health_topic = topics.health_topic(gate_id, lane_id)
+        self._rng = rng or random.Random()
+        self._clock = clock
+        self._commands: queue.Queue[_Received] = queue.Queue()
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._lock = threading.Lock()
+        self._started = False
+        self.invalid_commands = 0
+        self.ignored_commands = 0
+        self.duplicate_commands = 0
+        self.stale_commands = 0
+
+    # ---- messages
+
+    def _event_id(self, event_id: str | None) -> str:
+        return event_id or f"{self.lane_id}-{uuid.uuid4().hex}"
+
+    def truck(
+        self, plate_text: str, country: Country | str, container_no: str | None = None,
+        event_id: str | None = None,
+    ) -> list[TruckDetection]:
+        """The detections a lane makes of this truck: a front PlateRead, then a ContainerRead if any."""
+        now = self._clock()
+        plate_id = self._event_id(event_id)
+        characters = [ch for ch in plate_text if ch.isalnum()]
+        char_confidences = [round(self._rng.uniform(0.90, 0.999), 3) for _ in characters]
+        detections: list[TruckDetection] = [PlateRead(
+            event_id=plate_id,
+            gate_id=self.gate_id,
+            lane_id=self.lane_id,
+            camera=Camera.FRONT,
+            plate_text=plate_text,
+            country=Country(country),
+            format_valid=plate_format_valid(plate_text, country),
+            confidence=min(char_confidences, default=0.95),
+            char_confidences=char_confidences,
+            captured_at=now,
+        )]
+        if container_no:
+            detections.append(ContainerRead(
+                event_id=f"{plate_id}.container" if event_id else self._event_id(None),
+                gate_id=self.gate_id,
+                lane_id=self.lane_id,
+                container_no=container_no,
+                check_digit_ok=container_check_digit_ok(container_no),
+                confidence=round(self._rng.uniform(0.88, 0.99), 3),
+                captured_at=now,
+            ))
+        return detections
+
+    # ---- commands
+
+    def start(self) -> None:
+        """Subscribe to this lane's commands topic (once; ``cross`` calls it)."""
+        with self._lock:
+            if self._started:
+                return
+            self.transport.subscribe(self.commands_topic, self._on_command)
+            self._started = True
+
+    def _on_command(self, topic: str, payload: bytes) -> None:
+        at = time.monotonic()
+        try:
+            command = BarrierCommand.model_validate_json(payload)
+        except ValueError as exc:  # pydantic's ValidationError included: bad JSON, bad fields
+            with self._lock:
+                self.invalid_commands += 1
+            log.warning(kv("invalid barrier command", topic=topic, size=len(payload), error=_first_line(exc)),
+                        extra={"topic": topic, "gate_id": self.gate_id, "lane_id": self.lane_id})
+            return
+        fields = {"command_id": command.command_id, "gate_id": command.gate_id, "lane_id": command.lane_id}
+        with self._lock:
+            if (command.gate_id, command.lane_id) != (self.gate_id, self.lane_id):
+                self.ignored_commands += 1
+                log.warning(kv("barrier command for another lane ignored", topic=topic, **fields),
+                            extra=fields)
+                return
+            if command.command_id in self._seen:
+                self.duplicate_commands += 1
+                log.info(kv("duplicate barrier command dropped", **fields), extra=fields)
+                return
+            self._seen[command.command_id] = None
+            while len(self._seen) > _SEEN_COMMANDS_KEPT:
+                self._seen.popitem(last=False)
+        self._commands.put(_Received(command, at))
+
+    def _next_command_after(self, published_at: float, deadline: float) -> _Received | None:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            try:
+                received = self._commands.get(timeout=remaining)
+            except queue.Empty:
+                return None
+            if received.at >= published_at:
+                return received
+            self._drop_stale(received)
+
+    def _drop_stale(self, received: _Received) -> None:
+        with self._lock:
+            self.stale_commands += 1
+        fields = {"command_id": received.command.command_id, "passage_id": received.command.passage_id}
+        log.warning(kv("stale barrier command dropped", **fields), extra=fields)
+
+    def cross(
+        self, plate_text: str, country: Country | str, container_no: str | None = None, timeout: float = 10.0,
+    ) -> CrossingResult:
+        """Publish the truck's detections and wait for the barrier command that answers them.
+
+        Never raises for a missing, late or badly signed command: the result says what happened.
+        """
+        self.start()
+        detections = self.truck(plate_text, country, container_no)
+        plate_read = detections[0]
+        published_at = time.monotonic()
+        try:
+            for detection in detections:
+                self.transport.publish(self.detections_topic, detection)
+        except TransportError as exc:
+            return CrossingResult(plate_text, None, _ms_since(published_at), None, f"publish failed: {exc}",
+                                  plate_read.event_id)
+        received = self._next_command_after(published_at, published_at + timeout)
+        fields = {"plate": plate_text, "event_id": plate_read.event_id, "gate_id": self.gate_id,
+                  "lane_id": self.lane_id}
+        if received is None:
+            log.warning(kv("no barrier command", timeout_s=timeout, **fields), extra=fields)
+            return CrossingResult(plate_text, None, _ms_since(published_at), None,
+                                  f"no barrier command within {timeout:g}s", plate_read.event_id)
+        command = received.command
+        latency_ms = (received.at - published_at) * 1000
+        checked: bool | None = None
+        error: str | None = None
+        if self.signing_key is not None:
+            checked = signature_ok(command, self.signing_key)
+            if not checked:
+                error = f"barrier command {command.command_id} has an invalid signature; not acted on"
+        if command.expires_at < self._clock():
+            log.warning(kv("barrier command already expired", command_id=command.command_id,
+                           expires_at=command.expires_at.isoformat()), extra=fields)
+        log.info(kv("barrier command", command_id=command.command_id, action=command.action.value,
+                    passage_id=command.passage_id, latency_ms=round(latency_ms, 1), signature_ok=checked,
+                    **fields), extra=fields)
+        return CrossingResult(plate_text, command, latency_ms, checked, error, plate_read.event_id)
+
+    # ---- other messages
+
+    def publish_raw(self, payload: bytes, topic: str | None = None) -> None:
+        """Send bytes as they are (malformed messages for tests); to the detections topic by default."""
+        self.transport.publish(topic or self.detections_topic, payload)
+
+    def heartbeat(
+        self, *, camera_ok: bool = True, fps: float = 12.0, inference_ms: float = 45.0, queue_depth: int = 0,
+        online: bool = True, detail: str | None = None,
+    ) -> LaneHealth:
+        health = LaneHealth(
+            event_id=self._event_id(None),
+            gate_id=self.gate_id,
+            lane_id=self.lane_id,
+            online=online,
+            camera_ok=camera_ok,
+            fps=fps,
+            inference_ms=inference_ms,
+            queue_depth=queue_depth,
+            detail=detail,
+            at=self._clock(),
+        )
+        self.transport.publish(self.health_topic, health)
+        return health
+
+
+def _ms_since(start: float) -> float:
+    return (time.monotonic() - start) * 1000
+
+
+def _first_line(exc: Exception) -> str:
+    if isinstance(exc, ValidationError) and exc.errors():
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        return f"{where}: {first['msg']}" if where else first["msg"]
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__

@@ -1,0 +1,56 @@
+"""MQTT topics and EventBridge names, built in one place (never inline)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+PREFIX = "smartgate"
+LaneChannel = Literal["detections", "commands", "health"]
+LANE_CHANNELS: tuple[LaneChannel, ...] = ("detections", "commands", "health")
+
+
+def lane_topic(gate_id: str, lane_id: str, channel: LaneChannel) -> str:
+    for name, value in (("gate_id", gate_id), ("lane_id", lane_id)):
+        if not value or any(ch in value for ch in "/+#"):
+            raise ValueError(f"{name} {value!r} cannot be used in an MQTT topic")
+    return f"{PREFIX}/{gate_id}/lanes/{lane_id}/{channel}"
+
+
+def detections_topic(gate_id: str, lane_id: str) -> str:
+    return lane_topic(gate_id, lane_id, "detections")
+
+
+def commands_topic(gate_id: str, lane_id: str) -> str:
+    return lane_topic(gate_id, lane_id, "commands")
+
+
+def health_topic(gate_id: str, lane_id: str) -> str:
+    return lane_topic(gate_id, lane_id, "health")
+
+
+def all_lanes_filter(channel: LaneChannel) -> str:
+    """``smartgate/+/lanes/+/detections``: what an IoT rule selects FROM."""
+    return f"{PREFIX}/+/lanes/+/{channel}"
+
+
+@dataclass(frozen=True)
+class LaneTopic:
+    gate_id: str
+    lane_id: str
+    channel: LaneChannel
+
+
+def parse_lane_topic(topic: str) -> LaneTopic:
+    """Split ``smartgate/{gate}/lanes/{lane}/{channel}``; ValueError for anything else."""
+    parts = topic.split("/")
+    if len(parts) != 5 or parts[0] != PREFIX or parts[2] != "lanes" or parts[4] not in LANE_CHANNELS:
+        raise ValueError(f"topic {topic!r} is not smartgate/{{gate}}/lanes/{{lane}}/{{channel}}")
+    if not parts[1] or not parts[3]:
+        raise ValueError(f"topic {topic!r} has an empty gate or lane")
+    return LaneTopic(parts[1], parts[3], parts[4])  # type: ignore[arg-type]
+
+
+# EventBridge: one custom bus, source smartgate.<area>, detail-type <Event>.v<N>
+SOURCE_CLEARANCE = "smartgate.clearance"
+SOURCE_LANES = "smartgate.lanes"
