@@ -26,8 +26,8 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import boto3
-
 from smartgate.edge.transport import Mqtt5Transport
+
 from smartgate_infra.functions import AsyncInvoker, FunctionHost, FunctionSpec, InvocationError, LocalAws
 from smartgate_infra.iot_sql import RuleEvaluationError, TopicRuleSql, UnsupportedSqlError
 from smartgate_infra.provision import Provisioner
@@ -153,6 +153,14 @@ class LocalRuntime:
     def invoke(self, logical_id: str, event: Any) -> Any:
         return self.hosts[logical_id].invoke(event)
 
+    def find_route(self, method: str, path: str) -> tuple[str, re.Match[str], str] | None:
+        """(path template, match, function) of the Api event that serves this request."""
+        for route_method, template_path, pattern, logical_id in self.routes:
+            match = pattern.match(path)
+            if match and route_method in (method, "ANY"):
+                return template_path, match, logical_id
+        return None
+
     def _thread(self, target: Callable[[], None], name: str) -> None:
         thread = threading.Thread(target=target, daemon=True, name=name)
         thread.start()
@@ -249,17 +257,21 @@ class LocalRuntime:
             self._thread(lambda: self._schedule(spec, name, interval, props), f"schedule-{spec.logical_id}-{name}")
         elif kind == "Api":
             path = props["Path"]
-            pattern = re.compile("^" + re.sub(r"\\\{([^}+]+)\\\+?\\\}", r"(?P<\1>[^/]+)", re.escape(path)) + "/?$")
+            pattern = _route_pattern(path)
             self.routes.append((props["Method"].upper(), path, pattern, spec.logical_id))
 
     def _local_queue(self, name: str) -> str:
         return str(self.sqs.create_queue(QueueName=f"{self.template.stack_name}-runtime-{name}")["QueueUrl"])
 
+    def _queue_arn(self, queue_url: str) -> str:
+        return str(self.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+                   ["Attributes"]["QueueArn"])
+
     def _route_rule_to_queue(self, spec: FunctionSpec, name: str, props: dict[str, Any]) -> str:
         """EventBridge matches the pattern (in the emulator); its target is a queue we deliver from."""
         events = self.session.client("events", endpoint_url=self.aws.endpoint_url)
         queue_url = self._local_queue(f"{spec.logical_id}-{name}")
-        queue_arn = self.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        queue_arn = self._queue_arn(queue_url)
         rule_name = f"{spec.name}-{name}"[:64]
         bus = props.get("EventBusName", "default")
         events.put_rule(Name=rule_name, EventBusName=bus, EventPattern=json.dumps(props["Pattern"]), State="ENABLED")
@@ -269,7 +281,7 @@ class LocalRuntime:
     def _subscribe_topic_queue(self, spec: FunctionSpec, name: str, props: dict[str, Any]) -> str:
         sns = self.session.client("sns", endpoint_url=self.aws.endpoint_url)
         queue_url = self._local_queue(f"{spec.logical_id}-{name}")
-        queue_arn = self.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        queue_arn = self._queue_arn(queue_url)
         attributes = {"FilterPolicy": json.dumps(props["FilterPolicy"])} if "FilterPolicy" in props else {}
         sns.subscribe(TopicArn=props["Topic"], Protocol="sqs", Endpoint=queue_arn, Attributes=attributes)
         return queue_url
@@ -277,7 +289,7 @@ class LocalRuntime:
     def _tap_bus_and_topics(self) -> None:
         """A queue that sees every bus event and SNS message, so the demo and tests can show them."""
         queue_url = self._local_queue(TAP_QUEUE)
-        queue_arn = self.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        queue_arn = self._queue_arn(queue_url)
         events = self.session.client("events", endpoint_url=self.aws.endpoint_url)
         for bus in self.template.of_type("AWS::Events::EventBus"):
             rule = f"{self.template.stack_name}-local-tap"
@@ -323,6 +335,19 @@ class LocalRuntime:
                 "source": "aws.events", "account": self.template.account_id, "time": _now_iso(),
                 "region": self.template.region, "resources": [rule_arn], "detail": {}}
             self.async_invokers[spec.logical_id].submit(event, source="schedule")
+
+
+def _route_pattern(path: str) -> re.Pattern[str]:
+    """``/passages/{passage_id}`` -> a regex with a named group per path parameter ({proxy+} is greedy)."""
+    parts = []
+    for segment in path.strip("/").split("/"):
+        if segment.startswith("{") and segment.endswith("+}"):
+            parts.append(f"(?P<{segment[1:-2]}>.+)")
+        elif segment.startswith("{") and segment.endswith("}"):
+            parts.append(f"(?P<{segment[1:-1]}>[^/]+)")
+        else:
+            parts.append(re.escape(segment))
+    return re.compile("^/" + "/".join(parts) + "/?$")
 
 
 def _rate_seconds(expression: str, spec: FunctionSpec, name: str) -> float:
@@ -470,13 +495,11 @@ class _ApiHandler(_QuietHandler):
     def _handle(self) -> None:
         url = urlsplit(self.path)
         method = self.command.upper()
-        for route_method, template_path, pattern, logical_id in self.runtime.routes:
-            match = pattern.match(url.path)
-            if match and route_method in (method, "ANY"):
-                break
-        else:
+        route = self.runtime.find_route(method, url.path)
+        if route is None:
             self._send(404, json.dumps({"message": f"no API route for {method} {url.path}"}).encode())
             return
+        template_path, match, logical_id = route
         body = self._body()
         query = parse_qs(url.query, keep_blank_values=True)
         headers = dict(self.headers.items())

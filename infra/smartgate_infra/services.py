@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -61,10 +62,8 @@ class Service:
 
     def stop(self, timeout: float = 5.0) -> None:
         stop_pid(self.proc.pid, timeout)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):  # stop_pid already killed it
             self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:  # pragma: no cover - stop_pid already killed it
-            pass
 
 
 def pid_alive(pid: int) -> bool:

@@ -24,8 +24,8 @@ from smartgate_infra.services import (
     pid_alive,
     port_in_use,
     require_free,
-    start_moto,
     start_mosquitto,
+    start_moto,
     stop_pid,
 )
 from smartgate_infra.template import Template

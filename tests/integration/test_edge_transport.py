@@ -196,6 +196,34 @@ def test_transport_from_env_builds_mqtt5(broker: Service) -> None:
         transport_from_env({**env, "SMARTGATE_MQTT_CERT": "/nowhere/cert.pem"}, "half-tls")
 
 
+def test_subscriptions_come_back_after_the_broker_restarts(tmp_path: Path) -> None:
+    # Given a lane subscribed through a broker that then goes away and comes back on the same port
+    service = start_mosquitto(free_port(), tmp_path / "first")
+    try:
+        lane = Mqtt5Transport(HOST, service.port, "lane-restart", ack_timeout=WAIT).connect(WAIT)
+        inbox = Inbox()
+        lane.subscribe(topics.commands_topic(GATE, "rs-1"), inbox)
+        service.stop()
+        service = start_mosquitto(service.port, tmp_path / "second")  # a new broker: no session kept
+
+        # When the lane has reconnected by itself and the cloud sends a command
+        deadline = time.monotonic() + 10
+        while not lane.connected and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert lane.connected
+        with Mqtt5Transport(HOST, service.port, "cloud-restart").connect(WAIT) as cloud:
+            deadline = time.monotonic() + WAIT
+            while inbox.items.empty() and time.monotonic() < deadline:  # resubscribe is asynchronous
+                cloud.publish(topics.commands_topic(GATE, "rs-1"), b"after restart")
+                time.sleep(0.1)
+
+        # Then the lane's subscription was sent again and the command arrives
+        assert inbox.get() == (topics.commands_topic(GATE, "rs-1"), b"after restart")
+        lane.close()
+    finally:
+        service.stop()
+
+
 # --------------------------------------------------------------------------- simulator against a cloud
 
 
@@ -353,6 +381,21 @@ def test_mutual_tls_with_an_untrusted_client_is_refused(tls_broker: tuple[Servic
                                     str(stranger["client_key"]), str(pki["ca_cert"]), "lane-stranger")
     with pytest.raises(TransportError, match=f"cannot connect to MQTT broker 127.0.0.1:{service.port}"):
         transport.connect(WAIT)
+
+
+def test_mutual_tls_with_an_untrusted_server_times_out_with_a_hint(
+    tls_broker: tuple[Service, dict[str, Path]], tmp_path: Path,
+) -> None:
+    # s2n (awscrt's TLS) delays reporting a rejected server certificate by 10-30 s ("blinding"),
+    # so the lane sees no CONNACK within its timeout rather than a quick error
+    service, pki = tls_broker
+    other_ca = _write_pki(tmp_path)["ca_cert"]
+    transport = Mqtt5Transport.mtls(HOST, service.port, str(pki["client_cert"]), str(pki["client_key"]),
+                                    str(other_ca), "lane-wrong-ca")
+    started = time.monotonic()
+    with pytest.raises(TransportError, match=r"no CONNACK within 1s; with TLS .*untrusted server cert"):
+        transport.connect(1.0)
+    assert time.monotonic() - started < 8
 
 
 def test_no_thread_left_behind(connect: Callable[[str], Mqtt5Transport]) -> None:

@@ -291,7 +291,7 @@ ALL_TYPES = """\
     Layer: {Type: AWS::Serverless::LayerVersion}
     Logs: {Type: AWS::Logs::LogGroup}
     Simple: {Type: AWS::Serverless::SimpleTable}
-    Other: {Type: AWS::IAM::Role}
+    Other: {Type: AWS::EC2::VPC}
 """
 
 
@@ -406,7 +406,7 @@ def test_ref_and_getatt_per_type(tmp_path: Path) -> None:
     assert ref("Logs") == f"{s}-Logs"
     assert att("Logs", "Arn") == f"arn:aws:logs:{R}:{A}:log-group:{s}-Logs:*"
     assert ref("Other") == f"{s}-Other"
-    with pytest.raises(UnsupportedTemplateError, match=r"GetAtt Other\.Arn \(AWS::IAM::Role\)"):
+    with pytest.raises(UnsupportedTemplateError, match=r"GetAtt Other\.Arn \(AWS::EC2::VPC\)"):
         att("Other", "Arn")
     with pytest.raises(UnsupportedTemplateError, match=r"GetAtt T\.Nope"):
         att("T", "Nope")

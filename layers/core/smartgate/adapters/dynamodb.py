@@ -9,11 +9,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from pynamodb.attributes import BooleanAttribute, UnicodeAttribute
+from pynamodb.attributes import BooleanAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.exceptions import PutError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
-from pynamodb.attributes import TTLAttribute
 
 from smartgate.domain.plates import plate_key
 from smartgate.ports import AnyDetection

@@ -117,11 +117,12 @@ class Mqtt5Transport:
     :meth:`mtls` is mutual TLS (AWS IoT Core, or a local broker set up for it). Call :meth:`connect`
     (or use it as a context manager) before publishing.
 
-    Each subscription carries an MQTT5 subscription identifier. A broker that sends one copy of a
-    message per matching subscription (Mosquitto does, for overlapping filters) tags each copy with
-    the identifier it is for, and only that subscription's callbacks run; a broker that sends no
-    identifiers (AWS IoT Core) gets topic-filter matching over all subscriptions instead.
-    After a reconnect into a new session the subscriptions are sent again.
+    Dispatch: when the broker says in its CONNACK that it supports subscription identifiers
+    (Mosquitto does), each subscription carries one, and a received copy runs only the callbacks of
+    the subscriptions it is tagged with: Mosquitto sends one copy per matching subscription, so
+    overlapping filters would otherwise call each callback twice. Without identifiers (AWS IoT Core
+    has none) every subscription whose filter matches the topic gets the message; avoid overlapping
+    filters there. After a reconnect into a new session the subscriptions are sent again.
     """
 
     def __init__(self, host: str, port: int, client_id: str, *, ack_timeout: float = 10.0) -> None:
@@ -134,6 +135,7 @@ class Mqtt5Transport:
         self._lock = threading.Lock()
         self._subscriptions: dict[str, _Subscription] = {}
         self._next_subscription_id = 1
+        self._subscription_ids_available = False
         self._connected = threading.Event()
         self._first_attempt_done = threading.Event()
         self._connect_error: BaseException | None = None
@@ -162,13 +164,6 @@ class Mqtt5Transport:
     def _build_client(self) -> Any:
         from awscrt import mqtt5
 
-        callbacks = {
-            "on_publish": self._on_publish,
-            "on_success": self._on_connection_success,
-            "on_failure": self._on_connection_failure,
-            "on_disconnection": self._on_disconnection,
-            "on_stopped": self._on_stopped,
-        }
         if self._tls_files is not None:
             from awsiot import mqtt5_client_builder
 
@@ -182,11 +177,11 @@ class Mqtt5Transport:
                 endpoint=self.host,
                 port=self.port,
                 client_id=self.client_id,
-                on_publish_received=callbacks["on_publish"],
-                on_lifecycle_connection_success=callbacks["on_success"],
-                on_lifecycle_connection_failure=callbacks["on_failure"],
-                on_lifecycle_disconnection=callbacks["on_disconnection"],
-                on_lifecycle_stopped=callbacks["on_stopped"],
+                on_publish_received=self._on_publish,
+                on_lifecycle_connection_success=self._on_connection_success,
+                on_lifecycle_connection_failure=self._on_connection_failure,
+                on_lifecycle_disconnection=self._on_disconnection,
+                on_lifecycle_stopped=self._on_stopped,
             )
         return mqtt5.Client(mqtt5.ClientOptions(
             host_name=self.host,
@@ -194,17 +189,20 @@ class Mqtt5Transport:
             connect_options=mqtt5.ConnectPacket(client_id=self.client_id, keep_alive_interval_sec=30),
             # Without this the CRT appends SDK metrics to the CONNECT username, which only IoT Core wants.
             disable_metrics=True,
-            on_publish_callback_fn=callbacks["on_publish"],
-            on_lifecycle_event_connection_success_fn=callbacks["on_success"],
-            on_lifecycle_event_connection_failure_fn=callbacks["on_failure"],
-            on_lifecycle_event_disconnection_fn=callbacks["on_disconnection"],
-            on_lifecycle_event_stopped_fn=callbacks["on_stopped"],
+            on_publish_callback_fn=self._on_publish,
+            on_lifecycle_event_connection_success_fn=self._on_connection_success,
+            on_lifecycle_event_connection_failure_fn=self._on_connection_failure,
+            on_lifecycle_event_disconnection_fn=self._on_disconnection,
+            on_lifecycle_event_stopped_fn=self._on_stopped,
         ))
 
     # ---- lifecycle callbacks (awscrt event-loop thread: never block here)
 
     def _on_connection_success(self, data: Any) -> None:
-        rejoined = bool(getattr(data.negotiated_settings, "rejoined_session", False))
+        settings = data.negotiated_settings
+        rejoined = bool(getattr(settings, "rejoined_session", False))
+        # read before any SUBSCRIBE: connect() returns only after this callback ran
+        self._subscription_ids_available = bool(settings.subscription_identifiers_available)
         reconnect = self._first_attempt_done.is_set()
         self._connect_error = None
         self._connected.set()
@@ -297,8 +295,10 @@ class Mqtt5Transport:
         self._client.start()
         if not self._first_attempt_done.wait(timeout):
             self.close()
+            hint = ("; with TLS this is what an untrusted server certificate looks like (the CRT's s2n "
+                    "reports that failure only after 10-30 s)") if self._tls_files else ""
             raise TransportError(
-                f"cannot connect to MQTT broker {self._where()}: no CONNACK within {timeout:g}s")
+                f"cannot connect to MQTT broker {self._where()}: no CONNACK within {timeout:g}s{hint}")
         if not self._connected.is_set():
             error = self._connect_error
             self.close()
@@ -358,13 +358,12 @@ class Mqtt5Transport:
             raise
         _log(logging.INFO, "mqtt subscribed", filter=topic, client_id=self.client_id)
 
-    @staticmethod
-    def _subscribe_packet(sub: _Subscription) -> Any:
+    def _subscribe_packet(self, sub: _Subscription) -> Any:
         from awscrt import mqtt5
 
         return mqtt5.SubscribePacket(
             subscriptions=[mqtt5.Subscription(topic_filter=sub.topic_filter, qos=mqtt5.QoS.AT_LEAST_ONCE)],
-            subscription_identifier=sub.subscription_id,
+            subscription_identifier=sub.subscription_id if self._subscription_ids_available else None,
         )
 
     def _check_suback(self, topic: str, suback: Any) -> None:
@@ -381,8 +380,11 @@ class Mqtt5Transport:
             return
         self._closed = True
         if self._client is not None:
+            was_connected = self._connected.is_set()
             self._client.stop()
-            self._stopped.wait(timeout)
+            # A client still negotiating TLS reports "stopped" only once s2n gives up (10-30 s): do not
+            # hold the caller for that; a connected client stops within milliseconds.
+            self._stopped.wait(timeout if was_connected else min(timeout, 0.5))
         self._inbox.put(_STOP)
         dispatcher = self._dispatcher
         if dispatcher is not None and dispatcher is not threading.current_thread():

@@ -1,0 +1,57 @@
+# Smart Gate. `make demo` and `make test` do all set-up on a fresh machine (see README.md).
+VENV := .venv
+PY := $(VENV)/bin/python
+SAM := .tools/sam/bin/sam
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= us-east-1
+
+.PHONY: setup demo test test-unit lint lint-template format bench up down status schemas build deploy clean
+
+setup:
+	@infra/bootstrap.sh all
+
+demo: setup
+	$(VENV)/bin/smartgate demo
+
+test: setup
+	$(PY) -m pytest
+
+test-unit:
+	@infra/bootstrap.sh python
+	$(PY) -m pytest tests/unit
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy layers/core/smartgate infra/smartgate_infra
+	$(SAM) validate --lint --region $(AWS_DEFAULT_REGION) -t template.yaml
+
+format:
+	@infra/bootstrap.sh python
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: setup
+	$(VENV)/bin/smartgate bench --trucks $(or $(TRUCKS),200)
+
+up: setup
+	$(VENV)/bin/smartgate up
+
+down:
+	@if [ -x $(VENV)/bin/smartgate ]; then $(VENV)/bin/smartgate down; fi
+
+status:
+	$(VENV)/bin/smartgate status
+
+schemas:
+	@infra/bootstrap.sh python
+	$(PY) -m smartgate.schemas.export
+
+build: setup
+	$(SAM) build --template template.yaml
+
+deploy: build
+	$(SAM) deploy --guided
+
+clean: down
+	rm -rf .aws-sam .smartgate .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	find . -name __pycache__ -type d -prune -not -path "./.venv/*" -not -path "./.tools/*" -exec rm -rf {} +

@@ -1,0 +1,73 @@
+"""`smartgate up` / `down`: clear errors for taken ports and unservable templates; nothing left running."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from smartgate_infra.provision import Provisioner, ProvisionError
+from smartgate_infra.runtime import LocalRuntime, Ports, RuntimeConfigError
+from smartgate_infra.services import ServiceError, free_port, pid_alive
+from smartgate_infra.stack import ROOT, down, status, up
+from smartgate_infra.template import Template
+
+pytestmark = pytest.mark.integration
+
+
+def ports() -> Ports:
+    return Ports(aws=free_port(), mqtt=free_port(), api=free_port(), iot_data=free_port())
+
+
+def test_a_taken_port_is_refused_with_the_variable_to_change(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        p = ports()
+        p.mqtt = taken
+        with pytest.raises(ServiceError, match=rf"127.0.0.1:{taken}.*SMARTGATE_MQTT_PORT"):
+            up(tmp_path, p, say=lambda *_: None)
+    assert status(tmp_path) == {"running": False}
+
+
+def test_up_then_down_leaves_nothing_running(tmp_path: Path) -> None:
+    state = up(tmp_path, ports(), say=lambda *_: None)
+    pids = dict(state.pids)
+    assert status(tmp_path)["running"] is True
+    workers = subprocess.run(["pgrep", "-f", "smartgate_infra.worker"], capture_output=True, text=True).stdout
+    assert workers.strip(), "function workers should be warm while the stack runs"
+    down(tmp_path, say=lambda *_: None)
+    assert not any(pid_alive(pid) for pid in pids.values())
+    assert status(tmp_path) == {"running": False}
+
+
+def test_the_cli_reports_a_stack_that_is_not_running(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "smartgate_infra.cli", "--state-dir", str(tmp_path), "rejected"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "not running" in result.stderr
+
+
+def unservable(tmp_path: Path, extra: str) -> Template:
+    text = (ROOT / "template.yaml").read_text().replace("Resources:\n", "Resources:\n" + extra, 1)
+    (tmp_path / "template.yaml").write_text(text)
+    shutil.copytree(ROOT / "functions", tmp_path / "functions")
+    return Template.load(tmp_path / "template.yaml", parameter_overrides={"Stage": "local"})
+
+
+def test_a_resource_type_the_stack_cannot_create_is_named(tmp_path: Path) -> None:
+    template = unservable(tmp_path, "  Secret:\n    Type: AWS::SecretsManager::Secret\n    Properties: {}\n")
+    with pytest.raises(ProvisionError, match=r"Secret \(AWS::SecretsManager::Secret\)"):
+        Provisioner(template, None, "http://127.0.0.1:1").check_supported()  # type: ignore[arg-type]
+
+
+def test_an_event_source_the_runtime_cannot_serve_is_named(tmp_path: Path) -> None:
+    extra = ("  Odd:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: functions/api/\n"
+             "      Handler: app.app\n      Events:\n        Kin:\n          Type: Kinesis\n"
+             "          Properties: {Stream: x, StartingPosition: LATEST}\n")
+    template = unservable(tmp_path, extra)
+    with pytest.raises(RuntimeConfigError, match=r"Odd.Events.Kin: event type 'Kinesis'"):
+        LocalRuntime(template, tmp_path, ports(), tmp_path / "state")

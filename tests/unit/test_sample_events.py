@@ -1,0 +1,387 @@
+"""Contract tests for the sample events in ``events/``: each is shaped as AWS delivers it to its function
+and parses the way that function parses it. The same files drive ``sam local invoke -e``."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+from datetime import timedelta
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
+from aws_lambda_powertools.utilities.parser import envelopes, models, parse
+from smartgate.adapters.dynamodb import passage_from_stream_image
+from smartgate.domain.crossing import clearance_decided, passage_id_for
+from smartgate.domain.intake import RECEIVED_KEY, TOPIC_KEY, RejectedDetection, detection_from_rule_event
+from smartgate.domain.plates import plate_key
+from smartgate.schemas import (
+    Booking,
+    Channel,
+    ClearanceDecided,
+    ContainerRead,
+    Contract,
+    LaneHealth,
+    Passage,
+    PassageStatus,
+    PassScanned,
+    PlateRead,
+    WeightReading,
+    schema_name,
+)
+from smartgate.topics import detections_topic, health_topic, parse_lane_topic
+from smartgate_infra.iot_sql import TopicRuleSql
+from smartgate_infra.template import Template
+
+from events import EVENTS_DIR, event_names, event_path, load_event
+
+ROOT = Path(__file__).resolve().parents[2]
+
+GOOD_DETECTIONS: dict[str, type[Contract]] = {
+    "iot/plate_read_ok": PlateRead,
+    "iot/plate_read_cn": PlateRead,
+    "iot/container_read_ok": ContainerRead,
+    "iot/pass_scanned": PassScanned,
+    "iot/weight_reading": WeightReading,
+}
+# Deliberately bad: the field the rejection must name, and the one change that would make it acceptable.
+BAD_DETECTIONS: dict[str, tuple[str, dict[str, Any]]] = {
+    "iot/plate_read_wrong_lane": ("gate_id/lane_id", {"lane_id": "in-1"}),
+    "iot/plate_read_bad_confidence": ("confidence", {"confidence": 0.9}),
+    "iot/missing_schema": ("schema", {"schema": "PlateRead.v1"}),
+}
+LANE_MESSAGES: dict[str, type[Contract]] = {"iot/lane_health": LaneHealth}  # contract samples, no consumer yet
+RULE_EVENTS = [*GOOD_DETECTIONS, *BAD_DETECTIONS]
+
+
+@pytest.fixture(scope="module")
+def template() -> Template:
+    return Template.load(ROOT / "template.yaml")
+
+
+@pytest.fixture(scope="module")
+def api_app() -> Any:
+    """The Chalice app of functions/api, imported from its path as Lambda does (``Handler: app.app``)."""
+    spec = importlib.util.spec_from_file_location("smartgate_api_function", ROOT / "functions" / "api" / "app.py")
+    assert spec is not None and spec.loader is not None
+    module: ModuleType = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.app
+
+
+def payload_of(rule_event: dict[str, Any]) -> dict[str, Any]:
+    """What the lane published: the rule output without the keys the rule SQL added."""
+    return {k: v for k, v in rule_event.items() if k not in (TOPIC_KEY, RECEIVED_KEY)}
+
+
+# ------------------------------------------------------------------------------- the helper and the folder
+
+
+def test_load_event_reads_the_repository_events_folder() -> None:
+    assert EVENTS_DIR == ROOT / "events"
+    assert load_event("iot/plate_read_ok") == load_event("iot/plate_read_ok.json")
+    assert load_event("iot/plate_read_ok") is not load_event("iot/plate_read_ok")
+
+
+def test_load_event_names_the_missing_file() -> None:
+    with pytest.raises(FileNotFoundError, match=re.escape(str(ROOT / "events" / "iot" / "no_such_case.json"))):
+        load_event("iot/no_such_case")
+    with pytest.raises(ValueError, match="relative"):
+        event_path("../template")
+
+
+def test_every_sample_event_is_covered_by_a_test_here() -> None:
+    covered = {*GOOD_DETECTIONS, *BAD_DETECTIONS, *LANE_MESSAGES}
+    assert set(event_names("iot")) == covered
+    assert set(event_names()) - covered == {
+        "dynamodb/passage_decided",
+        "eventbridge/clearance_decided_green", "eventbridge/clearance_decided_red",
+        "api/get_health", "api/get_passage", "api/create_booking", "api/create_booking_bad",
+    }
+
+
+@pytest.mark.parametrize("name", event_names())
+def test_sample_files_are_utf8_json_objects_with_a_trailing_newline(name: str) -> None:
+    text = event_path(name).read_text(encoding="utf-8")
+    assert text.endswith("}\n")
+    assert isinstance(json.loads(text), dict)
+
+
+# ------------------------------------------------------------------------------- IoT rule -> ingest_detections
+
+
+@pytest.mark.parametrize("name", RULE_EVENTS)
+def test_iot_samples_are_what_the_topic_rule_sql_delivers(name: str, template: Template) -> None:
+    # Given what the lane published, on the topic it used, at the time the rule saw it
+    event = load_event(name)
+    rule = template.resources["DetectionsTopicRule"].properties["TopicRulePayload"]
+    sql = TopicRuleSql.parse(rule["Sql"])
+    published = json.dumps(payload_of(event), ensure_ascii=False).encode()
+    # When the rule's SQL runs on it
+    delivered = sql.evaluate(published, event[TOPIC_KEY], timestamp_ms=event[RECEIVED_KEY])
+    # Then the function receives exactly the sample
+    assert sql.matches(event[TOPIC_KEY])
+    assert delivered == event
+    assert isinstance(event[RECEIVED_KEY], int) and event[RECEIVED_KEY] > 1_780_000_000_000  # epoch ms, 2026
+
+
+@pytest.mark.parametrize(("name", "model"), GOOD_DETECTIONS.items())
+def test_good_detection_samples_are_accepted(name: str, model: type[Contract]) -> None:
+    event = load_event(name)
+
+    detection = detection_from_rule_event(event)
+
+    assert type(detection) is model
+    assert detection.schema_version == schema_name(model)
+    topic = parse_lane_topic(event[TOPIC_KEY])
+    assert (topic.gate_id, topic.lane_id, topic.channel) == (detection.gate_id, detection.lane_id, "detections")
+    assert event[TOPIC_KEY] == detections_topic(detection.gate_id, detection.lane_id)
+    # the payload is exactly what the edge publishes: model.model_dump_json()
+    assert json.loads(detection.model_dump_json()) == payload_of(event)
+    # and the lane did not publish from the future of the rule
+    assert detection.captured_at.timestamp() * 1000 <= event[RECEIVED_KEY]
+
+
+@pytest.mark.parametrize(("name", "field", "fix"), [(n, f, x) for n, (f, x) in BAD_DETECTIONS.items()])
+def test_bad_detection_samples_are_rejected_naming_the_field(name: str, field: str, fix: dict[str, Any]) -> None:
+    event = load_event(name)
+
+    with pytest.raises(RejectedDetection) as err:
+        detection_from_rule_event(event)
+
+    # the field leads its "loc: message" part (a union branch may prefix it: "PlateRead.v1.confidence: ...")
+    assert re.match(rf"^(\S+\.)?{re.escape(field)}: ", err.value.reason), err.value.reason
+    # each sample is wrong in that one way only
+    assert isinstance(detection_from_rule_event({**event, **fix}), PlateRead)
+
+
+def test_wrong_lane_sample_is_a_valid_read_published_on_another_lanes_topic() -> None:
+    event = load_event("iot/plate_read_wrong_lane")
+    read = PlateRead.model_validate(payload_of(event))
+    assert parse_lane_topic(event[TOPIC_KEY]).lane_id != read.lane_id
+
+
+def test_plate_samples_cover_both_countries_and_their_scripts() -> None:
+    vn = detection_from_rule_event(load_event("iot/plate_read_ok"))
+    cn = detection_from_rule_event(load_event("iot/plate_read_cn"))
+    assert isinstance(vn, PlateRead) and isinstance(cn, PlateRead)
+    assert (vn.plate_text, vn.country, vn.gate_id, vn.lane_id) == ("29A-123.45", "VN", "kimthanh2", "in-1")
+    assert cn.country == "CN" and not cn.plate_text.isascii()
+    assert vn.format_valid and cn.format_valid
+
+
+@pytest.mark.parametrize(("name", "model"), LANE_MESSAGES.items())
+def test_lane_health_sample_is_the_published_message(name: str, model: type[Contract]) -> None:
+    event = load_event(name)
+
+    message = model.model_validate_json(json.dumps(event))
+
+    assert json.loads(message.model_dump_json()) == event
+    assert TOPIC_KEY not in event  # as published on .../health; no rule adds the topic yet
+    assert isinstance(message, LaneHealth)
+    assert health_topic(message.gate_id, message.lane_id) == f"smartgate/{message.gate_id}/lanes/{message.lane_id}/health"
+
+
+# ------------------------------------------------------------------------------- Passages stream -> publish_passage_events
+
+
+def test_stream_sample_has_the_shape_lambda_delivers(template: Template) -> None:
+    event = load_event("dynamodb/passage_decided")
+
+    parsed = models.DynamoDBStreamModel.model_validate(event)
+
+    (record,) = event["Records"]
+    assert (record["eventName"], record["eventSource"], record["eventVersion"]) == ("INSERT", "aws:dynamodb", "1.1")
+    assert record["awsRegion"] == record["eventSourceARN"].split(":")[3]
+    assert re.fullmatch(r"arn:aws:dynamodb:[a-z0-9-]+:\d{12}:table/[A-Za-z0-9_.-]+-passages/stream/[0-9T:.-]+",
+                        record["eventSourceARN"])
+    stream_spec = template.resources["PassagesTable"].properties["StreamSpecification"]
+    assert record["dynamodb"]["StreamViewType"] == stream_spec["StreamViewType"]
+    assert isinstance(record["dynamodb"]["ApproximateCreationDateTime"], int | float)
+    assert "OldImage" not in record["dynamodb"]  # an INSERT has no old image
+    assert parsed.Records[0].dynamodb is not None
+
+
+def test_stream_sample_new_image_body_parses_as_a_passage_like_the_handler_does() -> None:
+    # Given the stream event as the BatchProcessor wraps each record
+    event = DynamoDBStreamEvent(load_event("dynamodb/passage_decided"))
+    (record,) = list(event.records)
+    assert record.dynamodb is not None and record.dynamodb.new_image is not None
+    new_image = record.dynamodb.new_image
+    # When the handler reads the body
+    passage = Passage.model_validate_json(new_image["body"])
+    # Then it is a decided passage whose key attributes agree with the body
+    assert passage.status == PassageStatus.DECIDED and passage.channel is not None
+    assert record.dynamodb.keys == {"passage_id": passage.passage_id}
+    assert {k: new_image[k] for k in ("passage_id", "gate_id", "lane_id", "status", "channel", "opened_at")} == {
+        "passage_id": passage.passage_id, "gate_id": passage.gate_id, "lane_id": passage.lane_id,
+        "status": passage.status.value, "channel": passage.channel.value,
+        "opened_at": passage.opened_at.isoformat(),
+    }
+
+
+def test_stream_sample_is_the_item_the_passages_adapter_writes(template: Template) -> None:
+    image = load_event("dynamodb/passage_decided")["Records"][0]["dynamodb"]["NewImage"]
+
+    passage = passage_from_stream_image(image)
+
+    assert {k: next(iter(v)) for k, v in image.items()} == {
+        "passage_id": "S", "gate_id": "S", "lane_id": "S", "status": "S", "channel": "S", "opened_at": "S",
+        "body": "S", "expires_at": "N"}
+    ttl_days = int(template.parameters["PersonalDataTtlDays"])
+    assert int(image["expires_at"]["N"]) == int((passage.opened_at + timedelta(days=ttl_days)).timestamp())
+    assert passage.plate_key == plate_key(passage.plate_text)
+
+
+def test_stream_sample_is_the_passage_of_the_plate_read_sample() -> None:
+    read = detection_from_rule_event(load_event("iot/plate_read_ok"))
+    assert isinstance(read, PlateRead)
+    body = load_event("dynamodb/passage_decided")["Records"][0]["dynamodb"]["NewImage"]["body"]["S"]
+
+    passage = Passage.model_validate_json(body)
+
+    assert passage.passage_id == passage_id_for(read)
+    assert passage.detection_ids == [read.event_id]
+    assert passage.opened_at.timestamp() * 1000 >= load_event("iot/plate_read_ok")[RECEIVED_KEY]
+
+
+# ------------------------------------------------------------------------------- bus -> notify_officers
+
+
+def _matches(pattern: dict[str, Any], event: dict[str, Any]) -> bool:
+    """EventBridge matching for the pattern forms the template uses: nested objects of value lists."""
+    for key, wanted in pattern.items():
+        if key not in event:
+            return False
+        if isinstance(wanted, dict):
+            if not isinstance(event[key], dict) or not _matches(wanted, event[key]):
+                return False
+        elif event[key] not in wanted:
+            return False
+    return True
+
+
+@pytest.mark.parametrize(("name", "channel"), [("eventbridge/clearance_decided_red", Channel.RED),
+                                               ("eventbridge/clearance_decided_green", Channel.GREEN)])
+def test_bus_samples_parse_as_clearance_decided(name: str, channel: Channel) -> None:
+    event = load_event(name)
+
+    via_envelope = parse(event=event, model=ClearanceDecided, envelope=envelopes.EventBridgeEnvelope)
+    direct = ClearanceDecided.model_validate(event["detail"])
+
+    assert via_envelope == direct
+    assert direct.channel == channel
+    assert event["detail-type"] == schema_name(ClearanceDecided)
+    assert json.loads(direct.model_dump_json()) == event["detail"]
+    shape = models.EventBridgeModel.model_validate(event)
+    assert shape.source == "smartgate.clearance" and shape.detail_type == "ClearanceDecided.v1"
+    assert shape.time.utcoffset() == timedelta(0) and shape.time.year == 2026
+
+
+@pytest.mark.parametrize(("name", "delivered"), [("eventbridge/clearance_decided_red", True),
+                                                 ("eventbridge/clearance_decided_green", False)])
+def test_officer_rule_pattern_delivers_red_but_not_green(name: str, delivered: bool, template: Template) -> None:
+    pattern = template.resources["NotifyOfficersFunction"].properties["Events"]["NeedsOfficer"]["Properties"]
+    assert _matches(pattern["Pattern"], load_event(name)) is delivered
+
+
+def test_green_bus_sample_is_what_the_stream_sample_announces() -> None:
+    body = load_event("dynamodb/passage_decided")["Records"][0]["dynamodb"]["NewImage"]["body"]["S"]
+    announced = clearance_decided(Passage.model_validate_json(body))
+    detail = load_event("eventbridge/clearance_decided_green")["detail"]
+    assert ClearanceDecided.model_validate(detail) == announced
+
+
+# ------------------------------------------------------------------------------- API Gateway -> api (Chalice)
+
+API_SAMPLES = ["api/get_health", "api/get_passage", "api/create_booking", "api/create_booking_bad"]
+
+
+def _template_api_routes(template: Template) -> set[tuple[str, str]]:
+    events = template.resources["ApiFunction"].properties["Events"]
+    return {(e["Properties"]["Path"], e["Properties"]["Method"].upper()) for e in events.values() if e["Type"] == "Api"}
+
+
+@pytest.mark.parametrize("name", API_SAMPLES)
+def test_api_samples_have_the_rest_proxy_v1_shape(name: str) -> None:
+    event = load_event(name)
+
+    parsed = models.APIGatewayProxyEventModel.model_validate(event)
+
+    assert parsed.requestContext.identity.sourceIp
+    assert parsed.requestContext.stage == "Prod"  # SAM's implicit API stage
+    assert event["requestContext"]["path"] == f"/Prod{event['path']}"
+    assert event["multiValueHeaders"] == {k: [v] for k, v in event["headers"].items()}
+    assert event["isBase64Encoded"] is False
+    assert event["body"] is None or isinstance(event["body"], str)
+    resource = re.sub(r"\{(\w+)\}", lambda m: event["pathParameters"][m.group(1)], event["resource"])
+    assert resource == event["path"]
+
+
+@pytest.mark.parametrize("name", API_SAMPLES)
+def test_api_samples_route_to_a_chalice_route_and_a_template_api_event(
+    name: str, api_app: Any, template: Template
+) -> None:
+    event = load_event(name)
+    resource_path, method = event["requestContext"]["resourcePath"], event["requestContext"]["httpMethod"]
+
+    assert resource_path == event["resource"] and method == event["httpMethod"]
+    assert method in api_app.routes.get(resource_path, {}), f"no Chalice route {method} {resource_path}"
+    assert (resource_path, method) in _template_api_routes(template)
+
+
+def test_every_chalice_route_has_its_template_api_event(api_app: Any, template: Template) -> None:
+    chalice_routes = {(path, method) for path, methods in api_app.routes.items() for method in methods}
+    assert chalice_routes == _template_api_routes(template)
+
+
+class _LambdaContext:
+    function_name = "smartgate-dev-api"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:ap-southeast-1:123456789012:function:smartgate-dev-api"
+    aws_request_id = "7d0b7f6e-3a52-4d1b-9f7e-2c4a8e1b5d90"
+    log_group_name = "/aws/lambda/smartgate-dev-api"
+    log_stream_name = "2026/11/03/[$LATEST]0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 15_000
+
+
+def test_health_sample_is_answered_by_the_chalice_app(api_app: Any) -> None:
+    response = api_app(load_event("api/get_health"), _LambdaContext())
+    assert response["statusCode"] == 200
+    assert json.loads(response["body"])["status"] == "ok"
+
+
+def test_bad_booking_sample_is_refused_naming_the_missing_field(api_app: Any) -> None:
+    # rejected before any storage is touched, so no table is needed
+    response = api_app(load_event("api/create_booking_bad"), _LambdaContext())
+    assert response["statusCode"] == 400
+    assert json.loads(response["body"])["Message"].startswith("plate_text")
+
+
+def test_booking_sample_body_is_a_valid_booking_request() -> None:
+    event = load_event("api/create_booking")
+    assert event["headers"]["Content-Type"] == "application/json"
+    body = json.loads(event["body"])
+    booking = Booking.model_validate({"created_at": "2026-11-02T14:05:31Z", **body})
+    assert booking.slot_start < booking.slot_end
+    assert "plate_text" not in json.loads(load_event("api/create_booking_bad")["body"])
+
+
+def test_booking_sample_makes_the_plate_read_sample_green() -> None:
+    booking = json.loads(load_event("api/create_booking")["body"])
+    passage_body = load_event("dynamodb/passage_decided")["Records"][0]["dynamodb"]["NewImage"]["body"]["S"]
+    passage = Passage.model_validate_json(passage_body)
+    assert (passage.booking_id, passage.channel) == (booking["booking_id"], Channel.GREEN)
+    assert plate_key(booking["plate_text"]) == passage.plate_key
+
+
+def test_get_passage_sample_asks_for_the_stream_sample_passage() -> None:
+    passage_id = load_event("dynamodb/passage_decided")["Records"][0]["dynamodb"]["Keys"]["passage_id"]["S"]
+    event = load_event("api/get_passage")
+    assert event["pathParameters"] == {"passage_id": passage_id}
+    assert event["path"] == f"/passages/{passage_id}"
