@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from smartgate_infra.runtime import Ports
 from smartgate_infra.services import free_port
 from smartgate_infra.stack import StackState, down, up

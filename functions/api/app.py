@@ -10,6 +10,7 @@ from typing import Any
 
 from chalice import BadRequestError, Chalice, NotFoundError, Response
 from pydantic import ValidationError
+
 from smartgate import wiring
 from smartgate.domain.intake import describe_validation_error
 from smartgate.schemas import Booking, utc_now

@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from smartgate import wiring
 from smartgate.config import settings
 from smartgate.domain.crossing import IngestResult, ingest_detection

@@ -10,6 +10,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.parser import envelopes, parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from smartgate import wiring
 from smartgate.observability import logger, metrics, tracer
 from smartgate.schemas import Channel, ClearanceDecided

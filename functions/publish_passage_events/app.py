@@ -12,6 +12,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from smartgate import wiring
 from smartgate.domain.crossing import clearance_decided
 from smartgate.observability import logger, metrics, tracer

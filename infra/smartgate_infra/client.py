@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+
 from smartgate.adapters.dynamodb import DynamoBookings, DynamoDetections, DynamoPassages
 from smartgate.schemas import Booking, utc_now
-
 from smartgate_infra.stack import ROOT, StackState, load_template
 from smartgate_infra.template import Template
 

@@ -11,7 +11,6 @@ from typing import Any
 from smartgate.edge.simulator import CrossingResult, LaneSimulator
 from smartgate.edge.transport import Mqtt5Transport
 from smartgate.schemas import PlateRead, utc_now
-
 from smartgate_infra.client import StackClient
 from smartgate_infra.stack import StackState
 

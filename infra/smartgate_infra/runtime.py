@@ -26,8 +26,8 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import boto3
-from smartgate.edge.transport import Mqtt5Transport
 
+from smartgate.edge.transport import Mqtt5Transport
 from smartgate_infra.functions import AsyncInvoker, FunctionHost, FunctionSpec, InvocationError, LocalAws
 from smartgate_infra.iot_sql import RuleEvaluationError, TopicRuleSql, UnsupportedSqlError
 from smartgate_infra.provision import Provisioner

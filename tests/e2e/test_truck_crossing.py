@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+
 from smartgate.edge.simulator import LaneSimulator
 from smartgate.edge.transport import Mqtt5Transport
 from smartgate.schemas import BarrierAction, BarrierCommand, PlateRead, utc_now

@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from smartgate.adapters.memory import InMemoryBookings, InMemoryDetections, InMemoryPassages
 from smartgate.domain.plates import plate_key
 from smartgate.schemas import Booking, BookingStatus, Channel, Passage, PassageStatus, WeightReading

@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+
 from smartgate.schemas import utc_now
 
 pytestmark = pytest.mark.integration

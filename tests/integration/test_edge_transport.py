@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
 from smartgate import topics
 from smartgate.edge.simulator import LaneSimulator
 from smartgate.edge.transport import Mqtt5Transport, TransportError, transport_from_env

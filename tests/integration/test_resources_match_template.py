@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from smartgate_infra.provision import SERVED_BY_RUNTIME, Provisioner
 
 pytestmark = pytest.mark.integration

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from smartgate_infra.provision import Provisioner, ProvisionError
 from smartgate_infra.runtime import LocalRuntime, Ports, RuntimeConfigError
 from smartgate_infra.services import ServiceError, free_port, pid_alive

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from smartgate.domain.intake import RejectedDetection, detection_from_rule_event, rejected_message
 from smartgate.schemas import PlateRead
 from smartgate.topics import commands_topic, detections_topic, parse_lane_topic

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 from aws_lambda_powertools.utilities.parser import envelopes, models, parse
-from smartgate.adapters.dynamodb import passage_from_stream_image
+
+from events import EVENTS_DIR, event_names, event_path, load_event
 from smartgate.domain.crossing import clearance_decided, passage_id_for
 from smartgate.domain.intake import RECEIVED_KEY, TOPIC_KEY, RejectedDetection, detection_from_rule_event
 from smartgate.domain.plates import plate_key
@@ -36,8 +37,6 @@ from smartgate.topics import detections_topic, health_topic, parse_lane_topic
 from smartgate_infra.iot_sql import TopicRuleSql
 from smartgate_infra.template import Template
 
-from events import EVENTS_DIR, event_names, event_path, load_event
-
 ROOT = Path(__file__).resolve().parents[2]
 
 GOOD_DETECTIONS: dict[str, type[Contract]] = {
@@ -53,7 +52,8 @@ BAD_DETECTIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "iot/plate_read_bad_confidence": ("confidence", {"confidence": 0.9}),
     "iot/missing_schema": ("schema", {"schema": "PlateRead.v1"}),
 }
-LANE_MESSAGES: dict[str, type[Contract]] = {"iot/lane_health": LaneHealth}  # contract samples, no consumer yet
+# Contract samples of lane messages no function consumes yet.
+LANE_MESSAGES: dict[str, type[Contract]] = {"iot/lane_health": LaneHealth}
 RULE_EVENTS = [*GOOD_DETECTIONS, *BAD_DETECTIONS]
 
 
@@ -65,7 +65,8 @@ def template() -> Template:
 @pytest.fixture(scope="module")
 def api_app() -> Any:
     """The Chalice app of functions/api, imported from its path as Lambda does (``Handler: app.app``)."""
-    spec = importlib.util.spec_from_file_location("smartgate_api_function", ROOT / "functions" / "api" / "app.py")
+    path = ROOT / "functions" / "api" / "app.py"
+    spec = importlib.util.spec_from_file_location("smartgate_api_function", path)
     assert spec is not None and spec.loader is not None
     module: ModuleType = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -87,7 +88,8 @@ def test_load_event_reads_the_repository_events_folder() -> None:
 
 
 def test_load_event_names_the_missing_file() -> None:
-    with pytest.raises(FileNotFoundError, match=re.escape(str(ROOT / "events" / "iot" / "no_such_case.json"))):
+    missing = ROOT / "events" / "iot" / "no_such_case.json"
+    with pytest.raises(FileNotFoundError, match=re.escape(str(missing))):
         load_event("iot/no_such_case")
     with pytest.raises(ValueError, match="relative"):
         event_path("../template")
@@ -110,7 +112,7 @@ def test_sample_files_are_utf8_json_objects_with_a_trailing_newline(name: str) -
     assert isinstance(json.loads(text), dict)
 
 
-# ------------------------------------------------------------------------------- IoT rule -> ingest_detections
+# ---------------------------------------------------------------------- IoT rule -> ingest_detections
 
 
 @pytest.mark.parametrize("name", RULE_EVENTS)
@@ -137,7 +139,8 @@ def test_good_detection_samples_are_accepted(name: str, model: type[Contract]) -
     assert type(detection) is model
     assert detection.schema_version == schema_name(model)
     topic = parse_lane_topic(event[TOPIC_KEY])
-    assert (topic.gate_id, topic.lane_id, topic.channel) == (detection.gate_id, detection.lane_id, "detections")
+    assert topic.channel == "detections"
+    assert (topic.gate_id, topic.lane_id) == (detection.gate_id, detection.lane_id)
     assert event[TOPIC_KEY] == detections_topic(detection.gate_id, detection.lane_id)
     # the payload is exactly what the edge publishes: model.model_dump_json()
     assert json.loads(detection.model_dump_json()) == payload_of(event)
@@ -146,7 +149,9 @@ def test_good_detection_samples_are_accepted(name: str, model: type[Contract]) -
 
 
 @pytest.mark.parametrize(("name", "field", "fix"), [(n, f, x) for n, (f, x) in BAD_DETECTIONS.items()])
-def test_bad_detection_samples_are_rejected_naming_the_field(name: str, field: str, fix: dict[str, Any]) -> None:
+def test_bad_detection_samples_are_rejected_naming_the_field(
+    name: str, field: str, fix: dict[str, Any]
+) -> None:
     event = load_event(name)
 
     with pytest.raises(RejectedDetection) as err:
@@ -182,10 +187,10 @@ def test_lane_health_sample_is_the_published_message(name: str, model: type[Cont
     assert json.loads(message.model_dump_json()) == event
     assert TOPIC_KEY not in event  # as published on .../health; no rule adds the topic yet
     assert isinstance(message, LaneHealth)
-    assert health_topic(message.gate_id, message.lane_id) == f"smartgate/{message.gate_id}/lanes/{message.lane_id}/health"
+    assert parse_lane_topic(health_topic(message.gate_id, message.lane_id)).channel == "health"
 
 
-# ------------------------------------------------------------------------------- Passages stream -> publish_passage_events
+# ------------------------------------------------------------- Passages stream -> publish_passage_events
 
 
 def test_stream_sample_has_the_shape_lambda_delivers(template: Template) -> None:
@@ -194,10 +199,11 @@ def test_stream_sample_has_the_shape_lambda_delivers(template: Template) -> None
     parsed = models.DynamoDBStreamModel.model_validate(event)
 
     (record,) = event["Records"]
-    assert (record["eventName"], record["eventSource"], record["eventVersion"]) == ("INSERT", "aws:dynamodb", "1.1")
+    assert record["eventName"] == "INSERT"
+    assert (record["eventSource"], record["eventVersion"]) == ("aws:dynamodb", "1.1")
     assert record["awsRegion"] == record["eventSourceARN"].split(":")[3]
-    assert re.fullmatch(r"arn:aws:dynamodb:[a-z0-9-]+:\d{12}:table/[A-Za-z0-9_.-]+-passages/stream/[0-9T:.-]+",
-                        record["eventSourceARN"])
+    arn = r"arn:aws:dynamodb:[a-z0-9-]+:\d{12}:table/[A-Za-z0-9_.-]+-passages/stream/[0-9T:.-]+"
+    assert re.fullmatch(arn, record["eventSourceARN"])
     stream_spec = template.resources["PassagesTable"].properties["StreamSpecification"]
     assert record["dynamodb"]["StreamViewType"] == stream_spec["StreamViewType"]
     assert isinstance(record["dynamodb"]["ApproximateCreationDateTime"], int | float)
@@ -216,7 +222,8 @@ def test_stream_sample_new_image_body_parses_as_a_passage_like_the_handler_does(
     # Then it is a decided passage whose key attributes agree with the body
     assert passage.status == PassageStatus.DECIDED and passage.channel is not None
     assert record.dynamodb.keys == {"passage_id": passage.passage_id}
-    assert {k: new_image[k] for k in ("passage_id", "gate_id", "lane_id", "status", "channel", "opened_at")} == {
+    keys = ("passage_id", "gate_id", "lane_id", "status", "channel", "opened_at")
+    assert {k: new_image[k] for k in keys} == {
         "passage_id": passage.passage_id, "gate_id": passage.gate_id, "lane_id": passage.lane_id,
         "status": passage.status.value, "channel": passage.channel.value,
         "opened_at": passage.opened_at.isoformat(),
@@ -226,7 +233,7 @@ def test_stream_sample_new_image_body_parses_as_a_passage_like_the_handler_does(
 def test_stream_sample_is_the_item_the_passages_adapter_writes(template: Template) -> None:
     image = load_event("dynamodb/passage_decided")["Records"][0]["dynamodb"]["NewImage"]
 
-    passage = passage_from_stream_image(image)
+    passage = Passage.model_validate_json(image["body"]["S"])
 
     assert {k: next(iter(v)) for k, v in image.items()} == {
         "passage_id": "S", "gate_id": "S", "lane_id": "S", "status": "S", "channel": "S", "opened_at": "S",
@@ -283,7 +290,9 @@ def test_bus_samples_parse_as_clearance_decided(name: str, channel: Channel) -> 
 
 @pytest.mark.parametrize(("name", "delivered"), [("eventbridge/clearance_decided_red", True),
                                                  ("eventbridge/clearance_decided_green", False)])
-def test_officer_rule_pattern_delivers_red_but_not_green(name: str, delivered: bool, template: Template) -> None:
+def test_officer_rule_pattern_delivers_red_but_not_green(
+    name: str, delivered: bool, template: Template
+) -> None:
     pattern = template.resources["NotifyOfficersFunction"].properties["Events"]["NeedsOfficer"]["Properties"]
     assert _matches(pattern["Pattern"], load_event(name)) is delivered
 
@@ -302,7 +311,8 @@ API_SAMPLES = ["api/get_health", "api/get_passage", "api/create_booking", "api/c
 
 def _template_api_routes(template: Template) -> set[tuple[str, str]]:
     events = template.resources["ApiFunction"].properties["Events"]
-    return {(e["Properties"]["Path"], e["Properties"]["Method"].upper()) for e in events.values() if e["Type"] == "Api"}
+    return {(e["Properties"]["Path"], e["Properties"]["Method"].upper())
+            for e in events.values() if e["Type"] == "Api"}
 
 
 @pytest.mark.parametrize("name", API_SAMPLES)

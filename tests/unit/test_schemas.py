@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
+
 from smartgate.schemas import (
     DETECTION_ADAPTER,
     VERSIONED_MODELS,
@@ -35,7 +36,8 @@ T = "2026-11-03T08:30:12.345000Z"
 # One valid message per versioned model, in wire form (aliases, ISO timestamps), as a sender builds it.
 EXAMPLES: dict[type[Contract], dict[str, Any]] = {
     PlateRead: {
-        "schema": "PlateRead.v1", "event_id": "in-1-7f3c9a2e5b8d4f1a", "gate_id": "kimthanh2", "lane_id": "in-1",
+        "schema": "PlateRead.v1", "event_id": "in-1-7f3c9a2e5b8d4f1a", "gate_id": "kimthanh2",
+        "lane_id": "in-1",
         "camera": "front", "plate_text": "29A-123.45", "country": "VN", "format_valid": True,
         "confidence": 0.962, "char_confidences": [0.991, 0.987, 0.962, 0.995, 0.989, 0.978, 0.993, 0.984],
         "crop_key": "evidence/kimthanh2/in-1/2026/11/03/in-1-7f3c9a2e5b8d4f1a.jpg", "captured_at": T,
@@ -51,22 +53,25 @@ EXAMPLES: dict[type[Contract], dict[str, Any]] = {
         "captured_at": T,
     },
     WeightReading: {
-        "schema": "WeightReading.v1", "event_id": "out-1-5d2a8f6c1e9b", "gate_id": "mongcai", "lane_id": "out-1",
+        "schema": "WeightReading.v1", "event_id": "out-1-5d2a8f6c1e9b", "gate_id": "mongcai",
+        "lane_id": "out-1",
         "gross_kg": 38462.5, "stable": True, "captured_at": T,
     },
     LaneHealth: {
         "schema": "LaneHealth.v1", "event_id": "in-1-e8b3f1a6c9d2", "gate_id": "kimthanh2", "lane_id": "in-1",
-        "online": True, "camera_ok": True, "fps": 12.4, "inference_ms": 43.7, "queue_depth": 0, "detail": None,
-        "at": T,
+        "online": True, "camera_ok": True, "fps": 12.4, "inference_ms": 43.7, "queue_depth": 0,
+        "detail": None, "at": T,
     },
     BarrierCommand: {
-        "schema": "BarrierCommand.v1", "command_id": "cmd-5b1e0c9d2f7a", "gate_id": "kimthanh2", "lane_id": "in-1",
-        "action": "open", "passage_id": "psg-2a5a0adf5ddf", "reason": "GREEN: plate matches booking BK-20261103-0042",
+        "schema": "BarrierCommand.v1", "command_id": "cmd-5b1e0c9d2f7a", "gate_id": "kimthanh2",
+        "lane_id": "in-1", "action": "open", "passage_id": "psg-2a5a0adf5ddf",
+        "reason": "GREEN: plate matches booking BK-20261103-0042",
         "issued_at": T, "expires_at": "2026-11-03T08:31:12.345000Z", "signature": "ab" * 32,
     },
     Passage: {
         "schema": "Passage.v1", "passage_id": "psg-2a5a0adf5ddf", "gate_id": "kimthanh2", "lane_id": "in-1",
-        "plate_text": "29A-123.45", "plate_key": "29A12345", "country": "VN", "booking_id": "BK-20261103-0042",
+        "plate_text": "29A-123.45", "plate_key": "29A12345", "country": "VN",
+        "booking_id": "BK-20261103-0042",
         "status": "DECIDED", "channel": "GREEN",
         "rules_fired": [{"rule_id": "R-BOOKED", "channel": "GREEN",
                          "explanation": "plate matches booking BK-20261103-0042"}],
@@ -75,13 +80,15 @@ EXAMPLES: dict[type[Contract], dict[str, Any]] = {
     },
     ClearanceDecided: {
         "schema": "ClearanceDecided.v1", "event_id": "evt-2fa0c225378a", "passage_id": "psg-9bae38894493",
-        "booking_id": None, "gate_id": "kimthanh2", "lane_id": "in-1", "plate_text": "云A·88K21", "channel": "RED",
+        "booking_id": None, "gate_id": "kimthanh2", "lane_id": "in-1", "plate_text": "云A·88K21",
+        "channel": "RED",
         "rules_fired": [{"rule_id": "R-NO-BOOKING", "channel": "RED",
                          "explanation": "no booking for plate 云A·88K21 at gate kimthanh2"}],
         "ruleset_version": "2026.11-1", "decided_at": T,
     },
     Booking: {
-        "schema": "Booking.v1", "booking_id": "BK-20261103-0042", "trader_id": "TR-VN-0107", "gate_id": "kimthanh2",
+        "schema": "Booking.v1", "booking_id": "BK-20261103-0042", "trader_id": "TR-VN-0107",
+        "gate_id": "kimthanh2",
         "direction": "CN_TO_VN", "plate_text": "29A-123.45", "country": "VN", "trailer_plate": None,
         "container_no": "CSQU3054383", "driver_name": "Nguyễn Văn An", "slot_start": "2026-11-03T08:00:00Z",
         "slot_end": "2026-11-03T10:00:00Z", "status": "BOOKED", "created_at": "2026-11-02T14:05:31.207000Z",
@@ -194,7 +201,8 @@ def test_another_schema_literal_is_rejected(model: type[Contract]) -> None:
 
 # ------------------------------------------------------------------------------- rejections
 
-REQUIRED = [(m, f.alias or name) for m in VERSIONED_MODELS for name, f in m.model_fields.items() if f.is_required()]
+REQUIRED = [(m, f.alias or name)
+            for m in VERSIONED_MODELS for name, f in m.model_fields.items() if f.is_required()]
 
 
 @pytest.mark.parametrize(("model", "field"), REQUIRED, ids=[f"{schema_name(m)}-{f}" for m, f in REQUIRED])
@@ -251,7 +259,8 @@ def test_unknown_field_is_rejected(model: type[Contract]) -> None:
 def test_python_field_name_is_accepted_as_well_as_the_alias() -> None:
     # validate_by_name: code may build a message with schema_version=...; the wire still says "schema".
     data = {k: v for k, v in EXAMPLES[PlateRead].items() if k != "schema"}
-    assert PlateRead.model_validate({**data, "schema_version": "PlateRead.v1"}).schema_version == "PlateRead.v1"
+    read = PlateRead.model_validate({**data, "schema_version": "PlateRead.v1"})
+    assert read.schema_version == "PlateRead.v1"
 
 
 @pytest.mark.parametrize("bad_id", ["kimthanh2/in-1", "in 1", "+", "#", "", "-in-1", "in-1\nx", "x" * 129])
@@ -369,7 +378,8 @@ def test_check_mode_lists_stale_missing_and_extra_files_and_writes_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     rendered = export.render()
-    (tmp_path / "PlateRead.v1.json").write_text(rendered["PlateRead.v1.json"].replace("plate", "plaat"), "utf-8")
+    stale = rendered["PlateRead.v1.json"].replace("plate", "plaat")
+    (tmp_path / "PlateRead.v1.json").write_text(stale, encoding="utf-8")
     (tmp_path / "PlateRead.v0.json").write_text("{}\n", encoding="utf-8")
     before = {p.name: p.read_text(encoding="utf-8") for p in tmp_path.iterdir()}
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from smartgate_infra.template import CfnYamlLoader, Template, UnsupportedTemplateError
 
 R, A = "us-east-1", "123456789012"

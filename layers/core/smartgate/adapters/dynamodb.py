@@ -173,7 +173,3 @@ class DynamoDetections:
         except self.item.DoesNotExist:
             return None
 
-
-def passage_from_stream_image(image: dict[str, Any]) -> Passage:
-    """A Passage from a DynamoDB stream NEW_IMAGE / OLD_IMAGE (typed attribute values)."""
-    return Passage.model_validate_json(image["body"]["S"])

@@ -23,12 +23,18 @@ class RejectedDetection(ValueError):
         self.reason = reason
 
 
-def describe_validation_error(err: ValidationError) -> str:
-    """``plate_text: Field required; confidence: Input should be ≤ 1`` — field names first."""
+def describe_validation_error(err: ValidationError, union_tag: str | None = None) -> str:
+    """``plate_text: Field required; confidence: Input should be ≤ 1`` — field names first.
+
+    ``union_tag`` is the ``schema`` of a message validated through a tagged union; pydantic puts
+    it in front of every field name, and the sender needs the field name alone.
+    """
     parts = []
     for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"])
-        parts.append(f"{loc or '(message)'}: {e['msg']}")
+        loc = list(e["loc"])
+        if union_tag is not None and loc[:1] == [union_tag]:
+            loc = loc[1:]
+        parts.append(f"{'.'.join(str(p) for p in loc) or '(message)'}: {e['msg']}")
     return "; ".join(parts)
 
 
@@ -46,7 +52,7 @@ def detection_from_rule_event(event: Mapping[str, Any]) -> AnyDetection:
     try:
         detection = DETECTION_ADAPTER.validate_python(body)
     except ValidationError as err:
-        raise RejectedDetection(describe_validation_error(err)) from err
+        raise RejectedDetection(describe_validation_error(err, union_tag=str(body["schema"]))) from err
     topic = event.get(TOPIC_KEY)
     if topic is not None:
         try:

@@ -15,12 +15,9 @@ truck's command. Invalid payloads on the commands topic are logged and counted, 
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import queue
 import random
-import re
 import threading
 import time
 import uuid
@@ -32,7 +29,9 @@ from datetime import datetime
 from pydantic import ValidationError
 
 from smartgate import topics
-from smartgate.domain.plates import plate_key
+from smartgate.domain.containers import container_check_digit_ok
+from smartgate.domain.crossing import signature_valid
+from smartgate.domain.plates import plate_format_valid
 from smartgate.edge.transport import Transport, TransportError, kv
 from smartgate.schemas import (
     BarrierCommand,
@@ -48,53 +47,7 @@ log = logging.getLogger("smartgate.edge.simulator")
 
 TruckDetection = PlateRead | ContainerRead
 
-_PLATE_FORMATS = {
-    # 29C-123.45, 29LD-123.45 (normalised: 29C12345, 29LD12345)
-    Country.VN: re.compile(r"^\d{2}[A-Z]{1,2}\d{4,5}$"),
-    # 云A·12345, 桂A12345D (new-energy plates have six characters after the region letter)
-    Country.CN: re.compile(r"^[\u4e00-\u9fff][A-Z][A-Z0-9]{5,6}$"),
-}
 _SEEN_COMMANDS_KEPT = 1000
-
-
-def plate_format_valid(plate_text: str, country: Country | str) -> bool:
-    """Whether the text looks like a plate of that country (what a lane's OCR step reports)."""
-    try:
-        key = plate_key(plate_text)
-    except ValueError:
-        return False
-    return bool(_PLATE_FORMATS[Country(country)].match(key))
-
-
-def _iso6346_letter_values() -> dict[str, int]:
-    values, value = {}, 10
-    for letter in "ABCDEFGHIJKLMNOPQRSTUVWXYZ":
-        if value % 11 == 0:  # 11, 22, 33 are skipped
-            value += 1
-        values[letter] = value
-        value += 1
-    return values
-
-
-_ISO6346_LETTERS = _iso6346_letter_values()
-
-
-def container_check_digit_ok(container_no: str) -> bool:
-    """ISO 6346: owner code (3 letters), category (U/J/Z), 6-digit serial, check digit."""
-    code = container_no.replace(" ", "").upper()
-    if not re.fullmatch(r"[A-Z]{3}[UJZ]\d{7}", code):
-        return False
-    total = sum((_ISO6346_LETTERS.get(ch) or int(ch)) * 2**i for i, ch in enumerate(code[:10]))
-    return total % 11 % 10 == int(code[10])
-
-
-def command_signature(command: BarrierCommand, key: bytes) -> str:
-    """HMAC-SHA256 (hex) over ``command.signing_payload()``, as the clearance service signs it."""
-    return hmac.new(key, command.signing_payload(), hashlib.sha256).hexdigest()
-
-
-def signature_ok(command: BarrierCommand, key: bytes) -> bool:
-    return hmac.compare_digest(command_signature(command, key), command.signature)
 
 
 @dataclass(frozen=True)
@@ -272,7 +225,7 @@ class LaneSimulator:
         checked: bool | None = None
         error: str | None = None
         if self.signing_key is not None:
-            checked = signature_ok(command, self.signing_key)
+            checked = signature_valid(command, self.signing_key)
             if not checked:
                 error = f"barrier command {command.command_id} has an invalid signature; not acted on"
         if command.expires_at < self._clock():

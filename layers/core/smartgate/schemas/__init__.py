@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -73,6 +73,12 @@ class Direction(StrEnum):
     CN_TO_VN = "CN_TO_VN"
 
 
+def _schema_field_required(schema: dict[str, Any]) -> None:
+    """In the published JSON Schema, ``schema`` is required: receivers refuse a message without it."""
+    if "schema" in schema.get("properties", {}):
+        schema["required"] = ["schema", *[f for f in schema.get("required", []) if f != "schema"]]
+
+
 class Contract(BaseModel):
     """Base of every message: strict about unknown fields, immutable, ``schema`` on the wire."""
 
@@ -82,7 +88,7 @@ class Contract(BaseModel):
         validate_by_name=True,
         validate_by_alias=True,
         serialize_by_alias=True,
-        str_strip_whitespace=True,
+        json_schema_extra=_schema_field_required,
     )
 
 
@@ -229,7 +235,7 @@ class ClearanceDecided(Contract):
     schema_version: Literal["ClearanceDecided.v1"] = Field("ClearanceDecided.v1", alias="schema")
     event_id: Identifier
     passage_id: Identifier
-    booking_id: Identifier | None
+    booking_id: Identifier | None = None
     gate_id: Identifier
     lane_id: Identifier
     plate_text: str

@@ -58,7 +58,8 @@ def compare(expected: dict[str, str], folder: Path = JSON_DIR) -> tuple[list[str
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m smartgate.schemas.export", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m smartgate.schemas.export",
+                                     description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--check", action="store_true",
                         help="write nothing; exit 1 if any file is stale, missing or extra")
     parser.add_argument("--dir", type=Path, default=JSON_DIR, help=argparse.SUPPRESS)
