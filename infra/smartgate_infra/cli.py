@@ -65,7 +65,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from smartgate_infra.bench import run_bench
 
-    return _with_stack(args, lambda state: 0 if run_bench(state, args.trucks).endswith("errors=0") else 1)
+    result: dict[str, str] = {}
+
+    def work(state: StackState) -> int:
+        result["line"] = run_bench(state, args.trucks, say=_progress)
+        return 0 if result["line"].endswith("errors=0") else 1
+
+    code = _with_stack(args, work)
+    print(result.get("line", f"trucks={args.trucks} p50_ms=nan p99_ms=nan errors={args.trucks}"))  # read by tools
+    return code
+
+
+def _progress(*parts: object) -> None:
+    print(*parts, file=sys.stderr, flush=True)
 
 
 def cmd_seed(args: argparse.Namespace) -> int:

@@ -118,7 +118,7 @@ def run_demo(state: StackState, say: Any = print) -> bool:
             time.sleep(1.5)
             after = client.passages.get(first.command.passage_id) if first.command else None
             say(f"   redelivered {stored.event_id}: passage unchanged={before == after}, "
-                f"no second barrier command={sim.duplicate_commands == 0 and sim._commands.empty()}")
+                f"no second barrier command={sim.duplicate_commands == 0 and sim.unclaimed_commands == 0}")
 
         say("\n== 4. What the bus and the officers saw")
         events = wait_for(lambda: [e for e in client.tapped()], 5)

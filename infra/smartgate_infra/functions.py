@@ -150,6 +150,12 @@ class FunctionHost:
             raise InvocationError(self.spec.logical_id, {"type": "Runtime.ExitError",
                                                         "message": f"worker exited at start; see {self.log_path}"})
 
+    def warm(self) -> None:
+        """Start the worker now (once), so that the first event does not pay the cold start."""
+        with self.lock:
+            if self.proc is None or self.proc.poll() is not None:
+                self.start()
+
     def stop(self) -> None:
         proc, self.proc = self.proc, None
         if proc and proc.poll() is None:

@@ -133,6 +133,7 @@ def start_mosquitto(port: int, workdir: Path) -> Service:
         "log_dest stdout\n"
         "log_type error\nlog_type warning\nlog_type notice\n"
         "max_queued_messages 10000\n"
+        "set_tcp_nodelay true\n"
     )
     proc = _spawn([mosquitto_binary(), "-c", str(conf)], workdir / "mosquitto.log")
     wait_for_port(port, 10, proc)

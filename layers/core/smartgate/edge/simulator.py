@@ -177,6 +177,11 @@ class LaneSimulator:
                 self._seen.popitem(last=False)
         self._commands.put(_Received(command, at))
 
+    @property
+    def unclaimed_commands(self) -> int:
+        """Commands received that no truck has taken (a second command for a truck would show here)."""
+        return self._commands.qsize()
+
     def _next_command_after(self, published_at: float, deadline: float) -> _Received | None:
         while True:
             remaining = deadline - time.monotonic()
