@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from smartgate_infra.services import ServiceError
@@ -37,16 +38,17 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0 if info["running"] else 1
 
 
-def _with_stack(args: argparse.Namespace, work) -> int:  # type: ignore[no-untyped-def]
+def _with_stack(args: argparse.Namespace, work: Callable[[StackState], int]) -> int:
+    """Run work on the running local stack, or on one started (and stopped afterwards) for it."""
     existing = StackState.load(args.state_dir)
     started = existing is None or not all(existing.running().values())
-    if started:
+    if existing is not None and not started:
+        state = existing
+        print(f"using the running local stack ({state.endpoint_url})")
+    else:
         if existing is not None:
             down(args.state_dir, quiet=True)
         state = up(args.state_dir, ports_from_env())
-    else:
-        state = existing
-        print(f"using the running local stack ({state.endpoint_url})")
     try:
         return work(state)
     finally:
