@@ -27,6 +27,9 @@ from smartgate.ports import AnyDetection
 
 idempotency = IdempotencyConfig(event_key_jmespath="event_id", expires_after_seconds=24 * 3600)
 persistence = DynamoDBPersistenceLayer(table_name=settings().require("idempotency_table"))
+# Built during the init phase, so the first truck after a cold start does not wait for client set-up.
+wiring.crossing_deps()
+wiring.rejected_sink()
 
 
 @idempotent_function(data_keyword_argument="detection", config=idempotency, persistence_store=persistence,
