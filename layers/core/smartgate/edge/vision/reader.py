@@ -91,7 +91,9 @@ def split_rows(plate: np.ndarray, overlap: float = 0.04) -> list[np.ndarray]:
     texture = np.abs(np.diff(gray, axis=1)).mean(axis=1)
     texture = np.convolve(texture, np.ones(3) / 3, mode="same")
     lo, hi = int(h * 0.35), max(int(h * 0.65), int(h * 0.35) + 1)
-    cut = lo + int(np.argmin(texture[lo:hi]))
+    band = texture[lo:hi]
+    quiet = np.flatnonzero(band <= band.min() + 0.1 * (band.max() - band.min() + 1e-6))
+    cut = lo + int(np.median(quiet))  # the middle of the quietest rows: the gap between the two lines
     pad = int(h * overlap)
     return [plate[:min(h, cut + pad)], plate[max(0, cut - pad):]]
 
