@@ -73,10 +73,12 @@ def test_readings_carry_crop_box_and_confidences(reader: LaneReader) -> None:
 def test_grayscale_and_bgra_frames_are_accepted(reader: LaneReader) -> None:
     gray = np.full((120, 400), 200, np.uint8)
     assert isinstance(reader.read(gray), list)
-    assert isinstance(reader.read(np.dstack([np.full((120, 400, 3), 200, np.uint8), np.full((120, 400), 255, np.uint8)])), list)
+    bgra = np.dstack([np.full((120, 400, 3), 200, np.uint8), np.full((120, 400), 255, np.uint8)])
+    assert isinstance(reader.read(bgra), list)
 
 
-@pytest.mark.parametrize("bad", [np.zeros((0, 0, 3), np.uint8), np.zeros((10, 10, 3), np.float32), np.zeros((5, 5, 2), np.uint8)])
+@pytest.mark.parametrize("bad", [
+    np.zeros((0, 0, 3), np.uint8), np.zeros((10, 10, 3), np.float32), np.zeros((5, 5, 2), np.uint8)])
 def test_empty_or_malformed_frames_are_refused_clearly(reader: LaneReader, bad: np.ndarray) -> None:
     with pytest.raises(ValueError):
         reader.read(bad)
@@ -132,7 +134,7 @@ def test_bench_last_line_format(reader: LaneReader, capsys: pytest.CaptureFixtur
         pytest.skip("dev photos absent")
     # a two-image folder: the bench works on any folder with labels.csv
     (tmp_path / "labels.csv").write_text("file,plate,country,rows\n"
-                                         f"a.jpg,皖AYL375,CN,1\nb.jpg,51F-882.70,VN,1\n", encoding="utf-8")
+                                         "a.jpg,皖AYL375,CN,1\nb.jpg,51F-882.70,VN,1\n", encoding="utf-8")
     for name, src in (("a.jpg", "cn_ccpd_00.jpg"), ("b.jpg", "vn_carlongplate_00.jpg")):
         (tmp_path / name).write_bytes((DEV / src).read_bytes())
     assert bench.main(["--data", str(tmp_path)]) == 0
