@@ -151,7 +151,14 @@ class LaneReader:
         # 3. still nothing sure: the weak regions (far or Vietnamese plates score low)
         if not _sure(readings):
             for c in (c for c in candidates if c.score < CONFIDENT):
-                readings += self._read_region(crop_box(image, c.box), c.box)
+                # weak corners may be wrong: read both the rectified plate and the box, keep the better
+                views = [crop_box(image, c.box, margin=0.12)]
+                try:
+                    views.append(rectify(image, c.corners, margin=0.1))
+                except ValueError:
+                    pass
+                found = [r for view in views for r in self._read_region(view, c.box)]
+                readings += _best_first(found)[:1]
         return _best_first(_dedupe(readings))
 
     def _read_region(self, plate: np.ndarray, box: tuple[int, int, int, int]) -> list[PlateReading]:
