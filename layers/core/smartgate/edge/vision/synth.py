@@ -378,3 +378,42 @@ def sample(style: str, rng: random.Random, *, difficulty: float = 0.5, scene: bo
     else:
         image = augment(plate, rng, blur=blur, skew=skew, glare=glare, night=night, jpeg_quality=jpeg)
     return SyntheticPlate(image, text, spec.country, len(spec.rows), style, corners)
+
+
+def random_container_code(rng: random.Random) -> str:
+    """A well-formed ISO 6346 code with the right check digit, e.g. ``"MSKU6011672"``."""
+    from smartgate.domain.containers import check_digit
+
+    owner = "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ") for _ in range(3)) + rng.choice("UUUJZ")
+    serial = _digits(rng, 6)
+    return f"{owner}{serial}{check_digit(owner + serial)}"
+
+
+def render_container_door(code: str, rng: random.Random, *, size: tuple[int, int] = (960, 540),
+                          two_lines: bool = False) -> np.ndarray:
+    """A container door: corrugated paint, the code in white (check digit boxed), size/type code below."""
+    w, h = size
+    paint = rng.choice([(40, 40, 150), (30, 90, 30), (120, 60, 20), (90, 90, 90), (20, 60, 130)])  # BGR-ish
+    door = np.zeros((h, w, 3), np.uint8)
+    door[:] = paint
+    for x in range(0, w, 24):  # vertical corrugation
+        shade = 25 if (x // 24) % 2 else -25
+        door[:, x:x + 12] = np.clip(np.array(paint, int) + shade, 0, 255)
+    image = Image.fromarray(cv2.cvtColor(door, cv2.COLOR_BGR2RGB))
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.truetype(str(font_path("latin")), size=int(h * rng.uniform(0.09, 0.13)))
+    x, y = int(w * rng.uniform(0.08, 0.2)), int(h * rng.uniform(0.12, 0.3))
+    owner, serial, digit = code[:4], code[4:10], code[10]
+    lines = [f"{owner}", f"{serial}"] if two_lines else [f"{owner} {serial}"]
+    for i, line in enumerate(lines):
+        ly = y + i * int(font.size * 1.3)
+        draw.text((x, ly), line, font=font, fill=(245, 245, 245))
+        if i == len(lines) - 1:
+            right = draw.textbbox((x, ly), line + " ", font=font)[2]
+            box = draw.textbbox((right, ly), digit, font=font)
+            draw.rectangle((box[0] - 6, box[1] - 6, box[2] + 6, box[3] + 6), outline=(245, 245, 245), width=3)
+            draw.text((right, ly), digit, font=font, fill=(245, 245, 245))
+    small = ImageFont.truetype(str(font_path("latin")), size=int(font.size * 0.7))
+    draw.text((x, y + len(lines) * int(font.size * 1.3) + 10), rng.choice(["45G1", "22G1", "42R1"]), font=small,
+              fill=(245, 245, 245))
+    return cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2BGR)
