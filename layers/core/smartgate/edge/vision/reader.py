@@ -21,11 +21,10 @@ from itertools import product
 import cv2
 import numpy as np
 
-from smartgate.domain.plates import plate_format_valid, plate_key
+from smartgate.domain.plates import plate_key, validate_plate
 from smartgate.edge.vision.detector import Candidate, PlateDetector
-from smartgate.edge.vision.recognizer import CN_CHARACTERS, LineText, TextRecognizer
+from smartgate.edge.vision.recognizer import LineText, TextRecognizer
 from smartgate.edge.vision.types import PlateReading
-from smartgate.schemas import Country
 
 CONFIDENT = 0.5          # detector score above which a region is taken as a plate outright
 TWO_ROW_ASPECT = 2.3     # width / height below which a plate has two rows of characters
@@ -97,10 +96,6 @@ def split_rows(plate: np.ndarray, overlap: float = 0.04) -> list[np.ndarray]:
     cut = lo + int(np.median(quiet))  # the middle of the quietest rows: the gap between the two lines
     pad = int(h * overlap)
     return [plate[:min(h, cut + pad)], plate[max(0, cut - pad):]]
-
-
-def guess_country(text: str) -> Country:
-    return Country.CN if text[:1] in CN_CHARACTERS else Country.VN
 
 
 class LaneReader:
@@ -183,14 +178,12 @@ class LaneReader:
         if not texts:
             return None
         text, confidences = choose_reading(texts)
-        try:
-            key = plate_key(text)
-        except ValueError:
+        check = validate_plate(text, rows=rows)
+        if not check.key:
             return None
-        country = guess_country(key)
-        valid = plate_format_valid(text, country)
         confidence = float(np.exp(np.mean(np.log(np.clip(confidences, 1e-6, 1.0)))))
-        return PlateReading(text=text, country=country if valid else None, format_valid=valid,
+        return PlateReading(text=check.display if check.valid else text, country=check.country,
+                            format_valid=check.valid,
                             confidence=round(confidence, 4), char_confidences=tuple(round(c, 4) for c in confidences),
                             rows=rows, box=box, crop=plate)
 
@@ -210,7 +203,7 @@ def choose_reading(lines: list[LineText]) -> tuple[str, tuple[float, ...]]:
     options = [[ln, *ln.alternatives] for ln in lines]
     best_text = " ".join(ln.text for ln in lines)
     best_conf = tuple(c for ln in lines for c in ln.confidences)
-    if plate_format_valid(best_text, guess_country(best_text)):
+    if validate_plate(best_text).valid:
         return best_text, best_conf
     best_log = sum(ln.log_prob for ln in lines)
     combos = sorted(product(*options), key=lambda combo: -sum(h.log_prob for h in combo))
@@ -218,7 +211,7 @@ def choose_reading(lines: list[LineText]) -> tuple[str, tuple[float, ...]]:
         if best_log - sum(h.log_prob for h in combo) > MAX_LOG_DROP:
             break
         text = " ".join(h.text for h in combo if h.text)
-        if text and plate_format_valid(text, guess_country(text)):
+        if text and validate_plate(text).valid:
             return text, tuple(c for h in combo for c in h.confidences)
     return best_text, best_conf
 
