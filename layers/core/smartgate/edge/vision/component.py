@@ -1,0 +1,564 @@
+"""The lane vision loop: frames in; PlateRead / ContainerRead / PassScanned and LaneHealth out.
+
+Per frame (:meth:`LaneVision.process`): the plate reader, the QR decoder and the optional container
+reader look at the image. The best plate reading of the frame (at least ``min_confidence``) becomes a
+:class:`~smartgate.domain.merge.PlateObservation` for the :class:`~smartgate.domain.merge.VehicleSegmenter`;
+when it reports a vehicle finished (no plate for ``gap_frames`` frames), the vehicle's observations are
+merged by vote and published as one PlateRead: the crop of the best frame is stored first, its key goes
+in the message, ``format_valid`` and ``confidence`` are the merge's (an invalid read is sent as invalid).
+A QR payload gives one PassScanned per showing (again only after it was absent for ``gap_frames``
+frames); container codes are grouped the same way and the best read of each code is published.
+
+Health (:class:`~smartgate.schemas.LaneHealth` on ``.../health``): every ``health_interval_s`` from a
+timer thread (fps, p50 inference time of the interval, camera_ok, queue depth, last fault), and at once
+on a fault (corrupt frame, camera reconnect, reader error, evidence or publish failure). Faults never
+stop the loop; a dead camera ends :meth:`LaneVision.run` with a final health event (camera_ok false)
+and a summary whose ``exit_code`` is non-zero. Detections that cannot be published wait in a bounded
+outbox (``queue_depth``) and are sent again with the next frame.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import statistics
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+import cv2
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from smartgate import topics
+from smartgate.config import ConfigError
+from smartgate.domain.merge import PlateObservation, VehicleSegmenter, merge_plate_observations
+from smartgate.edge.transport import Transport, TransportError, kv
+from smartgate.edge.vision.evidence import EvidenceError, EvidenceStore, LocalEvidenceStore, S3EvidenceStore
+from smartgate.edge.vision.qr import decode_qr
+from smartgate.edge.vision.sources import CameraDead, FrameSource, SourceError, SourceFault, open_source
+from smartgate.edge.vision.types import ContainerReading, Frame, PlateReader, PlateReading
+from smartgate.schemas import (
+    Camera,
+    ContainerRead,
+    Country,
+    Identifier,
+    LaneHealth,
+    PassScanned,
+    PlateRead,
+    utc_now,
+)
+
+log = logging.getLogger("smartgate.edge.vision.component")
+
+OUTBOX_LIMIT = 1000
+DETAIL_LIMIT = 500
+
+
+def _log(level: int, event: str, **fields: Any) -> None:
+    log.log(level, kv(event, **fields), extra=fields)
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+class LaneVisionConfig(BaseModel):
+    """The component's settings, from the environment the recipe sets (``Setenv``), read once."""
+
+    model_config = ConfigDict(extra="ignore", validate_by_name=True, validate_by_alias=True)
+
+    gate_id: Identifier = Field(alias="SMARTGATE_GATE_ID")
+    lane_id: Identifier = Field(alias="SMARTGATE_LANE_ID")
+    source: str = Field(alias="SMARTGATE_SOURCE", min_length=1,
+                        description="folder:/path, video:/file, rtsp://..., camera:N, or a plain path")
+    camera: Camera = Field(Camera.FRONT, alias="SMARTGATE_CAMERA")
+    source_loop: bool = Field(False, alias="SMARTGATE_SOURCE_LOOP")
+    source_fps: float | None = Field(None, gt=0, le=120, alias="SMARTGATE_SOURCE_FPS")
+    camera_max_failures: int = Field(5, ge=1, le=10_000, alias="SMARTGATE_CAMERA_MAX_FAILURES")
+    camera_backoff_s: float = Field(0.5, ge=0, le=60, alias="SMARTGATE_CAMERA_BACKOFF_S")
+    camera_backoff_max_s: float = Field(10.0, ge=0, le=600, alias="SMARTGATE_CAMERA_BACKOFF_MAX_S")
+    min_confidence: float = Field(0.5, ge=0, le=1, alias="SMARTGATE_MIN_CONFIDENCE")
+    gap_frames: int = Field(5, ge=1, le=10_000, alias="SMARTGATE_GAP_FRAMES")
+    qr_enabled: bool = Field(True, alias="SMARTGATE_QR_ENABLED")
+    health_interval_s: float = Field(30.0, gt=0, le=3600, alias="SMARTGATE_HEALTH_INTERVAL_S")
+    fault_health_min_interval_s: float = Field(1.0, ge=0, le=3600, alias="SMARTGATE_FAULT_HEALTH_MIN_INTERVAL_S")
+    stall_timeout_s: float = Field(10.0, gt=0, le=3600, alias="SMARTGATE_STALL_TIMEOUT_S")
+    fault_exit_delay_s: float = Field(30.0, ge=0, le=3600, alias="SMARTGATE_FAULT_EXIT_DELAY_S")
+    detections_topic: str = Field("", alias="SMARTGATE_DETECTIONS_TOPIC")
+    health_topic: str = Field("", alias="SMARTGATE_HEALTH_TOPIC")
+    evidence_bucket: str | None = Field(None, alias="SMARTGATE_EVIDENCE_BUCKET")
+    evidence_dir: str = Field("evidence", alias="SMARTGATE_EVIDENCE_DIR")
+    aws_region: str | None = Field(None, alias="AWS_REGION")
+    model_threads: int = Field(2, ge=1, le=64, alias="SMARTGATE_MODEL_THREADS")
+
+    @model_validator(mode="after")
+    def _lane_topics(self) -> LaneVisionConfig:
+        """Topics default to the lane's; a configured topic must be the lane's (the cloud checks they agree)."""
+        expected = {"detections_topic": topics.detections_topic(self.gate_id, self.lane_id),
+                    "health_topic": topics.health_topic(self.gate_id, self.lane_id)}
+        for name, topic in expected.items():
+            configured = getattr(self, name)
+            if not configured:
+                setattr(self, name, topic)
+            elif configured != topic:
+                raise ValueError(f"{name} {configured!r} is not this lane's topic {topic!r}")
+        return self
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> LaneVisionConfig:
+        """Settings from environment variables (empty values count as unset); ConfigError naming the variables."""
+        try:
+            return cls.model_validate({k: v for k, v in env.items() if v != ""})
+        except ValidationError as err:
+            aliases = {name: info.alias for name, info in cls.model_fields.items()}
+            problems = "; ".join(
+                f"{aliases.get(str(e['loc'][0]), e['loc'][0]) if e['loc'] else 'settings'}: {e['msg']}"
+                for e in err.errors())
+            raise ConfigError(f"invalid lane vision settings: {problems}") from err
+
+
+def source_from_config(config: LaneVisionConfig, stop_event: threading.Event | None = None) -> FrameSource:
+    """The frame source the settings name (SourceError if it cannot be opened). With ``stop_event`` its
+    waits (pacing, reconnect backoff) end as soon as the event is set, so a stop is not held up."""
+    sleep: Callable[[float], object] = stop_event.wait if stop_event is not None else time.sleep
+    return open_source(
+        config.source, loop=config.source_loop, fps=config.source_fps, sleep=sleep,
+        max_failures=config.camera_max_failures, backoff_s=config.camera_backoff_s,
+        backoff_max_s=config.camera_backoff_max_s,
+    )
+
+
+def evidence_from_config(config: LaneVisionConfig) -> EvidenceStore:
+    """S3 when an evidence bucket is configured, else files under ``evidence_dir``."""
+    if config.evidence_bucket:
+        return S3EvidenceStore(config.evidence_bucket, config.aws_region)
+    return LocalEvidenceStore(config.evidence_dir)
+
+
+def report_fault(transport: Transport, config: LaneVisionConfig, detail: str, *, camera_ok: bool,
+                 clock: Callable[[], datetime] = utc_now) -> LaneHealth:
+    """One LaneHealth for a fault before the loop could start (missing model, camera that will not open)."""
+    at = clock()
+    health = LaneHealth(
+        event_id=_event_id("health", config.gate_id, config.lane_id, at.isoformat()),
+        gate_id=config.gate_id, lane_id=config.lane_id, online=True, camera_ok=camera_ok,
+        fps=0.0, inference_ms=0.0, queue_depth=0, detail=_clip(detail), at=at,
+    )
+    try:
+        transport.publish(config.health_topic, health)
+    except TransportError as exc:
+        _log(logging.ERROR, "health not published", topic=config.health_topic, error=exc)
+    return health
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+class ContainerReader(Protocol):
+    def read(self, image: np.ndarray) -> list[ContainerReading]: ...
+
+
+def _event_id(kind: str, *parts: str) -> str:
+    """``{kind}-{32 hex}``: a stable id from the parts (same vehicle / pass / code -> same id)."""
+    return f"{kind}-{hashlib.sha256('|'.join(parts).encode()).hexdigest()[:32]}"
+
+
+def _clip(text: str | None) -> str | None:
+    if text is None:
+        return None
+    return text if len(text) <= DETAIL_LIMIT else text[: DETAIL_LIMIT - 1] + "…"
+
+
+def _unit(value: float) -> float:
+    return min(1.0, max(0.0, float(value)))
+
+
+def _sharpness(image: np.ndarray) -> float:
+    """Variance of the Laplacian: higher is sharper (used to pick the best crop among equal reads)."""
+    if image is None or image.size == 0:
+        return 0.0
+    gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    return float(cv2.Laplacian(gray, cv2.CV_64F).var())
+
+
+def _guess_country(text: str) -> Country:
+    """CN when the plate starts with a Chinese character (province), VN otherwise."""
+    return Country.CN if text[:1] and "\u4e00" <= text[0] <= "\u9fff" else Country.VN
+
+
+@dataclass(frozen=True)
+class _FrameRead:
+    captured_at: datetime
+    reading: PlateReading
+
+
+@dataclass
+class _Showing:
+    """Repeated sightings of one thing (a QR payload, a container code) until it is absent for gap frames."""
+
+    first_index: int
+    first_at: datetime
+    last_index: int
+    reads: list[tuple[ContainerReading, datetime]] = field(default_factory=list)
+
+
+@dataclass
+class _Interval:
+    """Faults since the last periodic health event."""
+
+    started: float
+    faults: int = 0
+    camera_faults: int = 0
+    last_fault: str | None = None
+
+
+@dataclass
+class RunSummary:
+    frames: int = 0
+    vehicles: int = 0
+    published: int = 0
+    reader_errors: int = 0
+    source_faults: int = 0
+    evidence_errors: int = 0
+    camera_dead: bool = False
+    error: str | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.camera_dead or self.error else 0
+
+
+# --------------------------------------------------------------------------- the loop
+
+
+class LaneVision:
+    def __init__(
+        self, config: LaneVisionConfig, reader: PlateReader, transport: Transport, evidence: EvidenceStore,
+        container_reader: ContainerReader | None = None, clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.config = config
+        self.reader = reader
+        self.transport = transport
+        self.evidence = evidence
+        self.container_reader = container_reader
+        self.clock = clock
+        self.summary = RunSummary()
+        self._segmenter = VehicleSegmenter(gap_frames=config.gap_frames)
+        self._plate_frames: dict[int, _FrameRead] = {}
+        self._passes: dict[str, _Showing] = {}
+        self._containers: dict[str, _Showing] = {}
+        self._outbox: deque[tuple[str, BaseModel]] = deque()
+        self._lock = threading.Lock()
+        self._interval = _Interval(time.monotonic())
+        self._window: deque[tuple[float, float | None]] = deque()  # (when, reader ms) of the frames of the window
+        self._started = time.monotonic()
+        self._last_frame = self._started
+        self._last_fault_health = float("-inf")
+        self._camera_dead = False
+
+    # ---- per frame
+
+    def process(self, frame: Frame) -> None:
+        """Read one frame and publish what it completes. Never raises for a bad frame or a failing reader."""
+        self.summary.frames += 1
+        latency_ms: float | None = None
+        if frame.image is None or frame.image.size == 0:
+            self._fault("corrupt_frame", f"frame {frame.index} from {frame.source} is empty", camera=True)
+            readings: list[PlateReading] = []
+        else:
+            started = time.perf_counter()
+            readings = self._read_plates(frame)
+            latency_ms = (time.perf_counter() - started) * 1000
+        with self._lock:
+            self._last_frame = time.monotonic()
+            self._window.append((self._last_frame, latency_ms))
+        self._feed_plates(frame, readings)
+        if frame.image is not None and frame.image.size:
+            if self.config.qr_enabled:
+                self._read_passes(frame)
+            if self.container_reader is not None:
+                self._read_containers(frame)
+        self._end_showings(frame.index)
+        self.drain()
+
+    def _read_plates(self, frame: Frame) -> list[PlateReading]:
+        try:
+            return list(self.reader.read(frame.image))
+        except Exception as exc:  # one bad frame or a reader bug must not stop the lane
+            self.summary.reader_errors += 1
+            log.debug("reader traceback", exc_info=True)
+            self._fault("reader_error", f"frame {frame.index} ({frame.source}): {type(exc).__name__}: {exc}",
+                        camera=False)
+            return []
+
+    def _feed_plates(self, frame: Frame, readings: Sequence[PlateReading]) -> None:
+        best = next((r for r in readings if r.text and r.confidence >= self.config.min_confidence), None)
+        observations: list[PlateObservation] = []
+        if best is not None:
+            self._plate_frames[frame.index] = _FrameRead(frame.captured_at, best)
+            observations.append(PlateObservation(
+                text=best.text, confidence=best.confidence, char_confidences=tuple(best.char_confidences),
+                frame_index=frame.index, sharpness=_sharpness(best.crop)))
+        try:
+            vehicle = self._segmenter.feed(frame.index, observations)
+        except ValueError as exc:  # a frame out of order (a source restarted its count): skip it
+            self._fault("frame_order", f"frame {frame.index} ({frame.source}): {exc}", camera=True)
+            self._plate_frames.pop(frame.index, None)
+            return
+        if vehicle:
+            self._publish_vehicle(vehicle)
+
+    def _read_passes(self, frame: Frame) -> None:
+        try:
+            codes = decode_qr(frame.image)
+        except Exception as exc:  # cv2.error on odd images: report, go on
+            self._fault("qr_error", f"frame {frame.index}: {exc}", camera=False)
+            return
+        for code in codes:
+            showing = self._passes.get(code.payload)
+            if showing is not None:
+                showing.last_index = frame.index
+                continue
+            self._passes[code.payload] = _Showing(frame.index, frame.captured_at, frame.index)
+            self._publish(PassScanned, self.config.detections_topic, dict(
+                event_id=_event_id("pass", self.config.gate_id, self.config.lane_id, code.payload,
+                                   frame.captured_at.isoformat()),
+                token=code.payload, verified_offline=False, captured_at=frame.captured_at))
+
+    def _read_containers(self, frame: Frame) -> None:
+        assert self.container_reader is not None
+        try:
+            readings = self.container_reader.read(frame.image)
+        except Exception as exc:
+            self._fault("container_reader_error", f"frame {frame.index}: {type(exc).__name__}: {exc}", camera=False)
+            return
+        for reading in readings:
+            if not reading.text or reading.confidence < self.config.min_confidence:
+                continue
+            showing = self._containers.setdefault(
+                reading.text, _Showing(frame.index, frame.captured_at, frame.index))
+            showing.last_index = frame.index
+            showing.reads.append((reading, frame.captured_at))
+
+    def _end_showings(self, index: int | None) -> None:
+        """Forget passes and publish container groups not seen for more than gap_frames (all when index is None)."""
+        gap = self.config.gap_frames
+        for payload in [p for p, s in self._passes.items() if index is None or index - s.last_index > gap]:
+            del self._passes[payload]
+        if not self._containers:
+            return
+        if index is not None and any(index - s.last_index <= gap for s in self._containers.values()):
+            return  # the truck is still in view: wait until every code of it is gone
+        group, self._containers = self._containers, {}
+        self._publish_containers(group)
+
+    # ---- publishing
+
+    def _publish_vehicle(self, vehicle: list[PlateObservation]) -> None:
+        frames = self._plate_frames
+        reads = {o.frame_index: frames.pop(o.frame_index) for o in vehicle if o.frame_index in frames}
+        votes: dict[Country, float] = {}
+        for read in reads.values():
+            if read.reading.country is not None:
+                votes[read.reading.country] = votes.get(read.reading.country, 0.0) + read.reading.confidence
+        voted = max(votes, key=lambda c: votes[c]) if votes else None
+        merged = merge_plate_observations(vehicle, country=voted)
+        if merged is None:
+            _log(logging.INFO, "vehicle without a plate", frames=len(vehicle), lane=self.config.lane_id)
+            return
+        self.summary.vehicles += 1
+        first_at = reads[min(reads)].captured_at if reads else self.clock()
+        best = reads.get(merged.best_frame_index)
+        captured_at = best.captured_at if best else first_at
+        event_id = _event_id("plate", self.config.gate_id, self.config.lane_id, self.config.camera.value,
+                             first_at.isoformat(), merged.key)
+        crop_key = self._store_crop(event_id, best.reading.crop if best else None, "plate", captured_at)
+        self._publish(PlateRead, self.config.detections_topic, dict(
+            event_id=event_id, camera=self.config.camera, plate_text=merged.text,
+            country=merged.country or voted or _guess_country(merged.text), format_valid=merged.format_valid,
+            confidence=_unit(merged.confidence), char_confidences=[_unit(c) for c in merged.char_confidences],
+            crop_key=crop_key, captured_at=captured_at))
+        _log(logging.INFO, "vehicle read", lane=self.config.lane_id, plate=merged.text, valid=merged.format_valid,
+             confidence=round(float(merged.confidence), 3), frames=len(vehicle), event_id=event_id)
+
+    def _publish_containers(self, group: dict[str, _Showing]) -> None:
+        valid = {text: s for text, s in group.items() if any(r.check_digit_ok for r, _ in s.reads)}
+        if valid:
+            chosen = valid
+        else:  # no code proves itself: the one seen most (then the most confident), published as invalid
+            text = max(group, key=lambda t: (len(group[t].reads), max(r.confidence for r, _ in group[t].reads)))
+            chosen = {text: group[text]}
+        for text, showing in chosen.items():
+            reading, at = max(showing.reads, key=lambda item: (item[0].check_digit_ok, item[0].confidence))
+            event_id = _event_id("container", self.config.gate_id, self.config.lane_id, text,
+                                 showing.first_at.isoformat())
+            crop_key = self._store_crop(event_id, reading.crop, "container", at)
+            self._publish(ContainerRead, self.config.detections_topic, dict(
+                event_id=event_id, container_no=text, check_digit_ok=reading.check_digit_ok,
+                confidence=_unit(reading.confidence), crop_key=crop_key, captured_at=at))
+
+    def _store_crop(self, event_id: str, crop: np.ndarray | None, kind: str, at: datetime) -> str | None:
+        if crop is None or crop.size == 0:
+            return None
+        try:
+            return self.evidence.put_crop(self.config.gate_id, self.config.lane_id, event_id, crop, kind,
+                                          captured_at=at)
+        except EvidenceError as exc:  # the detection still goes out, without evidence
+            self.summary.evidence_errors += 1
+            self._fault("evidence_error", str(exc), camera=False)
+            return None
+
+    def _publish(self, model: type[BaseModel], topic: str, fields: dict[str, Any]) -> None:
+        try:
+            message = model.model_validate({"gate_id": self.config.gate_id, "lane_id": self.config.lane_id,
+                                            **fields})
+        except ValidationError as exc:
+            self._fault("invalid_detection", f"{model.__name__} not sent: {exc.errors()[0]['msg']}", camera=False)
+            return
+        if len(self._outbox) >= OUTBOX_LIMIT:
+            dropped_topic, dropped = self._outbox.popleft()
+            _log(logging.ERROR, "outbox full, oldest detection dropped", topic=dropped_topic,
+                 event_id=getattr(dropped, "event_id", None))
+        self._outbox.append((topic, message))
+        self.drain()
+
+    def drain(self) -> int:
+        """Publish what waits in the outbox, in order; stops at the first failure. Returns what is left."""
+        while self._outbox:
+            topic, message = self._outbox[0]
+            try:
+                self.transport.publish(topic, message)
+            except TransportError as exc:
+                self._fault("publish_error", f"{len(self._outbox)} detections waiting: {exc}", camera=False)
+                break
+            self._outbox.popleft()
+            self.summary.published += 1
+            _log(logging.DEBUG, "detection published", topic=topic, event_id=getattr(message, "event_id", None))
+        return len(self._outbox)
+
+    def flush(self) -> None:
+        """End every open vehicle, pass and container group (end of the source or shutdown) and publish them."""
+        vehicle = self._segmenter.flush()
+        if vehicle:
+            self._publish_vehicle(vehicle)
+        self._segmenter = VehicleSegmenter(gap_frames=self.config.gap_frames)  # a next run may count from 0 again
+        self._end_showings(None)
+        self.drain()
+
+    # ---- faults and health
+
+    def on_source_fault(self, fault: SourceFault) -> None:
+        self.summary.source_faults += 1
+        self._fault(fault.kind, fault.detail, camera=True)  # the detail names the file or the (masked) URI
+
+    def _fault(self, kind: str, detail: str, *, camera: bool) -> None:
+        text = f"{kind}: {detail}"
+        _log(logging.WARNING, "lane vision fault", lane=self.config.lane_id, kind=kind, detail=detail)
+        with self._lock:
+            self._interval.faults += 1
+            self._interval.camera_faults += camera
+            self._interval.last_fault = text
+            now = time.monotonic()
+            due = now - self._last_fault_health >= self.config.fault_health_min_interval_s
+            if due:
+                self._last_fault_health = now
+        if due and kind != "publish_error":  # a broker that refuses detections would refuse health too
+            self.publish_health(self.health(camera_ok=not camera, detail=text))
+
+    def health(self, *, camera_ok: bool | None = None, detail: str | None = None, reset: bool = False) -> LaneHealth:
+        """A LaneHealth now: fps and p50 reader time over the last ``health_interval_s``, the faults since the
+        last periodic event; ``reset`` starts a new fault interval (the periodic event does)."""
+        now = time.monotonic()
+        window = self.config.health_interval_s
+        with self._lock:
+            while self._window and self._window[0][0] < now - window:
+                self._window.popleft()
+            latencies = [ms for _, ms in self._window if ms is not None]
+            fps = len(self._window) / max(min(window, now - self._started), 1e-3)
+            p50 = statistics.median(latencies) if latencies else 0.0
+            interval = self._interval
+            stalled = now - self._last_frame > self.config.stall_timeout_s
+            if camera_ok is None:
+                camera_ok = not (self._camera_dead or interval.camera_faults or stalled)
+            if detail is None:
+                if interval.faults:
+                    detail = f"{interval.faults} faults in {now - interval.started:.1f}s; last {interval.last_fault}"
+                elif stalled:
+                    detail = f"no frame for {now - self._last_frame:.0f}s"
+            if reset:
+                self._interval = _Interval(now)
+            depth = len(self._outbox)
+        at = self.clock()
+        return LaneHealth(
+            event_id=_event_id("health", self.config.gate_id, self.config.lane_id, at.isoformat()),
+            gate_id=self.config.gate_id, lane_id=self.config.lane_id, online=True, camera_ok=camera_ok,
+            fps=round(fps, 3), inference_ms=round(p50, 3), queue_depth=depth, detail=_clip(detail), at=at)
+
+    def publish_health(self, health: LaneHealth) -> bool:
+        try:
+            self.transport.publish(self.config.health_topic, health)
+        except TransportError as exc:  # health is a snapshot: a lost one is replaced by the next
+            _log(logging.WARNING, "health not published", topic=self.config.health_topic, error=exc)
+            return False
+        _log(logging.INFO, "lane health", lane=self.config.lane_id, camera_ok=health.camera_ok, fps=health.fps,
+             inference_ms=health.inference_ms, queue_depth=health.queue_depth, detail=health.detail)
+        return True
+
+    def _health_loop(self, halt: threading.Event) -> None:
+        while not halt.wait(self.config.health_interval_s):
+            try:
+                self.publish_health(self.health(reset=True))
+            except Exception:  # the heartbeat must keep beating
+                log.exception(kv("health tick failed", lane=self.config.lane_id))
+
+    # ---- the run
+
+    def run(self, source: FrameSource, stop_event: threading.Event | None = None) -> RunSummary:
+        """Process the source until it ends, ``stop_event`` is set, or the camera dies; then flush and report."""
+        stop_event = stop_event or threading.Event()
+        source.on_fault = self.on_source_fault
+        halt = threading.Event()
+        ticker = threading.Thread(target=self._health_loop, args=(halt,), name="lane-health", daemon=True)
+        _log(logging.INFO, "lane vision started", gate=self.config.gate_id, lane=self.config.lane_id,
+             source=source.describe(), camera=self.config.camera.value)
+        ticker.start()
+        with self._lock:
+            self._started = self._last_frame = time.monotonic()
+        try:
+            for frame in _until(source, stop_event):
+                self.process(frame)
+        except CameraDead as exc:
+            self._camera_dead = True
+            self.summary.camera_dead = True
+            self.summary.error = str(exc)
+        except SourceError as exc:
+            self._camera_dead = True
+            self.summary.error = str(exc)
+        except Exception as exc:
+            self.summary.error = f"internal error: {type(exc).__name__}: {exc}"
+            raise
+        finally:
+            halt.set()
+            ticker.join(5)
+            source.close()
+            try:
+                self.flush()
+            finally:
+                detail = self.summary.error or ("stopped" if stop_event.is_set() else "source ended")
+                self.publish_health(self.health(camera_ok=not self._camera_dead, detail=detail, reset=True))
+                _log(logging.WARNING if self.summary.exit_code else logging.INFO, "lane vision stopped",
+                     lane=self.config.lane_id, frames=self.summary.frames, vehicles=self.summary.vehicles,
+                     published=self.summary.published, reader_errors=self.summary.reader_errors,
+                     source_faults=self.summary.source_faults, error=self.summary.error)
+        return self.summary
+
+
+def _until(frames: Iterable[Frame], stop_event: threading.Event) -> Iterable[Frame]:
+    for frame in frames:
+        yield frame
+        if stop_event.is_set():
+            return
