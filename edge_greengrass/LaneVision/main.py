@@ -62,6 +62,11 @@ def run(config: LaneVisionConfig, transport: Transport, stop: threading.Event) -
         from smartgate.edge.vision.reader import build_reader  # the models load here, not at import
 
         reader = build_reader(threads=config.model_threads)
+        container_reader = None
+        if config.read_containers:
+            from smartgate.edge.vision.container_codes import ContainerReader
+
+            container_reader = ContainerReader(threads=config.model_threads)
     except Exception as exc:  # FileNotFoundError: model file missing; ValueError: checksum; ImportError
         report_fault(transport, config, f"plate reader cannot start: {type(exc).__name__}: {exc}", camera_ok=True)
         return EXIT_MODEL
@@ -70,7 +75,7 @@ def run(config: LaneVisionConfig, transport: Transport, stop: threading.Event) -
     except SourceError as exc:
         report_fault(transport, config, f"source: {exc}", camera_ok=False)
         return EXIT_SOURCE
-    return LaneVision(config, reader, transport, evidence).run(source, stop).exit_code
+    return LaneVision(config, reader, transport, evidence, container_reader).run(source, stop).exit_code
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from smartgate.domain.crossing import passage_id_for
+from smartgate.domain.plates import plate_key
 from smartgate.edge.simulator import CrossingResult, LaneSimulator
 from smartgate.edge.transport import Mqtt5Transport
 from smartgate.schemas import PlateRead, utc_now
 from smartgate_infra.client import StackClient
-from smartgate_infra.stack import StackState
+from smartgate_infra.lane_camera import CameraTruck, run_lane_vision, stage_frames, watch
+from smartgate_infra.stack import ROOT, StackState
 
 SIGNING_PARAMETER = "BarrierSigningKey"
 
@@ -134,6 +139,8 @@ def run_demo(state: StackState, say: Any = print) -> bool:
     finally:
         lanes.close()
 
+    camera_ok = run_camera(state, client, say)
+
     say("\n== Summary")
     say(f"   {'plate':12} {'gate/lane':18} {'expected':8} {'got':8} {'barrier':7} {'ms':>6}")
     ok = True
@@ -145,8 +152,71 @@ def run_demo(state: StackState, say: Any = print) -> bool:
         say(f"   {truck.plate:12} {truck.gate_id + '/' + truck.lane_id:18} {truck.expect:8} {got:8} "
             f"{action:7} {result.latency_ms:6.0f} {'ok' if good else 'MISMATCH'}")
     say(f"\n   {sum(1 for _, r in results if r.ok)}/{len(results)} trucks answered; "
-        f"{'all as expected' if ok else 'SOME NOT AS EXPECTED'}")
+        f"{'all as expected' if ok else 'SOME NOT AS EXPECTED'}; lane camera {'ok' if camera_ok else 'NOT OK'}")
+    return ok and camera_ok
+
+
+DEV_PHOTOS = ROOT.parent / "shared" / "data" / "plates" / "dev"
+CAMERA_TRUCKS = (
+    (CameraTruck("24C-123.45", "vn_white_1row", container_no="MSKU6011672"), "GREEN"),
+    (CameraTruck("云A·88K21", "cn_yellow_1row"), "GREEN"),
+    (CameraTruck("29C-999.99", "vn_yellow_1row"), "RED"),
+)
+
+
+def camera_trucks() -> list[tuple[CameraTruck, str]]:
+    trucks = list(CAMERA_TRUCKS)
+    photo = DEV_PHOTOS / "vn_carlongplate_00.jpg"
+    if photo.is_file():  # a real photo when the development photos are at hand (not shipped with the project)
+        trucks.insert(1, (CameraTruck("51F-882.70", "vn_white_1row", photo=photo), "GREEN"))
+    return trucks
+
+
+def run_camera(state: StackState, client: StackClient, say: Any = print) -> bool:
+    """The LaneVision component reads a lane camera's frames; the cloud decides on what it read."""
+    gate, lane = "kimthanh2", "cam-1"
+    trucks = camera_trucks()
+    say(f"\n== 5. A lane camera: LaneVision reads {len(trucks)} trucks from camera frames (real ONNX models)")
+    frames = Path(state.state_dir) / "camera-frames"
+    shutil.rmtree(frames, ignore_errors=True)
+    count = stage_frames(frames, [t for t, _ in trucks])
+    transport, seen = watch(state, gate, lane)
+    try:
+        started = time.monotonic()
+        result = run_lane_vision(state, frames, gate, lane, client.name("EvidenceBucket"))
+        say(f"   {count} frames read in {time.monotonic() - started:.1f} s (exit code {result.returncode})")
+        wait_for(lambda: len(seen.commands) >= len(seen.plates) > 0, 15)
+    finally:
+        transport.close()
+    if result.returncode != 0:
+        say("   !! LaneVision failed:\n" + result.stderr[-2000:])
+    by_passage = {c.passage_id: c for c in seen.commands}
+    ok = result.returncode == 0
+    for truck, expected in trucks:
+        read = next((p for p in seen.plates if plate_key(p.plate_text) == plate_key(truck.plate)), None)
+        if read is None:
+            say(f"   {truck.plate:12} NOT READ (camera saw: {[p.plate_text for p in seen.plates]})")
+            ok = False
+            continue
+        passage = client.passages.get(passage_id_for(read))
+        command = by_passage.get(passage.passage_id) if passage else None
+        channel = passage.channel.value if passage and passage.channel else "-"
+        good = channel == expected and command is not None and read.crop_key is not None
+        ok &= good
+        say(f"   {truck.plate:12} read {read.plate_text:12} valid={read.format_valid} conf={read.confidence:.2f} "
+            f"-> {channel:6} barrier {command.action.value if command else '-':4} "
+            f"{'(real photo)' if truck.photo else ''}{'' if good else ' MISMATCH'}")
+    for container in seen.containers:
+        expected_codes = {t.container_no for t, _ in trucks if t.container_no}
+        good = container.container_no in expected_codes and container.check_digit_ok
+        ok &= good
+        say(f"   container {container.container_no} check digit {'ok' if container.check_digit_ok else 'WRONG'}"
+            f"{'' if good else ' MISMATCH'}")
+    if not seen.containers:
+        say("   !! no container code was read")
+        ok = False
     return ok
+
 
 
 def _reject_reason(message: dict[str, Any]) -> str:

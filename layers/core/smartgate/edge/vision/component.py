@@ -84,6 +84,8 @@ class LaneVisionConfig(BaseModel):
     min_confidence: float = Field(0.5, ge=0, le=1, alias="SMARTGATE_MIN_CONFIDENCE")
     gap_frames: int = Field(5, ge=1, le=10_000, alias="SMARTGATE_GAP_FRAMES")
     qr_enabled: bool = Field(True, alias="SMARTGATE_QR_ENABLED")
+    read_containers: bool = Field(False, alias="SMARTGATE_READ_CONTAINERS",
+                                  description="also read ISO 6346 container codes (a camera that sees the doors)")
     health_interval_s: float = Field(30.0, gt=0, le=3600, alias="SMARTGATE_HEALTH_INTERVAL_S")
     fault_health_min_interval_s: float = Field(1.0, ge=0, le=3600, alias="SMARTGATE_FAULT_HEALTH_MIN_INTERVAL_S")
     stall_timeout_s: float = Field(10.0, gt=0, le=3600, alias="SMARTGATE_STALL_TIMEOUT_S")
