@@ -114,15 +114,27 @@ def table(scored: list[Scored]) -> list[str]:
     return lines
 
 
+ABLATIONS: dict[str, dict[str, object]] = {
+    "crop-first": {"crop_max_side": 0},
+    "second-pass": {"second_pass": False},
+    "weak-views": {"weak_views": False},
+    "n-best": {"max_log_drop": 0.0},
+}
+"""Steps of the reader that ``--without`` can switch off."""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, required=True, help="folder with images and labels.csv")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--verbose", action="store_true", help="one line per plate on stderr")
+    parser.add_argument("--without", action="append", default=[], choices=sorted(ABLATIONS),
+                        help="switch one step of the reader off, to measure what it buys (repeatable)")
     args = parser.parse_args(argv)
-    from smartgate.edge.vision.reader import build_reader
+    from smartgate.edge.vision.reader import LaneReader, ReaderSettings
 
-    reader = build_reader(threads=args.threads)
+    settings = ReaderSettings(**{k: v for step in args.without for k, v in ABLATIONS[step].items()})
+    reader = LaneReader(threads=args.threads, settings=settings)
     scored, latencies = run(reader, args.data, args.verbose)
     for line in table(scored):
         print(line)

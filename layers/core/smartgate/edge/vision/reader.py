@@ -37,7 +37,10 @@ class ReaderSettings:
     second_pass_side: int = 1280
     min_score: float = 0.02
     max_candidates: int = MAX_CANDIDATES
-    crop_max_side: int = 800  # images up to this size that are plate-shaped are read whole first
+    crop_max_side: int = 800  # images up to this size that are plate-shaped are read whole first (0: never)
+    second_pass: bool = True  # large frames with no sure plate: detect again at up to second_pass_side
+    weak_views: bool = True   # weak regions: read the rectified plate as well as the box
+    max_log_drop: float = 4.0  # constrained decoding: how much less likely a valid alternative may be (0: off)
 
 
 def _as_bgr(image: np.ndarray) -> np.ndarray:
@@ -118,7 +121,7 @@ class LaneReader:
         s = self.settings
         found = self.detector.detect(image, s.first_pass_side, s.min_score)
         big = max(image.shape[:2]) > 1.5 * s.first_pass_side
-        if big and not any(c.score >= CONFIDENT for c in found):
+        if s.second_pass and big and not any(c.score >= CONFIDENT for c in found):
             found = _merge(found, self.detector.detect(image, min(s.second_pass_side, max(image.shape[:2])),
                                                        s.min_score))
         return sorted(found, key=lambda c: -c.score)[: s.max_candidates]
@@ -149,8 +152,9 @@ class LaneReader:
             for c in (c for c in candidates if c.score < CONFIDENT):
                 # weak corners may be wrong: read both the rectified plate and the box, keep the better
                 views = [crop_box(image, c.box, margin=0.12)]
-                with contextlib.suppress(ValueError):  # degenerate corners: the box alone
-                    views.append(rectify(image, c.corners, margin=0.1))
+                if self.settings.weak_views:
+                    with contextlib.suppress(ValueError):  # degenerate corners: the box alone
+                        views.append(rectify(image, c.corners, margin=0.1))
                 found = [r for view in views for r in self._read_region(view, c.box)]
                 readings += _best_first(found)[:1]
         return _best_first(_dedupe(readings))
@@ -177,7 +181,7 @@ class LaneReader:
         texts = [t for t in self.recognizer.recognize(lines) if t.text]
         if not texts:
             return None
-        text, confidences = choose_reading(texts)
+        text, confidences = choose_reading(texts, self.settings.max_log_drop)
         check = validate_plate(text, rows=rows)
         if not check.key:
             return None
@@ -193,7 +197,7 @@ MAX_LOG_DROP = 4.0
 alternative may be and still be taken instead of an invalid best reading."""
 
 
-def choose_reading(lines: list[LineText]) -> tuple[str, tuple[float, ...]]:
+def choose_reading(lines: list[LineText], max_log_drop: float = MAX_LOG_DROP) -> tuple[str, tuple[float, ...]]:
     """The model's best reading; if it fits no plate format, its most likely format-valid alternative.
 
     This is constrained decoding — choosing among the recogniser's own hypotheses — not a correction
@@ -208,7 +212,7 @@ def choose_reading(lines: list[LineText]) -> tuple[str, tuple[float, ...]]:
     best_log = sum(ln.log_prob for ln in lines)
     combos = sorted(product(*options), key=lambda combo: -sum(h.log_prob for h in combo))
     for combo in combos:
-        if best_log - sum(h.log_prob for h in combo) > MAX_LOG_DROP:
+        if best_log - sum(h.log_prob for h in combo) > max_log_drop:
             break
         text = " ".join(h.text for h in combo if h.text)
         if text and validate_plate(text).valid:
