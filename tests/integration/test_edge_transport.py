@@ -11,7 +11,6 @@ from __future__ import annotations
 import getpass
 import hashlib
 import hmac
-import queue
 import subprocess
 import threading
 import time
@@ -20,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from mqtt_helpers import WAIT, Inbox
 
 from smartgate import topics
 from smartgate.edge.simulator import LaneSimulator
@@ -38,51 +38,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
 GATE = "kimthanh2"
 KEY = b"integration-signing-key"
-WAIT = 5.0
-
-
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    service = start_mosquitto(free_port(), tmp_path_factory.mktemp("mosquitto"))
-    try:
-        yield service
-    finally:
-        service.stop()
-
-
-@pytest.fixture
-def connect(broker: Service) -> Iterator[Callable[[str], Mqtt5Transport]]:
-    """Connected transports to the broker, all closed after the test."""
-    opened: list[Mqtt5Transport] = []
-
-    def _connect(client_id: str) -> Mqtt5Transport:
-        transport = Mqtt5Transport(HOST, broker.port, client_id, ack_timeout=WAIT).connect(WAIT)
-        opened.append(transport)
-        return transport
-
-    yield _connect
-    for transport in opened:
-        transport.close()
-
-
-class Inbox:
-    """A callback that collects (topic, payload) for the test thread to wait on."""
-
-    def __init__(self) -> None:
-        self.items: queue.Queue[tuple[str, bytes]] = queue.Queue()
-
-    def __call__(self, topic: str, payload: bytes) -> None:
-        self.items.put((topic, payload))
-
-    def get(self, timeout: float = WAIT) -> tuple[str, bytes]:
-        return self.items.get(timeout=timeout)
-
-    def drain(self, settle: float = 0.3) -> list[tuple[str, bytes]]:
-        time.sleep(settle)
-        found = []
-        while not self.items.empty():
-            found.append(self.items.get_nowait())
-        return found
 
 
 class FakeCloud:

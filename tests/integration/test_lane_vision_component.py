@@ -11,7 +11,6 @@ Each test uses its own lane so that messages of one test cannot reach another.
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +22,7 @@ import boto3
 import cv2
 import numpy as np
 import pytest
+from mqtt_helpers import Inbox
 
 from smartgate import topics
 from smartgate.config import ConfigError
@@ -40,26 +40,16 @@ from smartgate.schemas import (
     PlateRead,
     utc_now,
 )
-from smartgate_infra.services import HOST, Service, free_port, start_mosquitto, start_moto
+from smartgate_infra.services import HOST, Service, free_port, start_moto
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 GATE = "kimthanh2"
 BUCKET = "smartgate-evidence-test"
 REGION = "ap-southeast-1"
-WAIT = 5.0
 
 
 # --------------------------------------------------------------------------- servers
-
-
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    service = start_mosquitto(free_port(), tmp_path_factory.mktemp("mosquitto"))
-    try:
-        yield service
-    finally:
-        service.stop()
 
 
 @pytest.fixture(scope="module")
@@ -72,36 +62,6 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         yield client
     finally:
         service.stop()
-
-
-@pytest.fixture
-def connect(broker: Service) -> Iterator[Callable[[str], Mqtt5Transport]]:
-    opened: list[Mqtt5Transport] = []
-
-    def _connect(client_id: str) -> Mqtt5Transport:
-        transport = Mqtt5Transport(HOST, broker.port, client_id, ack_timeout=WAIT).connect(WAIT)
-        opened.append(transport)
-        return transport
-
-    yield _connect
-    for transport in opened:
-        transport.close()
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.items: queue.Queue[tuple[str, bytes]] = queue.Queue()
-
-    def __call__(self, topic: str, payload: bytes) -> None:
-        self.items.put((topic, payload))
-
-    def drain(self, settle: float = 0.5) -> list[tuple[str, bytes]]:
-        out = []
-        while True:
-            try:
-                out.append(self.items.get(timeout=settle))
-            except queue.Empty:
-                return out
 
 
 class Lane:

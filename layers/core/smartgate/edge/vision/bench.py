@@ -21,6 +21,7 @@ from pathlib import Path
 
 import cv2
 
+from smartgate.domain.merge import edit_distance
 from smartgate.domain.plates import plate_key
 from smartgate.edge.vision.types import PlateReader
 
@@ -34,16 +35,6 @@ class Scored:
     read: str
     exact: bool
     char: float
-
-
-def edit_distance(a: str, b: str) -> int:
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        current = [i]
-        for j, cb in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
-        previous = current
-    return previous[-1]
 
 
 def char_score(read: str, truth: str) -> float:
