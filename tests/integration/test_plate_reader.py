@@ -144,3 +144,16 @@ def test_bench_last_line_format(reader: LaneReader, capsys: pytest.CaptureFixtur
     assert list(fields) == ["exact", "char", "p50_ms", "p95_ms", "n"] and fields["n"] == "2"
     assert float(fields["exact"]) == 1.0, last
     print(last, file=sys.stderr)
+
+
+def test_text_lines_stacked_like_a_two_row_plate_become_one_region() -> None:
+    from smartgate.edge.vision.reader import text_regions
+
+    def quad(x1: int, y1: int, x2: int, y2: int) -> np.ndarray:
+        return np.array([[x1, y1], [x2, y1], [x2, y2], [x1, y2]], np.float32)
+
+    top, bottom, sign = quad(100, 100, 170, 140), quad(95, 145, 175, 190), quad(600, 50, 900, 90)
+    regions = text_regions([top, bottom, sign], (720, 1280))
+    assert regions[0] == (95, 100, 175, 190)           # the two stacked lines, as one two-row plate
+    assert (600, 50, 900, 90) in regions                # a long single line may be a one-row plate
+    assert (100, 100, 170, 140) not in regions          # a squarish single line is not

@@ -110,6 +110,7 @@ ABLATIONS: dict[str, dict[str, object]] = {
     "second-pass": {"second_pass": False},
     "weak-views": {"weak_views": False},
     "n-best": {"max_log_drop": 0.0},
+    "text-regions": {"text_regions": False},
 }
 """Steps of the reader that ``--without`` can switch off."""
 

@@ -24,9 +24,11 @@ import numpy as np
 from smartgate.domain.plates import plate_key, validate_plate
 from smartgate.edge.vision.detector import Candidate, PlateDetector
 from smartgate.edge.vision.recognizer import LineText, TextRecognizer
+from smartgate.edge.vision.text_detector import TextDetector
 from smartgate.edge.vision.types import PlateReading
 
 CONFIDENT = 0.5          # detector score above which a region is taken as a plate outright
+LIKELY = 0.2             # a weaker region still read when a plate is already sure (a second vehicle)
 TWO_ROW_ASPECT = 2.3     # width / height below which a plate has two rows of characters
 MAX_CANDIDATES = 5
 
@@ -41,6 +43,9 @@ class ReaderSettings:
     second_pass: bool = True  # large frames with no sure plate: detect again at up to second_pass_side
     weak_views: bool = True   # weak regions: read the rectified plate as well as the box
     max_log_drop: float = 4.0  # constrained decoding: how much less likely a valid alternative may be (0: off)
+    text_regions: bool = True  # last resort: plate-shaped groups of text lines from the text detector
+    text_side: int = 960       # the text detector's input size (longest side)
+    max_text_regions: int = 8
 
 
 def _as_bgr(image: np.ndarray) -> np.ndarray:
@@ -105,10 +110,12 @@ class LaneReader:
     """Implements :class:`smartgate.edge.vision.types.PlateReader` with the packaged ONNX models."""
 
     def __init__(self, threads: int = 2, settings: ReaderSettings | None = None,
-                 detector: PlateDetector | None = None, recognizer: TextRecognizer | None = None) -> None:
+                 detector: PlateDetector | None = None, recognizer: TextRecognizer | None = None,
+                 text_detector: TextDetector | None = None) -> None:
         self.settings = settings or ReaderSettings()
         self.detector = detector or PlateDetector(threads)
         self.recognizer = recognizer or TextRecognizer(threads)
+        self.text_detector = text_detector or (TextDetector(threads) if self.settings.text_regions else None)
         self.warm()
 
     def warm(self) -> None:
@@ -147,16 +154,26 @@ class LaneReader:
         # 2. no sure read yet: the frame may be framed on the plate (or be a crop)
         if not _sure(readings) and plate_like and max(h, w) > self.settings.crop_max_side:
             readings += self._read_region(image, (0, 0, w, h))
-        # 3. still nothing sure: the weak regions (far or Vietnamese plates score low)
-        if not _sure(readings):
-            for c in (c for c in candidates if c.score < CONFIDENT):
-                # weak corners may be wrong: read both the rectified plate and the box, keep the better
-                views = [crop_box(image, c.box, margin=0.12)]
-                if self.settings.weak_views:
-                    with contextlib.suppress(ValueError):  # degenerate corners: the box alone
-                        views.append(rectify(image, c.corners, margin=0.1))
-                found = [r for view in views for r in self._read_region(view, c.box)]
-                readings += _best_first(found)[:1]
+        # 3. weak regions (far or Vietnamese plates score low): all of them while nothing is sure, else the
+        #    likelier ones (another vehicle's plate in the same frame)
+        floor = self.settings.min_score if not _sure(readings) else LIKELY
+        for c in (c for c in candidates if floor <= c.score < CONFIDENT):
+            # weak corners may be wrong: read both the rectified plate and the box, keep the better
+            views = [crop_box(image, c.box, margin=0.12)]
+            if self.settings.weak_views:
+                with contextlib.suppress(ValueError):  # degenerate corners: the box alone
+                    views.append(rectify(image, c.corners, margin=0.1))
+            found = [r for view in views for r in self._read_region(view, c.box)]
+            readings += _best_first(found)[:1]
+        # 4. nothing sure, or a scene where the plate detector is sure of nothing (other plates in it may
+        #    be ones it misses): plate-shaped groups of text lines
+        scene_unsure = max(h, w) > self.settings.crop_max_side and not any(c.score >= CONFIDENT for c in candidates)
+        if (not _sure(readings) or scene_unsure) and self.text_detector is not None:
+            quads = self.text_detector.detect(image, self.settings.text_side)
+            done = [r.box for r in readings if r.format_valid]
+            for box in text_regions(quads, (h, w))[: self.settings.max_text_regions]:
+                if not any(_iou(box, b) > 0.5 for b in done):
+                    readings += self._read_region(crop_box(image, box, margin=0.1), box)
         return _best_first(_dedupe(readings))
 
     def _read_region(self, plate: np.ndarray, box: tuple[int, int, int, int]) -> list[PlateReading]:
@@ -220,12 +237,40 @@ def choose_reading(lines: list[LineText], max_log_drop: float = MAX_LOG_DROP) ->
     return best_text, best_conf
 
 
+def text_regions(quads: list[np.ndarray], shape: tuple[int, int]) -> list[tuple[int, int, int, int]]:
+    """Boxes that could be plates, from text-line quads: two lines stacked like a two-row plate, or one
+    line shaped like a one-row plate. Two-row groups first, then single lines, larger first."""
+    h, w = shape
+    boxes = [(int(q[:, 0].min()), int(q[:, 1].min()), int(q[:, 0].max()), int(q[:, 1].max())) for q in quads]
+    boxes = [(max(0, x1), max(0, y1), min(w, x2), min(h, y2)) for x1, y1, x2, y2 in boxes
+             if y2 - y1 >= 8 and x2 - x1 >= 16]
+    pairs, singles = [], []
+    for i, (ax1, ay1, ax2, ay2) in enumerate(boxes):
+        aw, ah = ax2 - ax1, ay2 - ay1
+        if 2.0 <= aw / ah <= 9:
+            singles.append(boxes[i])
+        for bx1, by1, bx2, by2 in boxes:
+            bw, bh = bx2 - bx1, by2 - by1
+            overlap = min(ax2, bx2) - max(ax1, bx1)
+            gap = by1 - ay2
+            if (by1 > ay1 and overlap >= 0.5 * min(aw, bw) and -0.3 * ah <= gap <= 0.8 * max(ah, bh)
+                    and 0.5 <= bh / ah <= 2 and 0.4 <= bw / aw <= 2.5):
+                pairs.append((min(ax1, bx1), ay1, max(ax2, bx2), by2))
+    area = lambda b: (b[2] - b[0]) * (b[3] - b[1])  # noqa: E731
+    return sorted(pairs, key=area, reverse=True) + sorted(singles, key=area, reverse=True)
+
+
 SURE = 0.8
-"""A valid reading at least this confident ends the search for more regions."""
+SURE_CHAR = 0.6
+"""A valid reading at least this confident overall, with no character below SURE_CHAR, ends the
+search for more regions. Measured on the dev photos and perturbed copies of them (scaled, JPEG 40,
+rotated, darkened, padded): this keeps 220 of 249 right reads and 5 of 20 wrong ones, where the
+overall confidence alone (>= 0.8) kept 13 wrong ones."""
 
 
 def _sure(readings: list[PlateReading]) -> bool:
-    return any(r.format_valid and r.confidence >= SURE for r in readings)
+    return any(r.format_valid and r.confidence >= SURE and min(r.char_confidences, default=0) >= SURE_CHAR
+               for r in readings)
 
 
 def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
