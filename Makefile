@@ -5,7 +5,7 @@ SAM := .tools/sam/bin/sam
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: setup demo test test-unit lint format bench bench-vision up down status schemas build deploy clean
+.PHONY: setup demo test test-unit lint format bench bench-vision up down status schemas build deploy components clean
 
 setup:
 	@infra/bootstrap.sh all
@@ -51,6 +51,10 @@ schemas:
 	@infra/bootstrap.sh python
 	$(PY) -m smartgate.schemas.export
 
+components:
+	@infra/bootstrap.sh python
+	$(PY) -m smartgate_infra.components
+
 build: setup
 	$(SAM) build --template template.yaml
 
@@ -58,5 +62,5 @@ deploy: build
 	$(SAM) deploy --guided
 
 clean: down
-	rm -rf .aws-sam .smartgate .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf .aws-sam .smartgate greengrass-build .pytest_cache .mypy_cache .ruff_cache .hypothesis
 	find . -name __pycache__ -type d -prune -not -path "./.venv/*" -not -path "./.tools/*" -exec rm -rf {} +
