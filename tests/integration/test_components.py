@@ -38,6 +38,7 @@ def test_every_component_zip_runs_from_where_greengrass_unpacks_it(tmp_path: Pat
         assert "usage" in result.stdout.lower()
         located = subprocess.run(
             [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(main.parent)!r}); "
-             "sys.path[:] = [p for p in sys.path if 'layers/core' not in p]; import smartgate; print(smartgate.__file__)"],
+             "sys.path[:] = [p for p in sys.path if 'layers/core' not in p]; "
+             "import smartgate; print(smartgate.__file__)"],
             capture_output=True, text=True, timeout=60, env=env)
         assert str(unpacked) in located.stdout, located.stdout + located.stderr
