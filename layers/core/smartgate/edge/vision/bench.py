@@ -18,6 +18,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 
@@ -105,7 +106,7 @@ def table(scored: list[Scored]) -> list[str]:
     return lines
 
 
-ABLATIONS: dict[str, dict[str, object]] = {
+ABLATIONS: dict[str, dict[str, Any]] = {
     "crop-first": {"crop_max_side": 0},
     "second-pass": {"second_pass": False},
     "weak-views": {"weak_views": False},
@@ -125,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from smartgate.edge.vision.reader import LaneReader, ReaderSettings
 
-    settings = ReaderSettings(**{k: v for step in args.without for k, v in ABLATIONS[step].items()})
+    switched_off: dict[str, Any] = {k: v for step in args.without for k, v in ABLATIONS[step].items()}
+    settings = ReaderSettings(**switched_off)
     reader = LaneReader(threads=args.threads, settings=settings)
     scored, latencies = run(reader, args.data, args.verbose)
     for line in table(scored):
