@@ -185,3 +185,29 @@ def test_plate_key(text: str, key: str) -> None:
 def test_plate_key_rejects_empty_text() -> None:
     with pytest.raises(ValueError, match="no characters"):
         plate_key(" -. ")
+
+
+@pytest.mark.parametrize(("booked", "valid", "confidence", "expected", "rules"), [
+    (False, False, 0.95, Channel.YELLOW, ["R-UNCERTAIN-READ"]),        # misread, not an unbooked truck
+    (False, True, 0.4, Channel.YELLOW, ["R-UNCERTAIN-READ"]),
+    (True, False, 0.95, Channel.YELLOW, ["R-UNCERTAIN-READ", "R-BOOKED"]),  # matches, but check by eye
+    (False, True, 0.9, Channel.RED, ["R-NO-BOOKING"]),
+    (True, True, 0.9, Channel.GREEN, ["R-BOOKED"]),
+])
+def test_an_uncertain_plate_read_goes_to_an_officer_not_to_inspection(
+        booked: bool, valid: bool, confidence: float, expected: Channel, rules: list[str]) -> None:
+    decision = decide("29A-123.45", "kimthanh2", booking() if booked else None, NOW,
+                      read_valid=valid, read_confidence=confidence)
+    assert decision.channel == expected
+    assert [r.rule_id for r in decision.rules_fired] == rules
+    if "R-UNCERTAIN-READ" in rules:
+        assert "check the plate by eye" in decision.rules_fired[0].explanation
+
+
+def test_the_lane_read_quality_reaches_the_decision() -> None:
+    d = deps([])
+    read = plate_read("67W2 3789").model_copy(update={"format_valid": False, "confidence": 0.9})
+    result = ingest_detection(read, d)
+    assert result.channel == Channel.YELLOW
+    [command] = d.commands.sent  # type: ignore[attr-defined]
+    assert command.action == BarrierAction.HOLD and "uncertain" in command.reason

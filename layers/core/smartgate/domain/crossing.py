@@ -98,7 +98,8 @@ def open_and_decide(read: PlateRead, deps: CrossingDeps) -> Passage:
     now = deps.clock.now()
     key = plate_key(read.plate_text)
     booking = deps.bookings.find_for_plate(read.gate_id, key)
-    decision = decide(read.plate_text, read.gate_id, booking, now)
+    decision = decide(read.plate_text, read.gate_id, booking, now, read_valid=read.format_valid,
+                      read_confidence=read.confidence)
     passage = Passage(
         passage_id=passage_id_for(read),
         gate_id=read.gate_id,
