@@ -12,6 +12,7 @@ import statistics
 import time
 from typing import Any
 
+from smartgate.stats import percentile
 from smartgate_infra.client import StackClient
 from smartgate_infra.demo import Lanes, signing_key
 from smartgate_infra.stack import StackState
@@ -21,14 +22,6 @@ GAP_S = 0.1
 """Pause between trucks. Real trucks are seconds apart; without a pause, a lane's next publish would
 wait behind its PUBACK of the previous command (Nagle + delayed ACK, ~40 ms on loopback), which
 measures TCP, not the gate."""
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    index = min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))
-    return ordered[index]
 
 
 def run_bench(state: StackState, trucks: int = 200, say: Any = print) -> str:

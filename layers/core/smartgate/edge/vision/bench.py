@@ -25,6 +25,7 @@ import cv2
 from smartgate.domain.merge import edit_distance
 from smartgate.domain.plates import plate_key
 from smartgate.edge.vision.types import PlateReader
+from smartgate.stats import percentile
 
 
 @dataclass(frozen=True)
@@ -55,11 +56,6 @@ def load_labels(folder: Path) -> dict[str, list[dict[str, str]]]:
         for row in reader:
             by_file[row["file"]].append(row)
     return by_file
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
 
 
 def run(reader: PlateReader, folder: Path, verbose: bool = False) -> tuple[list[Scored], list[float]]:

@@ -174,7 +174,7 @@ class LaneReader:
             for box in text_regions(quads, (h, w))[: self.settings.max_text_regions]:
                 if not any(_iou(box, b) > 0.5 for b in done):
                     readings += self._read_region(crop_box(image, box, margin=0.1), box)
-        return _best_first(_dedupe(readings))
+        return _dedupe(readings)
 
     def _read_region(self, plate: np.ndarray, box: tuple[int, int, int, int]) -> list[PlateReading]:
         if plate.shape[0] < 8 or plate.shape[1] < 8:
@@ -293,8 +293,9 @@ def _merge(first: list[Candidate], second: list[Candidate]) -> list[Candidate]:
 
 
 def _dedupe(readings: list[PlateReading]) -> list[PlateReading]:
+    """One reading per plate (the best of its kind), best first."""
     out: list[PlateReading] = []
-    for r in sorted(readings, key=lambda r: (not r.format_valid, -r.confidence)):
+    for r in _best_first(readings):
         if not any(plate_key(r.text) == plate_key(o.text) for o in out):
             out.append(r)
     return out
