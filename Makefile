@@ -5,7 +5,11 @@ SAM := .tools/sam/bin/sam
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: setup demo test test-unit lint format bench bench-vision up down status schemas build deploy components clean
+# doctor runs before anything is installed: the system Python and the standard library only.
+.PHONY: doctor setup demo test test-unit lint format bench bench-vision up down status schemas build deploy components clean
+
+doctor:
+	@PYTHONPATH=infra $(or $(PYTHON),python3) -m smartgate_infra.doctor
 
 setup:
 	@infra/bootstrap.sh all

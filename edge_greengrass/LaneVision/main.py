@@ -3,8 +3,9 @@
 Wiring only (the loop lives in smartgate.edge.vision.component). Locally, against the broker of the
 local stack, replaying a folder of frames:
 
+    eval "$(.venv/bin/smartgate env)"   # the stack's broker and emulator ports
     SMARTGATE_GATE_ID=kimthanh2 SMARTGATE_LANE_ID=in-1 SMARTGATE_SOURCE=folder:/data/frames \\
-        SMARTGATE_MQTT_PORT=1883 python edge_greengrass/LaneVision/main.py
+        python edge_greengrass/LaneVision/main.py
 
 Under Greengrass the recipe sets the SMARTGATE_* variables from its configuration and the transport
 is Greengrass IPC (smartgate.edge.transport.transport_from_env). Evidence goes to

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from smartgate_infra.ports import ports_as_env
 from smartgate_infra.services import ServiceError
-from smartgate_infra.stack import ROOT, StackState, down, load_template, ports_from_env, status, up
+from smartgate_infra.stack import ROOT, StackState, down, load_template, status, up
 
 DEFAULT_STATE = ROOT / ".smartgate"
 
@@ -22,7 +24,7 @@ def _running(state_dir: Path) -> StackState:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    up(args.state_dir, ports_from_env())
+    up(args.state_dir)
     print("stop it with `smartgate down`")
     return 0
 
@@ -38,6 +40,24 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0 if info["running"] else 1
 
 
+def cmd_env(args: argparse.Namespace) -> int:
+    state = _running(args.state_dir)
+    region = load_template().region
+    print("# the running local stack; in a shell: eval \"$(.venv/bin/smartgate env)\"")
+    print("# (AWS tools in that shell then talk to the local emulator, with its dummy credentials)")
+    local_aws = {"AWS_REGION": region, "AWS_DEFAULT_REGION": region, "AWS_ACCESS_KEY_ID": "local",
+                 "AWS_SECRET_ACCESS_KEY": "local"}
+    for name, value in {**ports_as_env(state.ports), **local_aws}.items():
+        print(f"export {name}={shlex.quote(value)}")
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from smartgate_infra.doctor import main as doctor
+
+    return doctor(["--state-dir", str(args.state_dir)])
+
+
 def _with_stack(args: argparse.Namespace, work: Callable[[StackState], int]) -> int:
     """Run work on the running local stack, or on one started (and stopped afterwards) for it."""
     existing = StackState.load(args.state_dir)
@@ -48,7 +68,7 @@ def _with_stack(args: argparse.Namespace, work: Callable[[StackState], int]) -> 
     else:
         if existing is not None:
             down(args.state_dir, quiet=True)
-        state = up(args.state_dir, ports_from_env())
+        state = up(args.state_dir)
     try:
         return work(state)
     finally:
@@ -136,6 +156,10 @@ def build_parser() -> argparse.ArgumentParser:
                               "SMARTGATE_API_PORT, SMARTGATE_IOT_DATA_PORT)").set_defaults(func=cmd_up)
     sub.add_parser("down", help="stop everything the local stack started").set_defaults(func=cmd_down)
     sub.add_parser("status", help="is the local stack running, on which ports").set_defaults(func=cmd_status)
+    sub.add_parser("env", help="shell exports that point tools and lane components at the running stack "
+                               "(eval \"$(smartgate env)\")").set_defaults(func=cmd_env)
+    sub.add_parser("doctor", help="is this machine ready for `make demo`? each finding with its fix").set_defaults(
+        func=cmd_doctor)
     demo = sub.add_parser("demo", help="trucks crossing end to end, with a summary")
     demo.add_argument("--keep", action="store_true", help="leave the stack running afterwards")
     demo.set_defaults(func=cmd_demo)

@@ -18,7 +18,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -30,6 +29,7 @@ import boto3
 from smartgate.edge.transport import Mqtt5Transport
 from smartgate_infra.functions import AsyncInvoker, FunctionHost, FunctionSpec, InvocationError, LocalAws
 from smartgate_infra.iot_sql import RuleEvaluationError, TopicRuleSql, UnsupportedSqlError
+from smartgate_infra.ports import Ports
 from smartgate_infra.provision import Provisioner
 from smartgate_infra.template import Template
 
@@ -41,15 +41,6 @@ TAP_QUEUE = "tap"
 
 class RuntimeConfigError(ValueError):
     """The template asks for something the local runtime cannot serve; names the resource."""
-
-
-@dataclass
-class Ports:
-    aws: int = 5566
-    mqtt: int = 1883
-    api: int = 3000
-    iot_data: int = 3001
-    host: str = "127.0.0.1"
 
 
 def _now_iso() -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import signal
@@ -44,12 +45,35 @@ def wait_for_port(port: int, timeout: float, proc: subprocess.Popen | None = Non
     raise ServiceError(f"nothing listened on {host}:{port} within {timeout:.0f} s")
 
 
+def port_free(port: int, host: str = HOST) -> bool:
+    """Nothing listens on host:port and a server could bind it now.
+
+    Both checks: a connect finds a listener on 127.0.0.1, and a bind also finds one on 0.0.0.0 or a
+    socket that holds the port without listening. SO_REUSEADDR, as servers set it, so that
+    connections of an earlier stack still in TIME_WAIT do not count as taken.
+    """
+    if port_in_use(port, host):
+        return False
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as err:
+            if err.errno in (errno.EADDRINUSE, errno.EACCES):
+                return False
+            raise
+    return True
+
+
+def taken_port_message(port: int, what: str, env_var: str, host: str = HOST) -> str:
+    return (f"port {host}:{port} for {what} is already taken; stop what uses it (`smartgate down` if it "
+            f"is an earlier stack), or choose another port with {env_var}=<port>, or leave {env_var} "
+            f"unset and the stack picks a free port itself")
+
+
 def require_free(port: int, what: str, env_var: str) -> None:
-    if port_in_use(port):
-        raise ServiceError(
-            f"port {HOST}:{port} for {what} is already taken; stop what uses it "
-            f"(`smartgate down` if it is an earlier stack) or choose another port with {env_var}=<port>"
-        )
+    if not port_free(port):
+        raise ServiceError(taken_port_message(port, what, env_var))
 
 
 @dataclass

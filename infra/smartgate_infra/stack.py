@@ -18,12 +18,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from smartgate_infra.runtime import LocalRuntime, Ports
+from smartgate_infra.ports import PORT_SETTINGS, Ports, port_free, resolve_ports, taken_message
+from smartgate_infra.runtime import LocalRuntime
 from smartgate_infra.services import (
     ServiceError,
     pid_alive,
     port_in_use,
-    require_free,
     start_mosquitto,
     start_moto,
     stop_pid,
@@ -32,17 +32,6 @@ from smartgate_infra.template import Template
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK_NAME = "smartgate-local"
-
-
-def ports_from_env(env: dict[str, str] | os._Environ[str] = os.environ) -> Ports:
-    def port(name: str, default: int) -> int:
-        raw = env.get(name, str(default))
-        if not raw.isdigit() or not 0 < int(raw) < 65536:
-            raise ServiceError(f"{name}={raw!r} is not a TCP port number")
-        return int(raw)
-
-    return Ports(aws=port("SMARTGATE_AWS_PORT", 5566), mqtt=port("SMARTGATE_MQTT_PORT", 1883),
-                 api=port("SMARTGATE_API_PORT", 3000), iot_data=port("SMARTGATE_IOT_DATA_PORT", 3001))
 
 
 def load_template(root: Path = ROOT) -> Template:
@@ -80,18 +69,25 @@ class StackState:
         return {name: pid_alive(pid) for name, pid in self.pids.items()}
 
 
-def up(state_dir: Path, ports: Ports, root: Path = ROOT, say: Any = print) -> StackState:
-    """Start everything; on any failure stop what was started and raise with the reason."""
+def up(state_dir: Path, ports: Ports | None = None, root: Path = ROOT, say: Any = print) -> StackState:
+    """Start everything; on any failure stop what was started and raise with the reason.
+
+    ``ports`` None: the defaults, or what ``SMARTGATE_*_PORT`` set, moving a taken default to a free
+    port (and saying so). Given ports are used as they are.
+    """
     state_dir.mkdir(parents=True, exist_ok=True)
     existing = StackState.load(state_dir)
     if existing and any(existing.running().values()):
         raise ServiceError(f"a local stack is already running (pids {existing.pids}); `smartgate down` first")
     load_template(root)  # a template error is reported before any server starts
-    for port, what, var in ((ports.aws, "the AWS emulator", "SMARTGATE_AWS_PORT"),
-                            (ports.mqtt, "the MQTT broker", "SMARTGATE_MQTT_PORT"),
-                            (ports.api, "the REST API", "SMARTGATE_API_PORT"),
-                            (ports.iot_data, "the IoT data endpoint", "SMARTGATE_IOT_DATA_PORT")):
-        require_free(port, what, var)
+    if ports is None:
+        ports, notes = resolve_ports()
+        for note in notes:
+            say(note)
+    for setting in PORT_SETTINGS:
+        port = getattr(ports, setting.name)
+        if not port_free(port, ports.host):
+            raise ServiceError(taken_message(port, setting, ports.host))
     state = StackState(ports=ports, state_dir=str(state_dir), started_at=time.time())
     try:
         say(f"starting AWS emulator (moto) on 127.0.0.1:{ports.aws}")
