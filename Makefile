@@ -6,7 +6,8 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
 # doctor runs before anything is installed: the system Python and the standard library only.
-.PHONY: doctor setup demo test test-unit lint format bench bench-vision up down status schemas build deploy components clean
+
+.PHONY: doctor setup demo test test-unit lint format bench bench-rules bench-vision up down status schemas build deploy components clean
 
 doctor:
 	@PYTHONPATH=infra $(or $(PYTHON),python3) -m smartgate_infra.doctor
@@ -36,6 +37,10 @@ format:
 
 bench: setup
 	$(VENV)/bin/smartgate bench --trucks $(or $(TRUCKS),200)
+
+bench-rules:
+	@infra/bootstrap.sh python
+	$(PY) -m smartgate_infra.bench_rules
 
 DATA ?= ../shared/data/plates/dev
 bench-vision:

@@ -1,8 +1,10 @@
-"""Passages table stream -> the bus: a passage that became DECIDED is announced as ClearanceDecided.v1.
+"""Passages table stream -> the bus: each stored change of a passage is announced as its event.
 
-The stream is the outbox: the decision is stored first and announced from the change record, so a
-decision is never announced without being stored, nor stored without being announced. Records are
-processed one by one; a failing record is reported back alone (ReportBatchItemFailures).
+The stream is the outbox: a decision, a state change, a lab step or an alert is stored first and
+announced from the change record, so nothing is announced without being stored, nor stored without
+being announced. ClearanceDecided.v2, PassageStateChanged.v1, LabSampleRegistered.v1,
+LabResultPosted.v1, ShelfLifeAlert.v1; event ids come from the change, so a redelivered record
+publishes the same ids. A failing record is reported back alone (ReportBatchItemFailures).
 """
 
 from __future__ import annotations
@@ -14,27 +16,27 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from smartgate import wiring
-from smartgate.domain.crossing import clearance_decided
+from smartgate.domain.events import passage_events
 from smartgate.observability import logger, metrics, tracer
-from smartgate.schemas import Passage, PassageStatus
+from smartgate.schemas import Passage, utc_now
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
-def _passage(image: dict[str, Any] | None) -> Passage | None:
+def passage_image(image: dict[str, Any] | None) -> Passage | None:
     return Passage.model_validate_json(image["body"]) if image and "body" in image else None
 
 
 def record_handler(record: DynamoDBRecord) -> None:
-    new = _passage(record.dynamodb.new_image if record.dynamodb else None)
-    old = _passage(record.dynamodb.old_image if record.dynamodb else None)
-    if new is None or new.status != PassageStatus.DECIDED:
+    new = passage_image(record.dynamodb.new_image if record.dynamodb else None)
+    old = passage_image(record.dynamodb.old_image if record.dynamodb else None)
+    if new is None:
         return
-    if old is not None and old.status == PassageStatus.DECIDED and old.channel == new.channel:
-        return
-    event = clearance_decided(new)
-    wiring.event_publisher().publish([event])
-    logger.info("clearance announced", passage_id=new.passage_id, channel=new.channel, event_id=event.event_id)
+    events = passage_events(old, new, utc_now())
+    if events:
+        wiring.event_publisher().publish(events)
+        logger.info("passage events published", passage_id=new.passage_id,
+                    events=[type(e).__name__ for e in events])
 
 
 @logger.inject_lambda_context

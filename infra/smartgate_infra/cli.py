@@ -105,8 +105,111 @@ def _progress(*parts: object) -> None:
 def cmd_seed(args: argparse.Namespace) -> int:
     from smartgate_infra.client import StackClient
 
-    for booking in StackClient(_running(args.state_dir)).seed_bookings():
-        print(f"{booking.booking_id} {booking.plate_text} {booking.gate_id}")
+    for entry in StackClient(_running(args.state_dir)).seed():
+        b = entry.booking
+        print(f"{entry.consignment.consignment_id} {b.booking_id if b else '-'} {entry.consignment.plate_text} "
+              f"{entry.consignment.gate_id}")
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from smartgate.domain.audit import verify
+    from smartgate_infra.client import StackClient
+
+    client = StackClient(_running(args.state_dir))
+    gates = args.gate or client.audit.gates()
+    broken = 0
+    for gate in gates:
+        report = verify(gate, client.audit.entries(gate))
+        if report.ok:
+            print(f"{gate}: {report.checked} entries, chain intact")
+        else:
+            broken += 1
+            print(f"{gate}: BROKEN at entry {report.broken_at} (after {report.checked - 1} good): {report.problem}")
+    if not gates:
+        print("no audit entries yet")
+    return 1 if broken else 0
+
+
+def cmd_audit_replay(args: argparse.Namespace) -> int:
+    from smartgate.domain.audit import replay
+    from smartgate.domain.rules import load_rule_set
+    from smartgate_infra.client import StackClient
+
+    client = StackClient(_running(args.state_dir))
+    decisions = sorted((e for e in client.audit.for_passage(args.passage_id) if e.kind == "decision"),
+                       key=lambda e: e.seq)
+    if not decisions:
+        raise ServiceError(f"no recorded decision for passage {args.passage_id}")
+    same = True
+    for entry in decisions:
+        digest = entry.detail["decision"]["ruleset_digest"]
+        text = client.rule_sets.archived(digest)
+        result = replay(entry, load_rule_set(text) if text else None)
+        same &= result.same
+        d = result.original
+        print(f"decision {d.decision_no} (audit {entry.gate_id}#{entry.seq}, {d.decided_at:%Y-%m-%d %H:%M:%S}Z) under "
+              f"{d.ruleset_id} {d.ruleset_version} [{d.ruleset_digest[:12]}]")
+        print(f"  recorded: {d.channel.value}: " + "; ".join(r.explanation for r in d.rules_fired))
+        if result.problem:
+            print(f"  replay:   cannot: {result.problem}")
+        else:
+            print(f"  replayed: {result.channel}: " + "; ".join(result.explanations))
+            print(f"  {'same decision' if result.same else 'DIFFERENT'}")
+    return 0 if same else 1
+
+
+def cmd_rules_check(args: argparse.Namespace) -> int:
+    from smartgate.domain.rules import RuleSetError, load_rule_set
+
+    try:
+        rule_set = load_rule_set(Path(args.file).read_text(encoding="utf-8"), args.file)
+    except (OSError, RuleSetError) as err:
+        print(f"refused: {err}", file=sys.stderr)
+        return 1
+    print(f"{rule_set.id} {rule_set.version}: {len(rule_set.rules)} rules, valid (digest {rule_set.digest[:12]})")
+    return 0
+
+
+def cmd_rules_push(args: argparse.Namespace) -> int:
+    from smartgate.domain.rules import RuleSetError, load_rule_set
+    from smartgate_infra.client import StackClient
+
+    text = Path(args.file).read_text(encoding="utf-8")
+    try:
+        rule_set = load_rule_set(text, args.file)
+    except RuleSetError as err:
+        print(f"refused, nothing changed: {err}", file=sys.stderr)
+        return 1
+    client = StackClient(_running(args.state_dir))
+    client.rule_sets.activate(rule_set.id, text, rule_set.version)
+    seconds = client.template.parameters.get("RuleSetCacheSeconds", "60")
+    print(f"{rule_set.id} {rule_set.version} is in force within {seconds} s (digest {rule_set.digest[:12]})")
+    return 0
+
+
+def cmd_rules_list(args: argparse.Namespace) -> int:
+    from smartgate.domain.rules import RuleSetError, builtin_rule_sets, load_rule_set
+    from smartgate_infra.client import StackClient
+
+    for rule_set in builtin_rule_sets().values():
+        print(f"checked in  {rule_set.id} {rule_set.version} ({len(rule_set.rules)} rules)")
+    for name, text in StackClient(_running(args.state_dir)).rule_sets.active().items():
+        try:
+            rs = load_rule_set(text, name)
+            print(f"deployed    {rs.id} {rs.version} ({len(rs.rules)} rules) - in force")
+        except RuleSetError as err:
+            print(f"deployed    {name}: REFUSED, not in force: {err}")
+    return 0
+
+
+def cmd_rules_facts(args: argparse.Namespace) -> int:
+    from smartgate.domain.facts import FACTS
+    from smartgate.domain.rules import OPERATORS
+
+    for name, spec in FACTS.items():
+        ops = ", ".join((*OPERATORS[spec.type], "known"))
+        print(f"{name:28} {spec.type.value:6} {spec.meaning}  [{ops}]")
     return 0
 
 
@@ -167,7 +270,25 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--trucks", type=int, default=200)
     bench.add_argument("--keep", action="store_true")
     bench.set_defaults(func=cmd_bench)
-    sub.add_parser("seed", help="put the seed bookings into the running stack").set_defaults(func=cmd_seed)
+    sub.add_parser("seed", help="put the seed consignments and bookings into the running stack").set_defaults(
+        func=cmd_seed)
+    audit = sub.add_parser("audit", help="the audit trail").add_subparsers(dest="audit_command", required=True)
+    verify = audit.add_parser("verify", help="check every gate's hash chain; report the first broken link")
+    verify.add_argument("--gate", action="append", help="only this gate (repeatable)")
+    verify.set_defaults(func=cmd_audit_verify)
+    replay = audit.add_parser("replay", help="re-run a passage's recorded decisions under their rule set version")
+    replay.add_argument("passage_id")
+    replay.set_defaults(func=cmd_audit_replay)
+    rules = sub.add_parser("rules", help="clearance rule sets").add_subparsers(dest="rules_command", required=True)
+    check = rules.add_parser("check", help="validate a rule set file (nothing changes)")
+    check.add_argument("file")
+    check.set_defaults(func=cmd_rules_check)
+    push = rules.add_parser("push", help="validate a rule set file and put it in force (no redeploy)")
+    push.add_argument("file")
+    push.set_defaults(func=cmd_rules_push)
+    rules.add_parser("list", help="the rule sets checked in and deployed").set_defaults(func=cmd_rules_list)
+    rules.add_parser("facts", help="the facts rules can read, with their operators").set_defaults(
+        func=cmd_rules_facts)
     sub.add_parser("rejected", help="list rejected lane messages with their reasons").set_defaults(
         func=cmd_rejected)
     invoke = sub.add_parser("invoke", help="invoke one function of template.yaml with an event file")

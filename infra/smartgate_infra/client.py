@@ -5,18 +5,27 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from datetime import timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import boto3
+import yaml
 
-from smartgate.adapters.dynamodb import DynamoBookings, DynamoDetections, DynamoPassages
-from smartgate.schemas import Booking, utc_now
+from smartgate.adapters.dynamodb import (
+    DynamoAudit,
+    DynamoBookings,
+    DynamoConsignments,
+    DynamoPassageStore,
+    DynamoRuleSetArchive,
+)
+from smartgate.adapters.passes import PassSigner
+from smartgate.schemas import utc_now
+from smartgate_infra.declarations import Declared, declared, pass_for, pass_signer
 from smartgate_infra.stack import ROOT, StackState, load_template
 from smartgate_infra.template import Template
 
-SEED_FILE = ROOT / "infra" / "seed" / "bookings.json"
+SEED_FILE = ROOT / "infra" / "seed" / "gate-day.yaml"
 
 
 class StackClient:
@@ -36,29 +45,48 @@ class StackClient:
     def name(self, logical_id: str) -> str:
         return self.template.resources[logical_id].physical_name
 
-    @property
+    @cached_property
     def bookings(self) -> DynamoBookings:
         return DynamoBookings(self.name("BookingsTable"), self.template.region)
 
-    @property
-    def passages(self) -> DynamoPassages:
-        return DynamoPassages(self.name("PassagesTable"), self.template.region)
+    @cached_property
+    def consignments(self) -> DynamoConsignments:
+        return DynamoConsignments(self.name("ConsignmentsTable"), self.template.region)
 
-    @property
-    def detections(self) -> DynamoDetections:
-        return DynamoDetections(self.name("DetectionsTable"), self.template.region)
+    @cached_property
+    def passages(self) -> DynamoPassageStore:
+        return DynamoPassageStore(self.name("PassagesTable"), self.name("LanesTable"), self.name("DetectionsTable"),
+                                  self.template.region)
 
-    def seed_bookings(self, path: Path = SEED_FILE) -> list[Booking]:
-        """Put the seed bookings (slots relative to now); putting them again changes nothing else."""
+    @cached_property
+    def audit(self) -> DynamoAudit:
+        return DynamoAudit(self.name("AuditTable"), self.template.region)
+
+    @cached_property
+    def rule_sets(self) -> DynamoRuleSetArchive:
+        return DynamoRuleSetArchive(self.name("RuleSetsTable"), self.template.region)
+
+    @cached_property
+    def signer(self) -> PassSigner:
+        return pass_signer(self.template)
+
+    def declare(self, entry: Declared) -> None:
+        """Store a consignment and its booking (with the declaration's copy), as the trader API will."""
+        self.consignments.put(entry.consignment)
+        if entry.booking is not None:
+            self.bookings.put(entry.booking, entry.consignment)
+
+    def pass_token(self, entry: Declared) -> str:
+        assert entry.booking is not None
+        return pass_for(entry.booking, self.signer)
+
+    def seed(self, path: Path = SEED_FILE) -> list[Declared]:
+        """Put the seed consignments and bookings (times relative to now); seeding again changes nothing else."""
         now = utc_now()
-        bookings = []
-        for raw in json.loads(path.read_text())["bookings"]:
-            start, end = raw.pop("slot_minutes")
-            booking = Booking.model_validate({**raw, "slot_start": now + timedelta(minutes=start),
-                                              "slot_end": now + timedelta(minutes=end), "created_at": now})
-            self.bookings.put(booking)
-            bookings.append(booking)
-        return bookings
+        entries = [declared(raw, now) for raw in yaml.safe_load(path.read_text(encoding="utf-8"))["consignments"]]
+        for entry in entries:
+            self.declare(entry)
+        return entries
 
     def _drain(self, queue_name: str, delete: bool) -> Iterator[dict[str, Any]]:
         sqs = self.client("sqs")

@@ -330,9 +330,15 @@ class LocalRuntime:
                     self.async_invokers[spec.logical_id].submit(_sns_event(message, self.template), source="sns")
                 else:
                     try:
-                        self.hosts[spec.logical_id].invoke(_sqs_event(message, queue_url, self.template))
+                        result = self.hosts[spec.logical_id].invoke(_sqs_event(message, queue_url, self.template))
                     except InvocationError as err:
                         log.warning("SQS batch for %s failed; message stays in the queue: %s", spec.logical_id, err)
+                        continue
+                    failed = {f.get("itemIdentifier") for f in (result or {}).get("batchItemFailures", [])} \
+                        if isinstance(result, dict) else set()
+                    if message["MessageId"] in failed:
+                        log.warning("SQS record %s for %s failed; it stays in the queue", message["MessageId"],
+                                    spec.logical_id)
                         continue
                 self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 

@@ -34,8 +34,13 @@ ROOT = Path(__file__).resolve().parents[2]
 STACK_NAME = "smartgate-local"
 
 
+LOCAL_PARAMETERS = {"Stage": "local", "RuleSetCacheSeconds": "5"}
+"""The local stage's parameters (as samconfig.toml holds them per deployed stage): rule sets pushed with
+`smartgate rules push` are in force within seconds."""
+
+
 def load_template(root: Path = ROOT) -> Template:
-    return Template.load(root / "template.yaml", stack_name=STACK_NAME, parameter_overrides={"Stage": "local"})
+    return Template.load(root / "template.yaml", stack_name=STACK_NAME, parameter_overrides=LOCAL_PARAMETERS)
 
 
 @dataclass

@@ -21,16 +21,16 @@ DEV = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "plates" 
 
 def test_camera_frames_become_detections_decisions_and_evidence(stack, stack_client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     # Given booked trucks (seed data) and the frames a lane camera takes of them
-    stack_client.seed_bookings()
+    stack_client.seed()
     trucks = [CameraTruck("24C-123.45", "vn_white_1row", container_no="MSKU6011672")]
     if (DEV / "vn_carlongplate_00.jpg").is_file():
         trucks.append(CameraTruck("51F-882.70", "vn_white_1row", photo=DEV / "vn_carlongplate_00.jpg"))
     stage_frames(tmp_path / "frames", trucks)
-    transport, seen = watch(stack, "kimthanh2", "cam-e2e")
+    transport, seen = watch(stack, "kimthanh2", "out-2")
     try:
         # When the LaneVision component reads them
         bucket = stack_client.name("EvidenceBucket")
-        result = run_lane_vision(stack, tmp_path / "frames", "kimthanh2", "cam-e2e", bucket)
+        result = run_lane_vision(stack, tmp_path / "frames", "kimthanh2", "out-2", bucket)
         deadline = time.monotonic() + 20
         while len(seen.commands) < len(trucks) and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -51,4 +51,4 @@ def test_camera_frames_become_detections_decisions_and_evidence(stack, stack_cli
     # And the container code, checked, reached the cloud and was recorded
     [container] = seen.containers
     assert container.container_no == "MSKU6011672" and container.check_digit_ok
-    assert stack_client.detections.get(container.event_id) is not None
+    assert stack_client.passages.detection(container.event_id) is not None

@@ -13,6 +13,7 @@ import pytest
 from smartgate.edge.simulator import LaneSimulator
 from smartgate.edge.transport import Mqtt5Transport
 from smartgate.schemas import BarrierAction, BarrierCommand, PlateRead, utc_now
+from smartgate_infra.declarations import Declared
 from smartgate_infra.demo import signing_key
 
 pytestmark = pytest.mark.e2e
@@ -29,10 +30,14 @@ def eventually(probe: Callable[[], Any], timeout: float = 15.0) -> Any:
 
 
 @pytest.fixture(scope="module")
+def entries(stack_client) -> dict[str, Declared]:  # type: ignore[no-untyped-def]
+    return {e.booking.booking_id: e for e in stack_client.seed() if e.booking}
+
+
+@pytest.fixture(scope="module")
 def lane(stack, stack_client) -> Iterator[LaneSimulator]:  # type: ignore[no-untyped-def]
-    stack_client.seed_bookings()
     transport = Mqtt5Transport(stack.ports.host, stack.ports.mqtt, f"e2e-{uuid.uuid4().hex[:6]}").connect()
-    sim = LaneSimulator(transport, "kimthanh2", f"e2e-{uuid.uuid4().hex[:4]}", signing_key(stack_client))
+    sim = LaneSimulator(transport, "kimthanh2", "out-1", signing_key(stack_client))
     sim.start()
     yield sim
     transport.close()
@@ -43,26 +48,31 @@ def bus_events(stack_client, collected: list[dict[str, Any]]) -> list[dict[str, 
     return collected
 
 
-def test_booked_truck_gets_green_and_the_barrier_opens(lane, stack_client) -> None:  # type: ignore[no-untyped-def]
-    # Given a booked truck (seed booking BK-KT2-0001) arriving at the lane
-    # When the lane publishes its plate read and waits
-    result = lane.cross("24C-123.45", "VN", container_no="MSKU6011672", timeout=20)
+def test_booked_truck_gets_green_and_the_barrier_opens(lane, stack_client, entries) -> None:  # type: ignore[no-untyped-def]
+    # Given a booked, declared truck (seed booking BK-KT2-0001) arriving at the lane with its pass
+    entry = entries["BK-KT2-0001"]
+    c = entry.consignment
+    # When the lane publishes its plate, pass, container and weight, and waits
+    result = lane.cross("24C-123.45", "VN", containers=tuple(c.container_nos),
+                        weight_kg=c.gross_kg + (c.vehicle_tare_kg or 0), pass_token=stack_client.pass_token(entry),
+                        timeout=20)
     # Then the barrier command opens, is signed by the cloud, and the passage is stored as GREEN
     assert result.ok, result.error
     assert result.signature_ok is True
     assert result.command.action == BarrierAction.OPEN
     passage = stack_client.passages.get(result.command.passage_id)
     assert passage is not None and passage.channel == "GREEN" and passage.booking_id == "BK-KT2-0001"
-    # And ClearanceDecided.v1 is on the bus for the partner gate and the trader
+    # And ClearanceDecided.v2 is on the bus for the partner gate and the trader
     seen: list[dict[str, Any]] = []
     decided = eventually(lambda: [e for e in bus_events(stack_client, seen)
-                                  if e.get("detail", {}).get("passage_id") == passage.passage_id])
-    assert decided and decided[0]["detail-type"] == "ClearanceDecided.v1"
+                                  if e.get("detail", {}).get("passage_id") == passage.passage_id
+                                  and e["detail-type"] == "ClearanceDecided.v2"])
+    assert decided
     assert decided[0]["source"] == "smartgate.clearance" and decided[0]["detail"]["channel"] == "GREEN"
 
 
 def test_unknown_truck_gets_red_the_barrier_holds_and_officers_are_alerted(lane, stack_client) -> None:  # type: ignore[no-untyped-def]
-    result = lane.cross("29C-999.99", "VN", timeout=20)
+    result = lane.cross("29C-999.99", "VN", weight_kg=31_000, timeout=20)
     assert result.ok and result.signature_ok
     assert result.command.action == BarrierAction.HOLD
     assert result.command.reason.startswith("RED") and "no booking" in result.command.reason
@@ -102,17 +112,17 @@ def test_malformed_messages_are_kept_with_a_reason_and_change_nothing(lane, stac
     assert "confidence" in reasons
     # And nothing was stored, nothing decided, no barrier command sent
     assert table.scan(TableName=passages_table)["Count"] == before
-    assert stack_client.detections.get(f"bad-{marker}") is None
+    assert stack_client.passages.detection(f"bad-{marker}") is None
     assert lane.invalid_commands == 0
 
 
 def test_redelivered_detection_changes_nothing(lane, stack_client) -> None:  # type: ignore[no-untyped-def]
     # Given a truck that crossed
-    first = lane.cross("云A·88K21", "CN", timeout=20)
+    first = lane.cross("云A·88K21", "CN", weight_kg=26_000, timeout=20)
     assert first.ok
-    stored = stack_client.detections.get(first.event_id)
-    assert isinstance(stored, PlateRead)
     passage_before = stack_client.passages.get(first.command.passage_id)
+    [stored] = [d for d in passage_before.detections.plates if d.event_id == first.event_id]
+    assert isinstance(stored, PlateRead)
     commands: list[BarrierCommand] = []
     probe = Mqtt5Transport("127.0.0.1", lane.transport.port, f"probe-{uuid.uuid4().hex[:6]}").connect()
     try:

@@ -83,3 +83,39 @@ def test_unknown_things_are_404(stack) -> None:  # type: ignore[no-untyped-def]
     assert call(stack, "GET", "/bookings/BK-none")[0] == 404
     status, body = call(stack, "GET", "/nowhere")
     assert status == 404 and "no API route" in body["message"]
+
+
+def test_a_booking_names_a_declared_consignment(stack, stack_client) -> None:  # type: ignore[no-untyped-def]
+    from domain_fixtures import consignment
+
+    c = consignment(f"C-{uuid.uuid4().hex[:8]}", plate="24C-777.78")
+    stack_client.consignments.put(c)
+    status, read = call(stack, "GET", f"/consignments/{c.consignment_id}")
+    assert status == 200 and read["schema"] == "Consignment.v1" and read["goods"][0]["hs_code"] == "400122"
+    status, created = call(stack, "POST", "/bookings", new_booking(plate_text="24C-777.78",
+                                                                   consignment_id=c.consignment_id))
+    assert status == 201 and created["consignment_id"] == c.consignment_id
+    booked = stack_client.bookings.booked(created["booking_id"])
+    assert booked is not None and booked.consignment == c  # the declaration travels with the booking
+    status, body = call(stack, "POST", "/bookings", new_booking(consignment_id="C-nowhere"))
+    assert status == 400 and body["Message"].startswith("consignment_id: no consignment C-nowhere")
+    assert call(stack, "GET", "/consignments/C-nowhere")[0] == 404
+
+
+def test_lab_requests_are_checked_before_anything_is_stored(stack) -> None:  # type: ignore[no-untyped-def]
+    status, body = call(stack, "POST", "/passages/psg-nope/lab-samples",
+                        {"sample_id": "S-1", "tests": ["phytosanitary"], "taken_by": "lab-1"})
+    assert status == 404 and "psg-nope" in body["Message"]
+    status, body = call(stack, "POST", "/passages/psg-nope/lab-samples", {"sample_id": "S-1", "tests": [],
+                                                                          "taken_by": "lab-1"})
+    assert status == 400 and body["Message"].startswith("tests:")
+    status, body = call(stack, "POST", "/passages/psg-nope/lab-samples/S-1/result",
+                        {"outcome": "maybe", "tested_by": "lab-2"})
+    assert status == 400 and body["Message"].startswith("outcome:")
+
+
+def test_gate_queues(stack) -> None:  # type: ignore[no-untyped-def]
+    status, body = call(stack, "GET", "/gates/sandbox/queues")
+    assert status == 200 and set(body) == {"inspection", "lab"}
+    status, body = call(stack, "GET", "/gates/atlantis/queues")
+    assert status == 404 and "kimthanh2" in body["Message"]

@@ -193,7 +193,7 @@ def test_cross_gets_a_signed_command(connect: Callable[[str], Mqtt5Transport]) -
     assert result.signature_ok is True
     assert result.command is not None and result.command.action == BarrierAction.OPEN
     assert result.command.passage_id == f"psg-{result.event_id}"
-    assert 0 < result.latency_ms < WAIT * 1000
+    assert 0 <= result.latency_ms < WAIT * 1000
     # the cloud got both reads, valid against the contracts
     deadline = time.monotonic() + WAIT
     while len(cloud.received) < 2 and time.monotonic() < deadline:

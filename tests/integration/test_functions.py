@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from events import event_path, load_event
+from smartgate.schemas import utc_now
 from smartgate_infra.functions import FunctionHost, FunctionSpec, LocalAws
 from smartgate_infra.stack import ROOT
 
@@ -46,41 +47,78 @@ def tapped_until(stack_client, predicate, timeout: float = 10.0) -> list:  # typ
     return [m for m in seen if predicate(m)]
 
 
-def test_ingest_decides_once_and_redelivery_is_a_duplicate(host, stack_client) -> None:  # type: ignore[no-untyped-def]
+def test_ingest_waits_for_evidence_then_the_settle_function_decides(host, stack_client) -> None:  # type: ignore[no-untyped-def]
+    # Given the plate read sample, with no booking for its plate at that gate
     event = load_event("iot/plate_read_ok")
     ingest = host("IngestDetectionsFunction")
+    # When it is ingested, and delivered again
     first = ingest.invoke(event)
-    assert first["outcome"] == "decided" and first["channel"] in ("GREEN", "RED", "YELLOW")
-    stored = stack_client.detections.get(event["event_id"])
-    assert stored is not None and stored.plate_text == event["plate_text"]
-    passage = stack_client.passages.get(first["passage_id"])
-    # The same detection again: the idempotency record answers with the first result; nothing changes
     again = ingest.invoke(event)
-    assert again == first
-    assert stack_client.passages.get(first["passage_id"]) == passage
+    # Then the passage waits (a pass may still name its booking) and the redelivery changes nothing
+    assert first["outcome"] == "waiting" and first["status"] == "OPEN"
+    assert again["outcome"] == "duplicate" and again["passage_id"] == first["passage_id"]
+    record = stack_client.passages.detection(event["event_id"])
+    assert record is not None and record.passage_id == first["passage_id"] and record.handled
+    passage = stack_client.passages.get(first["passage_id"])
+    assert passage is not None and passage.settle_deadline is not None
+    # And once its settle time is over, the settle function decides it with what is there
+    time.sleep(max(0.0, (passage.settle_deadline - utc_now()).total_seconds()) + 0.2)
+    due = load_event("sqs/settle_due")
+    due["Records"][0]["body"] = json.dumps({"passage_id": passage.passage_id})
+    assert host("SettlePassagesFunction").invoke(due) == {"batchItemFailures": []}
+    decided = stack_client.passages.get(passage.passage_id)
+    assert decided is not None and decided.decision is not None and decided.decision.settled
+    assert decided.channel.value == "RED"
+    assert {r.rule_id for r in decided.decision.rules_fired} == {"R-NO-BOOKING", "R-WEIGHT-MISSING"}  # in-1 weighs
 
 
 def test_ingest_rejects_a_bad_field_into_the_queue_and_stores_nothing(host, stack_client) -> None:  # type: ignore[no-untyped-def]
     event = load_event("iot/plate_read_bad_confidence")
     result = host("IngestDetectionsFunction").invoke(event)
     assert result["outcome"] == "rejected" and "confidence" in result["reason"]
-    assert stack_client.detections.get(event["event_id"]) is None
+    assert stack_client.passages.detection(event["event_id"]) is None
     kept = [m for m in stack_client.rejected() if event["event_id"] in m.get("payload", "")]
     assert kept and "confidence" in kept[0]["reason"] and kept[0]["source"] == event["mqtt_topic"]
 
 
-def test_wrong_lane_is_rejected(host) -> None:  # type: ignore[no-untyped-def]
-    result = host("IngestDetectionsFunction").invoke(load_event("iot/plate_read_wrong_lane"))
+def test_wrong_lane_and_unknown_lane_are_rejected(host) -> None:  # type: ignore[no-untyped-def]
+    ingest = host("IngestDetectionsFunction")
+    result = ingest.invoke(load_event("iot/plate_read_wrong_lane"))
     assert result["outcome"] == "rejected" and "gate_id/lane_id" in result["reason"]
+    unknown = load_event("iot/weight_reading")
+    unknown.update({"lane_id": "in-99", "mqtt_topic": "smartgate/kimthanh2/lanes/in-99/detections",
+                    "event_id": "in-99-weight-1"})
+    result = ingest.invoke(unknown)
+    assert result["outcome"] == "rejected" and result["reason"].startswith("lane_id: unknown lane 'in-99'")
 
 
-def test_stream_record_of_a_decided_passage_is_announced_on_the_bus(host, stack_client) -> None:  # type: ignore[no-untyped-def]
+def test_stream_record_is_announced_on_the_bus(host, stack_client) -> None:  # type: ignore[no-untyped-def]
     event = load_event("dynamodb/passage_decided")
     passage_id = event["Records"][0]["dynamodb"]["Keys"]["passage_id"]["S"]
     result = host("PublishPassageEventsFunction").invoke(event)
     assert result == {"batchItemFailures": []}
-    announced = tapped_until(stack_client, lambda m: m.get("detail", {}).get("passage_id") == passage_id)
-    assert announced and announced[0]["detail-type"] == "ClearanceDecided.v1"
+    seen: list = []
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and len({m.get("detail-type") for m in seen}) < 2:
+        seen += [m for m in stack_client.tapped() if m.get("detail", {}).get("passage_id") == passage_id]
+        time.sleep(0.2)
+    assert {m["detail-type"] for m in seen} == {"ClearanceDecided.v2", "PassageStateChanged.v1"}
+    decided = next(m for m in seen if m["detail-type"] == "ClearanceDecided.v2")
+    assert decided["source"] == "smartgate.clearance" and decided["detail"]["channel"] == "GREEN"
+
+
+def test_stream_record_is_audited_once(host, stack_client) -> None:  # type: ignore[no-untyped-def]
+    from smartgate.domain.audit import verify
+
+    event = load_event("dynamodb/passage_decided")
+    appender = host("AppendAuditFunction")
+    assert appender.invoke(event) == {"batchItemFailures": []}
+    entries = stack_client.audit.entries("kimthanh2")
+    assert appender.invoke(event) == {"batchItemFailures": []}  # redelivered
+    assert stack_client.audit.entries("kimthanh2") == entries
+    passage_id = event["Records"][0]["dynamodb"]["Keys"]["passage_id"]["S"]
+    mine = [e for e in entries if e.passage_id == passage_id]
+    assert {e.kind for e in mine} >= {"decision", "state"} and verify("kimthanh2", entries).ok
 
 
 def test_a_broken_stream_record_is_reported_alone(host) -> None:  # type: ignore[no-untyped-def]
@@ -93,14 +131,27 @@ def test_a_broken_stream_record_is_reported_alone(host) -> None:  # type: ignore
     assert result == {"batchItemFailures": [{"itemIdentifier": "999"}]}
 
 
-def test_officers_are_alerted_for_red_not_green(host, stack_client) -> None:  # type: ignore[no-untyped-def]
+def test_officers_are_alerted_for_red_and_perishables_not_green(host, stack_client) -> None:  # type: ignore[no-untyped-def]
     notify = host("NotifyOfficersFunction")
     red = load_event("eventbridge/clearance_decided_red")
     assert notify.invoke(red)["notified"] is True
     assert notify.invoke(load_event("eventbridge/clearance_decided_green")) == {"notified": False}
+    assert notify.invoke(load_event("eventbridge/shelf_life_alert"))["notified"] is True
     passage_id = red["detail"]["passage_id"]
-    alerts = tapped_until(stack_client, lambda m: m.get("Type") == "Notification" and passage_id in m["Message"])
-    assert alerts and alerts[0]["Subject"].startswith("RED channel")
+    seen: list = []
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        seen += [m for m in stack_client.tapped() if m.get("Type") == "Notification"]
+        if any(passage_id in m["Message"] for m in seen) and any("shelf-life" in m["Subject"] for m in seen):
+            break
+        time.sleep(0.2)
+    assert [m for m in seen if passage_id in m["Message"]][0]["Subject"].startswith("RED channel")
+    assert "11 h to shelf-life deadline" in [m for m in seen if "shelf-life" in m["Subject"]][0]["Subject"]
+
+
+def test_the_shelf_life_watch_runs_on_its_schedule_event(host) -> None:  # type: ignore[no-untyped-def]
+    result = host("WatchShelfLifeFunction").invoke(load_event("schedule/shelf_life_watch"))
+    assert isinstance(result["alerted"], list)
 
 
 def test_smartgate_invoke_runs_a_function_on_an_event_file(stack, state_dir: Path) -> None:  # type: ignore[no-untyped-def]

@@ -128,7 +128,7 @@ def test_with_every_default_taken_a_truck_still_crosses(tmp_path: Path, monkeypa
             key = str(load_template().parameters[SIGNING_PARAMETER]).encode()
             lanes = Lanes(recorded, key)
             try:
-                result = lanes.lane("kimthanh2", "ports-1").cross("29C-424.24", "VN", timeout=30)
+                result = lanes.lane("sandbox", "open-20").cross("29C-424.24", "VN", timeout=30)
             finally:
                 lanes.close()
             # Then the cloud decided it and the signed barrier command came back

@@ -65,7 +65,12 @@ def test_messaging_resources_exist(stack_client) -> None:  # type: ignore[no-unt
     for queue in t.of_type("AWS::SQS::Queue"):
         url = sqs.get_queue_url(QueueName=queue.physical_name)["QueueUrl"]
         attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
-        assert attrs["MessageRetentionPeriod"] == str(queue.properties["MessageRetentionPeriod"])
+        for name in ("MessageRetentionPeriod", "VisibilityTimeout"):
+            if name in queue.properties:
+                assert attrs[name] == str(queue.properties[name]), (queue.logical_id, name)
+        if "RedrivePolicy" in queue.properties:
+            policy = json.loads(attrs["RedrivePolicy"])
+            assert policy["deadLetterTargetArn"] == queue.properties["RedrivePolicy"]["deadLetterTargetArn"]
 
 
 def test_iot_rule_and_lane_policy_match_template(stack_client) -> None:  # type: ignore[no-untyped-def]

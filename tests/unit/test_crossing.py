@@ -1,213 +1,280 @@
-"""The crossing service with in-memory adapters: decision, barrier command, idempotency."""
+"""A vehicle's detections become one passage and one decision: correlation, waiting, settling, tightening,
+duplicates, concurrency, and order independence (property-based), on in-memory adapters."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import threading
+from datetime import timedelta
 
 import pytest
-
-from smartgate.adapters.memory import (
-    FixedClock,
-    InMemoryBookings,
-    InMemoryDetections,
-    InMemoryPassages,
-    RecordingCommands,
+from domain_fixtures import (
+    T0,
+    World,
+    consignment,
+    container,
+    goods,
+    pass_scan,
+    plate,
+    weight,
 )
-from smartgate.domain.clearance import decide
-from smartgate.domain.crossing import (
-    CrossingDeps,
-    clearance_decided,
-    ingest_detection,
-    passage_id_for,
-    signature_valid,
-)
-from smartgate.domain.plates import plate_key
-from smartgate.schemas import (
-    BarrierAction,
-    Booking,
-    BookingStatus,
-    Channel,
-    ContainerRead,
-    PassageStatus,
-    PlateRead,
-)
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
-KEY = b"unit-test-signing-key"
+from smartgate.domain.clearance import PassCheck
+from smartgate.domain.crossing import ingest_detection, passage_id_for, settle, signature_valid
+from smartgate.domain.intake import RejectedDetection
+from smartgate.schemas import BarrierAction, Channel, PassageStatus
+
+GROSS_OK = 35_400  # 20,400 kg of goods + 15,000 kg tare
 
 
-def booking(plate: str = "29A-123.45", gate: str = "kimthanh2", **changes: object) -> Booking:
-    data = dict(booking_id="BK-1", trader_id="TR-1", gate_id=gate, direction="VN_TO_CN", plate_text=plate,
-                country="VN", slot_start=NOW - timedelta(minutes=30), slot_end=NOW + timedelta(minutes=90),
-                created_at=NOW - timedelta(days=1))
-    data.update(changes)
-    return Booking.model_validate(data)
+def truck(lane: str = "out-01", at=T0, plate_text: str = "24C-123.45", box: str | None = "MSKU6011672",
+          kg: float | None = GROSS_OK):  # type: ignore[no-untyped-def]
+    found = [plate(plate_text, at, lane=lane)]
+    if box:
+        found.append(container(box, at + timedelta(seconds=1), lane=lane))
+    if kg:
+        found.append(weight(kg, at + timedelta(seconds=2), lane=lane))
+    return found
 
 
-def plate_read(plate: str = "29A 123.45", event_id: str = "ev-1", lane: str = "in-1") -> PlateRead:
-    return PlateRead(event_id=event_id, gate_id="kimthanh2", lane_id=lane, plate_text=plate, country="VN",
-                     format_valid=True, confidence=0.96, captured_at=NOW)
+def run(world: World, detections) -> list:  # type: ignore[no-untyped-def]
+    return [ingest_detection(d, world.deps) for d in detections]
 
 
-class FailingOnce(RecordingCommands):
-    """A publisher that fails the first time, as the IoT data plane may."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.failed = False
-
-    def publish(self, command):  # type: ignore[no-untyped-def]
-        if not self.failed:
-            self.failed = True
-            raise ConnectionError("iot-data unavailable")
-        super().publish(command)
-
-
-def deps(bookings: list[Booking], commands: RecordingCommands | None = None) -> CrossingDeps:
-    return CrossingDeps(bookings=InMemoryBookings(bookings), passages=InMemoryPassages(),
-                        detections=InMemoryDetections(), commands=commands or RecordingCommands(),
-                        clock=FixedClock(NOW), signing_key=KEY)
+def test_a_booked_truck_with_everything_declared_is_green_once_the_last_detection_arrives() -> None:
+    w = World()
+    w.book(consignment())
+    results = run(w, truck())
+    assert [r.outcome for r in results] == ["waiting", "waiting", "decided"]
+    [command] = w.commands.sent
+    assert command.action == BarrierAction.OPEN and signature_valid(command, b"test-key")
+    assert command.reason == "GREEN: plate matches booking BK-1 (exact match; confirmed by: container)"
+    passage = w.store.get(command.passage_id)
+    assert passage is not None and passage.status == PassageStatus.RELEASED
+    assert len({r.passage_id for r in results}) == 1
+    assert passage.decision is not None and passage.decision.facts["weight.deviation_pct"] == 0.0
 
 
-def test_booked_plate_opens_the_barrier_with_a_signed_command() -> None:
-    # Given a booking for the plate, written differently from how the camera reads it
-    d = deps([booking("29A-123.45")])
-    # When the lane reads the plate
-    result = ingest_detection(plate_read("29a 12345"), d)
-    # Then the passage is GREEN, stored, and the barrier is told to open, signed
-    assert result.outcome == "decided" and result.channel == Channel.GREEN
-    passage = d.passages.get(result.passage_id or "")
-    assert passage is not None and passage.status == PassageStatus.DECIDED and passage.booking_id == "BK-1"
-    [command] = d.commands.sent  # type: ignore[attr-defined]
-    assert command.action == BarrierAction.OPEN and command.passage_id == passage.passage_id
-    assert signature_valid(command, KEY) and not signature_valid(command, b"another key")
-    assert command.expires_at - command.issued_at == timedelta(seconds=60)
-
-
-def test_unknown_plate_holds_the_barrier_and_says_why() -> None:
-    d = deps([booking("29A-123.45")])
-    result = ingest_detection(plate_read("51F-999.99"), d)
-    assert result.channel == Channel.RED
-    [command] = d.commands.sent  # type: ignore[attr-defined]
+def test_what_is_missing_waits_for_the_settle_time_then_decides_with_what_is_there() -> None:
+    w = World()
+    w.book(consignment())
+    [result] = run(w, truck(box=None, kg=None)[:1])
+    assert result.outcome == "waiting" and not w.commands.sent
+    [(passage_id, at)] = w.settled.scheduled
+    assert at == T0 + timedelta(seconds=4)
+    early = settle(passage_id, w.deps)
+    assert early.outcome == "waiting" and not w.commands.sent
+    w.later(4)
+    decided = settle(passage_id, w.deps)
+    assert decided.outcome == "decided" and decided.channel == Channel.YELLOW
+    [command] = w.commands.sent
     assert command.action == BarrierAction.HOLD
-    assert "no booking for plate 51F-999.99" in command.reason
+    assert "declared container MSKU6011672 was not read" in command.reason
+    assert "no stable weight was read" in command.reason
+    passage = w.store.get(passage_id)
+    assert passage is not None and passage.decision is not None and passage.decision.settled
+    assert settle(passage_id, w.deps).outcome == "recorded" and len(w.commands.sent) == 1
 
 
-def test_booking_at_another_gate_does_not_count() -> None:
-    d = deps([booking("29A-123.45", gate="mongcai")])
-    assert ingest_detection(plate_read(), d).channel == Channel.RED
+def test_an_unbooked_truck_waits_for_a_pass_then_is_red() -> None:
+    w = World()
+    run(w, [plate("29C-999.99"), weight(30_000, T0)])
+    assert not w.commands.sent
+    w.later(5)
+    [(passage_id, _)] = w.settled.scheduled
+    result = settle(passage_id, w.deps)
+    assert result.channel == Channel.RED
+    assert "no booking for plate 29C-999.99 at gate sandbox" in w.commands.sent[0].reason
 
 
-def test_redelivered_detection_changes_nothing() -> None:
-    # Given a plate read that was handled
-    d = deps([booking()])
-    first = ingest_detection(plate_read(), d)
-    stored = d.passages.get(first.passage_id or "")
-    # When the same detection is delivered again
-    again = ingest_detection(plate_read(), d)
-    # Then nothing new is sent or stored
-    assert again.outcome == "duplicate"
-    assert len(d.commands.sent) == 1  # type: ignore[attr-defined]
-    assert d.passages.get(first.passage_id or "") == stored
-    assert len(d.passages.items) == 1  # type: ignore[attr-defined]
-
-
-def test_retry_after_a_failure_part_way_finishes_the_job_once() -> None:
-    # Given a publisher that fails on the first attempt (after the passage was stored)
-    commands = FailingOnce()
-    d = deps([booking()], commands)
-    with pytest.raises(ConnectionError):
-        ingest_detection(plate_read(), d)
-    assert len(d.passages.items) == 1  # type: ignore[attr-defined]
-    # When the platform retries the same detection
-    result = ingest_detection(plate_read(), d)
-    # Then the stored decision is reused and the command goes out exactly once
-    assert result.outcome == "decided"
-    assert len(commands.sent) == 1
-    assert len(d.passages.items) == 1  # type: ignore[attr-defined]
-
-
-def test_other_detections_are_recorded_without_a_decision() -> None:
-    d = deps([booking()])
-    read = ContainerRead(event_id="ev-c", gate_id="kimthanh2", lane_id="in-1", container_no="MSKU6011672",
-                         check_digit_ok=True, confidence=0.9, captured_at=NOW)
-    assert ingest_detection(read, d).outcome == "recorded"
-    assert ingest_detection(read, d).outcome == "duplicate"
-    assert d.commands.sent == []  # type: ignore[attr-defined]
-
-
-def test_passage_id_is_stable_per_detection_and_lane() -> None:
-    assert passage_id_for(plate_read()) == passage_id_for(plate_read())
-    assert passage_id_for(plate_read()) != passage_id_for(plate_read(event_id="ev-2"))
-    assert passage_id_for(plate_read()) != passage_id_for(plate_read(lane="in-2"))
-
-
-def test_clearance_event_carries_the_decision_and_a_stable_id() -> None:
-    d = deps([])
-    result = ingest_detection(plate_read(), d)
-    passage = d.passages.get(result.passage_id or "")
-    assert passage is not None
-    event = clearance_decided(passage)
-    assert event.channel == Channel.RED and event.rules_fired[0].rule_id == "R-NO-BOOKING"
-    assert event.event_id == clearance_decided(passage).event_id
-    with pytest.raises(ValueError, match="not decided"):
-        clearance_decided(passage.model_copy(update={"status": PassageStatus.OPEN}))
-
-
-@pytest.mark.parametrize(("status", "offset_hours", "expected", "rule"), [
-    (BookingStatus.BOOKED, 0, Channel.GREEN, "R-BOOKED"),
-    (BookingStatus.BOOKED, 1.9, Channel.GREEN, "R-BOOKED"),      # within the grace
-    (BookingStatus.BOOKED, 5, Channel.YELLOW, "R-OUTSIDE-SLOT"),  # early
-    (BookingStatus.BOOKED, -5, Channel.YELLOW, "R-OUTSIDE-SLOT"),  # late
-    (BookingStatus.CANCELLED, 0, Channel.RED, "R-BOOKING-CANCELLED"),
-])
-def test_decide(status: BookingStatus, offset_hours: float, expected: Channel, rule: str) -> None:
-    b = booking(status=status)
-    b = b.model_copy(update={"slot_start": b.slot_start + timedelta(hours=offset_hours),
-                             "slot_end": b.slot_end + timedelta(hours=offset_hours)})
-    decision = decide("29A-123.45", "kimthanh2", b, NOW + timedelta(minutes=30) if offset_hours == 1.9 else NOW)
-    assert decision.channel == expected
-    assert [r.rule_id for r in decision.rules_fired] == [rule]
-
-
-def test_cancelled_bookings_are_not_found_for_a_plate() -> None:
-    repo = InMemoryBookings([booking(status=BookingStatus.CANCELLED)])
-    assert repo.find_for_plate("kimthanh2", plate_key("29A-123.45")) is None
-
-
-@pytest.mark.parametrize(("text", "key"), [
-    ("29A-123.45", "29A12345"), ("29a 123 45", "29A12345"), ("云A·88K21", "云A88K21"), ("59-T1 385.06", "59T138506"),
-])
-def test_plate_key(text: str, key: str) -> None:
-    assert plate_key(text) == key
-
-
-def test_plate_key_rejects_empty_text() -> None:
-    with pytest.raises(ValueError, match="no characters"):
-        plate_key(" -. ")
-
-
-@pytest.mark.parametrize(("booked", "valid", "confidence", "expected", "rules"), [
-    (False, False, 0.95, Channel.YELLOW, ["R-UNCERTAIN-READ"]),        # misread, not an unbooked truck
-    (False, True, 0.4, Channel.YELLOW, ["R-UNCERTAIN-READ"]),
-    (True, False, 0.95, Channel.YELLOW, ["R-UNCERTAIN-READ", "R-BOOKED"]),  # matches, but check by eye
-    (False, True, 0.9, Channel.RED, ["R-NO-BOOKING"]),
-    (True, True, 0.9, Channel.GREEN, ["R-BOOKED"]),
-])
-def test_an_uncertain_plate_read_goes_to_an_officer_not_to_inspection(
-        booked: bool, valid: bool, confidence: float, expected: Channel, rules: list[str]) -> None:
-    decision = decide("29A-123.45", "kimthanh2", booking() if booked else None, NOW,
-                      read_valid=valid, read_confidence=confidence)
-    assert decision.channel == expected
-    assert [r.rule_id for r in decision.rules_fired] == rules
-    if "R-UNCERTAIN-READ" in rules:
-        assert "check the plate by eye" in decision.rules_fired[0].explanation
-
-
-def test_the_lane_read_quality_reaches_the_decision() -> None:
-    d = deps([])
-    read = plate_read("67W2 3789").model_copy(update={"format_valid": False, "confidence": 0.9})
-    result = ingest_detection(read, d)
+def test_a_pass_names_the_booking_of_an_unreadable_vehicle() -> None:
+    w = World()
+    w.book(consignment(containers=()))
+    w.passes["TOKEN-1"] = PassCheck(True, booking_id="BK-1", plate="24C-123.45")
+    run(w, [pass_scan("TOKEN-1"), weight(GROSS_OK, T0)])
+    w.later(5)
+    [(passage_id, _)] = w.settled.scheduled
+    result = settle(passage_id, w.deps)
+    passage = w.store.get(passage_id)
+    assert passage is not None and passage.booking_id == "BK-1" and passage.match == "pass"
     assert result.channel == Channel.YELLOW
-    [command] = d.commands.sent  # type: ignore[attr-defined]
-    assert command.action == BarrierAction.HOLD and "uncertain" in command.reason
+    assert [r.rule_id for r in passage.decision.rules_fired] == ["R-NO-PLATE", "R-BOOKED"]  # type: ignore[union-attr]
+
+
+def test_two_trucks_close_together_on_one_lane_get_their_own_passages() -> None:
+    w = World()
+    w.book(consignment())
+    w.book(consignment("C-2", plate="24C-678.90", containers=("TGHU1234567",)), bid="BK-2")
+    first = truck()
+    second = truck(at=T0 + timedelta(seconds=6), plate_text="24C-678.90", box="TGHU1234567")
+    # The second truck arrives six seconds after the first; its container read overtakes the first
+    # truck's weight on the way to the cloud.
+    run(w, [first[0], first[1], second[0], first[2], second[1], second[2]])
+    assert [c.action for c in w.commands.sent] == [BarrierAction.OPEN, BarrierAction.OPEN]
+    a, b = (w.store.get(c.passage_id) for c in w.commands.sent)
+    assert a is not None and b is not None and a.passage_id != b.passage_id
+    assert [c.container_no for c in b.detections.containers] == ["TGHU1234567"]
+    assert b.booking_id == "BK-2"
+    assert a.status == PassageStatus.DEPARTED  # the next truck at the lane means the first one left
+
+
+def test_a_late_detection_tightens_a_green_and_holds_the_truck_still_at_the_barrier() -> None:
+    w = World()
+    w.book(consignment(trailer_plate="24R-012.34"))
+    run(w, truck())
+    assert [c.action for c in w.commands.sent] == [BarrierAction.OPEN]
+    late = plate("24R-099.99", T0 + timedelta(seconds=4), camera="trailer")  # the trailer camera, a moment later
+    [result] = run(w, [late])
+    assert result.outcome == "tightened" and result.channel == Channel.RED
+    assert [c.action for c in w.commands.sent] == [BarrierAction.OPEN, BarrierAction.HOLD]
+    passage = w.store.get(result.passage_id)  # type: ignore[arg-type]
+    assert passage is not None and passage.status == PassageStatus.IN_INSPECTION
+    assert passage.decision is not None and passage.decision.decision_no == 2
+    assert "trailer plate 24R-099.99 read, 24R-012.34 declared" in w.commands.sent[1].reason
+
+
+def test_a_declared_trailer_read_confirms_the_vehicle() -> None:
+    w = World()
+    w.book(consignment(trailer_plate="24R-012.34"))
+    front, box, kg = truck()
+    run(w, [front, plate("24R-012.34", T0 + timedelta(seconds=1), camera="trailer"), box, kg])
+    [command] = w.commands.sent
+    assert command.action == BarrierAction.OPEN and "confirmed by: container, trailer" in command.reason
+
+
+def test_a_decision_is_never_loosened() -> None:
+    w = World()
+    w.book(consignment())
+    run(w, truck(box=None))
+    w.later(5)
+    [(passage_id, _)] = w.settled.scheduled
+    assert settle(passage_id, w.deps).channel == Channel.YELLOW
+    [result] = run(w, [container("MSKU6011672", T0 + timedelta(seconds=3))])
+    assert result.outcome == "recorded" and result.channel == Channel.YELLOW
+    assert len(w.commands.sent) == 1
+
+
+def test_a_redelivered_detection_changes_nothing() -> None:
+    w = World()
+    w.book(consignment())
+    detections = truck()
+    run(w, detections)
+    stored = w.store.get(w.commands.sent[0].passage_id)
+    again = run(w, detections)
+    assert {r.outcome for r in again} == {"duplicate"}
+    assert w.store.get(w.commands.sent[0].passage_id) == stored and len(w.commands.sent) == 1
+
+
+def test_a_detection_whose_handling_was_cut_short_is_finished_on_redelivery() -> None:
+    w = World()
+    w.book(consignment())
+    detections = truck()
+    run(w, detections)
+    w.commands.sent.clear()
+    last = detections[-1]
+    w.store.detections[last.event_id] = w.store.detections[last.event_id].__class__(
+        last.event_id, w.store.detections[last.event_id].passage_id, False)  # the crash came before handled
+    [result] = run(w, [last])
+    assert result.outcome == "duplicate" and [c.action for c in w.commands.sent] == [BarrierAction.OPEN]
+    assert run(w, [last])[0].command_id is None
+
+
+def test_a_detection_from_an_unknown_lane_is_refused_with_the_reason() -> None:
+    w = World()
+    with pytest.raises(RejectedDetection, match=r"lane_id: unknown lane 'zz-9' at gate sandbox"):
+        ingest_detection(plate("24C-123.45", lane="zz-9"), w.deps)
+    assert not w.store.passages
+
+
+def test_the_passage_id_is_stable_per_opening_detection() -> None:
+    d = plate("24C-123.45")
+    assert passage_id_for(d) == passage_id_for(d.model_copy()) != passage_id_for(plate("24C-123.45"))
+
+
+def test_concurrent_detections_of_one_truck_lose_no_update() -> None:
+    w = World()
+    w.book(consignment(containers=("MSKU6011672", "TGHU1234567")))
+    detections = [*truck(), container("TGHU1234567", T0 + timedelta(seconds=1))]
+    barrier = threading.Barrier(len(detections))
+    errors: list[BaseException] = []
+
+    def send(d) -> None:  # type: ignore[no-untyped-def]
+        barrier.wait()
+        try:
+            ingest_detection(d, w.deps)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=send, args=(d,)) for d in detections]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    [passage] = w.store.passages.values()
+    assert passage.detections.event_ids() == {d.event_id for d in detections}
+    assert passage.channel == Channel.GREEN and len(w.commands.sent) == 1
+
+
+# ------------------------------------------------------------------------------- order independence
+
+PLATES = ["24C-123.45", "24C-I23.45", "29C-999.99"]
+
+
+@st.composite
+def arrivals(draw: st.DrawFn):  # type: ignore[no-untyped-def]
+    """One truck's detections (some right, some wrong), delivered in any order."""
+    text = draw(st.sampled_from(PLATES))
+    found = [plate(text, T0, confidence=draw(st.sampled_from([0.97, 0.5])))]
+    if draw(st.booleans()):
+        found.append(plate(text, T0 + timedelta(seconds=1), camera="rear"))
+    for box in draw(st.lists(st.sampled_from(["MSKU6011672", "TGHU1234567", "MSKU6011673"]), max_size=2,
+                             unique=True)):
+        found.append(container(box, T0 + timedelta(seconds=1), ok=box != "MSKU6011673"))
+    for kg in draw(st.lists(st.sampled_from([GROSS_OK, 39_000.0, 52_000.0]), max_size=2)):
+        found.append(weight(kg, T0 + timedelta(seconds=2)))
+    if draw(st.booleans()):
+        found.append(pass_scan(draw(st.sampled_from(["GOOD", "OTHER", "FORGED"])), T0 + timedelta(seconds=1)))
+    order = draw(st.permutations(range(len(found))))
+    return found, order
+
+
+def _final(found, order):  # type: ignore[no-untyped-def]
+    w = World()
+    w.book(consignment(lines=[goods(hs_code="0810.60", description="durian", perishable=True,
+                                    shelf_life_deadline=T0 + timedelta(days=3))]))
+    w.passes.update({"GOOD": PassCheck(True, booking_id="BK-1", plate="24C-123.45"),
+                     "OTHER": PassCheck(True, booking_id="BK-9", plate="51F-882.70"),
+                     "FORGED": PassCheck(False, "signature does not verify")})
+    for i in order:
+        ingest_detection(found[i], w.deps)
+    w.later(10)
+    for passage_id, _ in w.settled.scheduled:
+        settle(passage_id, w.deps)
+    [passage] = w.store.passages.values()
+    decision = passage.decision
+    assert decision is not None
+    return decision.channel, tuple(r.rule_id for r in decision.rules_fired), passage.status, passage.booking_id
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(arrivals())
+def test_the_order_of_arrival_does_not_change_the_final_decision(case) -> None:  # type: ignore[no-untyped-def]
+    found, order = case
+    assert _final(found, order) == _final(found, list(range(len(found))))
+
+
+def test_a_container_code_with_a_wrong_check_digit_is_kept_and_never_cleared_by_default() -> None:
+    w = World()
+    w.book(consignment())
+    run(w, [plate("24C-123.45"), container("MSKU6011673", ok=False), weight(GROSS_OK)])
+    w.later(5)
+    for passage_id, _ in w.settled.scheduled:
+        settle(passage_id, w.deps)
+    [passage] = w.store.passages.values()
+    assert [c.container_no for c in passage.detections.containers] == ["MSKU6011673"]  # recorded as read
+    assert passage.channel == Channel.YELLOW
+    reasons = " | ".join(r.explanation for r in passage.decision.rules_fired)  # type: ignore[union-attr]
+    assert "MSKU6011673 was read with a wrong ISO 6346 check digit" in reasons
+    assert "declared container MSKU6011672 was not read" in reasons

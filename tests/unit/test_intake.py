@@ -61,3 +61,11 @@ def test_topics_are_built_and_parsed_in_one_place() -> None:
         detections_topic("kim/thanh", "in-1")
     with pytest.raises(ValueError):
         parse_lane_topic("smartgate/kimthanh2/lanes/in-1/other")
+
+
+def test_a_weight_of_zero_is_rejected_naming_the_field() -> None:
+    weight = {"schema": "WeightReading.v1", "event_id": "w-1", "gate_id": "kimthanh2", "lane_id": "in-1",
+              "gross_kg": 0, "stable": True, "captured_at": "2026-11-26T09:00:00Z",
+              "mqtt_topic": detections_topic("kimthanh2", "in-1")}
+    with pytest.raises(RejectedDetection, match=r"^gross_kg: Input should be greater than 0"):
+        detection_from_rule_event(weight)

@@ -16,7 +16,8 @@ from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 from aws_lambda_powertools.utilities.parser import envelopes, models, parse
 
 from events import EVENTS_DIR, event_names, event_path, load_event
-from smartgate.domain.crossing import clearance_decided, passage_id_for
+from smartgate.domain.crossing import passage_id_for
+from smartgate.domain.events import passage_events
 from smartgate.domain.intake import RECEIVED_KEY, TOPIC_KEY, RejectedDetection, detection_from_rule_event
 from smartgate.domain.plates import plate_key
 from smartgate.schemas import (
@@ -30,8 +31,10 @@ from smartgate.schemas import (
     PassageStatus,
     PassScanned,
     PlateRead,
+    ShelfLifeAlert,
     WeightReading,
     schema_name,
+    utc_now,
 )
 from smartgate.topics import detections_topic, health_topic, parse_lane_topic
 from smartgate_infra.iot_sql import TopicRuleSql
@@ -100,8 +103,8 @@ def test_every_sample_event_is_covered_by_a_test_here() -> None:
     assert set(event_names("iot")) == covered
     assert set(event_names()) - covered == {
         "dynamodb/passage_decided",
-        "eventbridge/clearance_decided_green", "eventbridge/clearance_decided_red",
-        "api/get_health", "api/get_passage", "api/create_booking", "api/create_booking_bad",
+        "eventbridge/clearance_decided_green", "eventbridge/clearance_decided_red", "eventbridge/shelf_life_alert",
+        "sqs/settle_due", "schedule/shelf_life_watch", *API_SAMPLES,
     }
 
 
@@ -193,13 +196,18 @@ def test_lane_health_sample_is_the_published_message(name: str, model: type[Cont
 # ------------------------------------------------------------- Passages stream -> publish_passage_events
 
 
+def _images() -> tuple[dict[str, Any], dict[str, Any]]:
+    record = load_event("dynamodb/passage_decided")["Records"][0]["dynamodb"]
+    return record["OldImage"], record["NewImage"]
+
+
 def test_stream_sample_has_the_shape_lambda_delivers(template: Template) -> None:
     event = load_event("dynamodb/passage_decided")
 
     parsed = models.DynamoDBStreamModel.model_validate(event)
 
     (record,) = event["Records"]
-    assert record["eventName"] == "INSERT"
+    assert record["eventName"] == "MODIFY"  # the passage was stored open, then decided
     assert (record["eventSource"], record["eventVersion"]) == ("aws:dynamodb", "1.1")
     assert record["awsRegion"] == record["eventSourceARN"].split(":")[3]
     arn = r"arn:aws:dynamodb:[a-z0-9-]+:\d{12}:table/[A-Za-z0-9_.-]+-passages/stream/[0-9T:.-]+"
@@ -207,52 +215,54 @@ def test_stream_sample_has_the_shape_lambda_delivers(template: Template) -> None
     stream_spec = template.resources["PassagesTable"].properties["StreamSpecification"]
     assert record["dynamodb"]["StreamViewType"] == stream_spec["StreamViewType"]
     assert isinstance(record["dynamodb"]["ApproximateCreationDateTime"], int | float)
-    assert "OldImage" not in record["dynamodb"]  # an INSERT has no old image
     assert parsed.Records[0].dynamodb is not None
 
 
-def test_stream_sample_new_image_body_parses_as_a_passage_like_the_handler_does() -> None:
+def test_stream_sample_images_parse_as_passages_like_the_handlers_do() -> None:
     # Given the stream event as the BatchProcessor wraps each record
     event = DynamoDBStreamEvent(load_event("dynamodb/passage_decided"))
     (record,) = list(event.records)
     assert record.dynamodb is not None and record.dynamodb.new_image is not None
-    new_image = record.dynamodb.new_image
-    # When the handler reads the body
-    passage = Passage.model_validate_json(new_image["body"])
-    # Then it is a decided passage whose key attributes agree with the body
-    assert passage.status == PassageStatus.DECIDED and passage.channel is not None
-    assert record.dynamodb.keys == {"passage_id": passage.passage_id}
-    keys = ("passage_id", "gate_id", "lane_id", "status", "channel", "opened_at")
-    assert {k: new_image[k] for k in keys} == {
-        "passage_id": passage.passage_id, "gate_id": passage.gate_id, "lane_id": passage.lane_id,
-        "status": passage.status.value, "channel": passage.channel.value,
-        "opened_at": passage.opened_at.isoformat(),
-    }
+    new_image, old_image = record.dynamodb.new_image, record.dynamodb.old_image
+    assert old_image is not None
+    # When the handlers read the bodies
+    new = Passage.model_validate_json(new_image["body"])
+    old = Passage.model_validate_json(old_image["body"])
+    # Then the write decided an open passage, one version on, and its key attributes agree with the body
+    assert old.status == PassageStatus.OPEN and old.decision is None
+    assert new.status == PassageStatus.RELEASED and new.channel == Channel.GREEN
+    assert new.version == old.version + 1
+    assert record.dynamodb.keys == {"passage_id": new.passage_id}
+    assert {k: new_image[k] for k in ("passage_id", "gate_status", "opened_at")} == {
+        "passage_id": new.passage_id, "gate_status": f"{new.gate_id}#{new.status.value}",
+        "opened_at": new.opened_at.isoformat()}
+    assert int(new_image["version"]) == new.version
 
 
 def test_stream_sample_is_the_item_the_passages_adapter_writes(template: Template) -> None:
-    image = load_event("dynamodb/passage_decided")["Records"][0]["dynamodb"]["NewImage"]
+    _, image = _images()
 
     passage = Passage.model_validate_json(image["body"]["S"])
 
     assert {k: next(iter(v)) for k, v in image.items()} == {
-        "passage_id": "S", "gate_id": "S", "lane_id": "S", "status": "S", "channel": "S", "opened_at": "S",
-        "body": "S", "expires_at": "N"}
+        "passage_id": "S", "gate_status": "S", "opened_at": "S", "version": "N", "body": "S", "expires_at": "N"}
     ttl_days = int(template.parameters["PersonalDataTtlDays"])
     assert int(image["expires_at"]["N"]) == int((passage.opened_at + timedelta(days=ttl_days)).timestamp())
-    assert passage.plate_key == plate_key(passage.plate_text)
+    assert passage.plate_key == plate_key(passage.plate_text or "")
 
 
-def test_stream_sample_is_the_passage_of_the_plate_read_sample() -> None:
-    read = detection_from_rule_event(load_event("iot/plate_read_ok"))
-    assert isinstance(read, PlateRead)
-    body = load_event("dynamodb/passage_decided")["Records"][0]["dynamodb"]["NewImage"]["body"]["S"]
+def test_stream_sample_is_the_passage_of_the_truck_the_iot_samples_read() -> None:
+    reads = [detection_from_rule_event(load_event(f"iot/{n}")) for n in ("plate_read_ok", "container_read_ok",
+                                                                         "weight_reading")]
+    _, image = _images()
 
-    passage = Passage.model_validate_json(body)
+    passage = Passage.model_validate_json(image["body"]["S"])
 
-    assert passage.passage_id == passage_id_for(read)
-    assert passage.detection_ids == [read.event_id]
+    assert passage.passage_id == passage_id_for(reads[0])  # the plate read opened it
+    assert passage.detections.event_ids() == {r.event_id for r in reads}
     assert passage.opened_at.timestamp() * 1000 >= load_event("iot/plate_read_ok")[RECEIVED_KEY]
+    assert passage.decision is not None
+    assert passage.decision.facts["containers.read"] == ["CSQU3054383"]
 
 
 # ------------------------------------------------------------------------------- bus -> notify_officers
@@ -281,32 +291,63 @@ def test_bus_samples_parse_as_clearance_decided(name: str, channel: Channel) -> 
 
     assert via_envelope == direct
     assert direct.channel == channel
-    assert event["detail-type"] == schema_name(ClearanceDecided)
+    assert event["detail-type"] == schema_name(ClearanceDecided) == "ClearanceDecided.v2"
     assert json.loads(direct.model_dump_json()) == event["detail"]
     shape = models.EventBridgeModel.model_validate(event)
-    assert shape.source == "smartgate.clearance" and shape.detail_type == "ClearanceDecided.v1"
+    assert shape.source == "smartgate.clearance"
     assert shape.time.utcoffset() == timedelta(0) and shape.time.year == 2026
 
 
-@pytest.mark.parametrize(("name", "delivered"), [("eventbridge/clearance_decided_red", True),
-                                                 ("eventbridge/clearance_decided_green", False)])
-def test_officer_rule_pattern_delivers_red_but_not_green(
-    name: str, delivered: bool, template: Template
-) -> None:
-    pattern = template.resources["NotifyOfficersFunction"].properties["Events"]["NeedsOfficer"]["Properties"]
+def test_shelf_life_sample_parses_as_the_alert() -> None:
+    event = load_event("eventbridge/shelf_life_alert")
+    alert = parse(event=event, model=ShelfLifeAlert, envelope=envelopes.EventBridgeEnvelope)
+    assert event["detail-type"] == schema_name(ShelfLifeAlert)
+    assert alert.deadline - alert.at == timedelta(hours=11, minutes=25)
+
+
+@pytest.mark.parametrize(("rule", "name", "delivered"), [
+    ("NeedsOfficer", "eventbridge/clearance_decided_red", True),
+    ("NeedsOfficer", "eventbridge/clearance_decided_green", False),
+    ("NeedsOfficer", "eventbridge/shelf_life_alert", False),
+    ("ShelfLife", "eventbridge/shelf_life_alert", True),
+    ("ShelfLife", "eventbridge/clearance_decided_red", False),
+])
+def test_officer_rule_patterns_deliver_what_officers_need(rule: str, name: str, delivered: bool,
+                                                           template: Template) -> None:
+    pattern = template.resources["NotifyOfficersFunction"].properties["Events"][rule]["Properties"]
     assert _matches(pattern["Pattern"], load_event(name)) is delivered
 
 
 def test_green_bus_sample_is_what_the_stream_sample_announces() -> None:
-    body = load_event("dynamodb/passage_decided")["Records"][0]["dynamodb"]["NewImage"]["body"]["S"]
-    announced = clearance_decided(Passage.model_validate_json(body))
+    old_image, new_image = _images()
+    old, new = (Passage.model_validate_json(i["body"]["S"]) for i in (old_image, new_image))
+    announced = passage_events(old, new, utc_now())
     detail = load_event("eventbridge/clearance_decided_green")["detail"]
-    assert ClearanceDecided.model_validate(detail) == announced
+    assert ClearanceDecided.model_validate(detail) == announced[0]
+    assert [type(e).__name__ for e in announced] == ["ClearanceDecided", "PassageStateChanged"]
+
+
+def test_settle_sample_names_the_red_samples_passage() -> None:
+    event = load_event("sqs/settle_due")
+    parsed = models.SqsModel.model_validate(event)
+    body = json.loads(parsed.Records[0].body)
+    red = ClearanceDecided.model_validate(load_event("eventbridge/clearance_decided_red")["detail"])
+    assert body["passage_id"] == red.passage_id
+    assert red.rules_fired[0].rule_id == "R-NO-BOOKING"
+
+
+def test_schedule_sample_is_a_scheduled_event(template: Template) -> None:
+    event = load_event("schedule/shelf_life_watch")
+    shape = models.EventBridgeModel.model_validate(event)
+    assert shape.detail_type == "Scheduled Event" and shape.source == "aws.events"
+    props = template.resources["WatchShelfLifeFunction"].properties["Events"]["Every5Minutes"]["Properties"]
+    assert props["Schedule"] == "rate(5 minutes)"
 
 
 # ------------------------------------------------------------------------------- API Gateway -> api (Chalice)
 
-API_SAMPLES = ["api/get_health", "api/get_passage", "api/create_booking", "api/create_booking_bad"]
+API_SAMPLES = ["api/get_health", "api/get_passage", "api/create_booking", "api/create_booking_bad",
+               "api/get_consignment", "api/register_lab_sample", "api/post_lab_result", "api/gate_queues"]
 
 
 def _template_api_routes(template: Template) -> set[tuple[str, str]]:
@@ -382,16 +423,18 @@ def test_booking_sample_body_is_a_valid_booking_request() -> None:
     assert "plate_text" not in json.loads(load_event("api/create_booking_bad")["body"])
 
 
-def test_booking_sample_makes_the_plate_read_sample_green() -> None:
+def test_booking_sample_makes_the_iot_samples_truck_green() -> None:
     booking = json.loads(load_event("api/create_booking")["body"])
-    passage_body = load_event("dynamodb/passage_decided")["Records"][0]["dynamodb"]["NewImage"]["body"]["S"]
-    passage = Passage.model_validate_json(passage_body)
+    passage = Passage.model_validate_json(_images()[1]["body"]["S"])
     assert (passage.booking_id, passage.channel) == (booking["booking_id"], Channel.GREEN)
+    assert passage.consignment_id == booking["consignment_id"]
     assert plate_key(booking["plate_text"]) == passage.plate_key
 
 
 def test_get_passage_sample_asks_for_the_stream_sample_passage() -> None:
     passage_id = load_event("dynamodb/passage_decided")["Records"][0]["dynamodb"]["Keys"]["passage_id"]["S"]
+    assert load_event("api/get_consignment")["pathParameters"]["consignment_id"] == json.loads(
+        load_event("api/create_booking")["body"])["consignment_id"]
     event = load_event("api/get_passage")
     assert event["pathParameters"] == {"passage_id": passage_id}
     assert event["path"] == f"/passages/{passage_id}"

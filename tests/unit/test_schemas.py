@@ -4,6 +4,7 @@ and the committed JSON Schemas (stale if a model changed without ``make schemas`
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -16,16 +17,22 @@ from pydantic import ValidationError
 from smartgate.schemas import (
     DETECTION_ADAPTER,
     VERSIONED_MODELS,
+    AuditEntry,
     BarrierCommand,
     Booking,
     ClearanceDecided,
+    Consignment,
     ContainerRead,
     Contract,
+    LabResultPosted,
+    LabSampleRegistered,
     LaneHealth,
     Passage,
+    PassageStateChanged,
     PassScanned,
     PlateRead,
     RejectedMessage,
+    ShelfLifeAlert,
     WeightReading,
     export,
     schema_name,
@@ -68,24 +75,6 @@ EXAMPLES: dict[type[Contract], dict[str, Any]] = {
         "reason": "GREEN: plate matches booking BK-20261103-0042",
         "issued_at": T, "expires_at": "2026-11-03T08:31:12.345000Z", "signature": "ab" * 32,
     },
-    Passage: {
-        "schema": "Passage.v1", "passage_id": "psg-2a5a0adf5ddf", "gate_id": "kimthanh2", "lane_id": "in-1",
-        "plate_text": "29A-123.45", "plate_key": "29A12345", "country": "VN",
-        "booking_id": "BK-20261103-0042",
-        "status": "DECIDED", "channel": "GREEN",
-        "rules_fired": [{"rule_id": "R-BOOKED", "channel": "GREEN",
-                         "explanation": "plate matches booking BK-20261103-0042"}],
-        "ruleset_version": "2026.11-1", "detection_ids": ["in-1-7f3c9a2e5b8d4f1a"], "opened_at": T,
-        "decided_at": T,
-    },
-    ClearanceDecided: {
-        "schema": "ClearanceDecided.v1", "event_id": "evt-2fa0c225378a", "passage_id": "psg-9bae38894493",
-        "booking_id": None, "gate_id": "kimthanh2", "lane_id": "in-1", "plate_text": "云A·88K21",
-        "channel": "RED",
-        "rules_fired": [{"rule_id": "R-NO-BOOKING", "channel": "RED",
-                         "explanation": "no booking for plate 云A·88K21 at gate kimthanh2"}],
-        "ruleset_version": "2026.11-1", "decided_at": T,
-    },
     Booking: {
         "schema": "Booking.v1", "booking_id": "BK-20261103-0042", "trader_id": "TR-VN-0107",
         "gate_id": "kimthanh2",
@@ -99,10 +88,45 @@ EXAMPLES: dict[type[Contract], dict[str, Any]] = {
         "payload_encoding": "utf-8", "received_at": T,
     },
 }
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+
+
+def _sample(name: str) -> dict[str, Any]:
+    return json.loads((EVENTS / f"{name}.json").read_text(encoding="utf-8"))
+
+
+_STREAM = _sample("dynamodb/passage_decided")["Records"][0]["dynamodb"]["NewImage"]["body"]["S"]
+_LAB_SAMPLE = {"sample_id": "S-MC-20261103-011", "tests": ["phytosanitary"], "taken_by": "lab-bl2-04",
+               "taken_at": T, "result": None}
+_LAB_RESULT = {"outcome": "pass", "tested_by": "lab-bl2-07", "posted_at": T, "note": "",
+               "parameters": [{"name": "fruit fly larvae", "value": 0, "unit": "per kg", "limit": "0", "ok": True}]}
+_IDS = {"passage_id": "psg-4f0c2a9e8b7d6c5a4b3e2f1d", "gate_id": "mongcai", "lane_id": "out-2",
+        "booking_id": "BK-MC-0003", "consignment_id": "C-MC-0003"}
+EXAMPLES.update({
+    Consignment: json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "consignment_C-20261102-0917.json"
+                             ).read_text(encoding="utf-8")),
+    Passage: json.loads(_STREAM),
+    ClearanceDecided: _sample("eventbridge/clearance_decided_green")["detail"],
+    ShelfLifeAlert: _sample("eventbridge/shelf_life_alert")["detail"],
+    PassageStateChanged: {"schema": "PassageStateChanged.v1", "event_id": "evt-7a1b2c3d4e5f", **_IDS,
+                          "from_status": "IN_INSPECTION", "to_status": "SAMPLED",
+                          "reason": "sample S-MC-20261103-011 taken for phytosanitary", "actor": "lab:lab-bl2-04",
+                          "at": T},
+    LabSampleRegistered: {"schema": "LabSampleRegistered.v1", "event_id": "evt-8b2c3d4e5f6a", **_IDS,
+                          "sample": _LAB_SAMPLE, "perishable_deadline": "2026-11-06T08:00:00Z", "at": T},
+    LabResultPosted: {"schema": "LabResultPosted.v1", "event_id": "evt-9c3d4e5f6a7b", **_IDS,
+                      "sample_id": "S-MC-20261103-011", "result": _LAB_RESULT, "status": "RELEASED", "at": T},
+    AuditEntry: {"schema": "AuditEntry.v1", "gate_id": "mongcai", "seq": 418,
+                 "entry_id": "psg-4f0c2a9e8b7d6c5a4b3e2f1d:state:5", "kind": "state",
+                 "passage_id": "psg-4f0c2a9e8b7d6c5a4b3e2f1d", "actor": "lab:lab-bl2-07", "at": T,
+                 "detail": {"from": "SAMPLED", "to": "RELEASED", "reason": "lab sample S-MC-20261103-011 passed",
+                            "by": "lab:lab-bl2-07"}, "prev_hash": "ab" * 32, "hash": "cd" * 32},
+})
 DETECTIONS = (PlateRead, ContainerRead, PassScanned, WeightReading)
 IDENTIFIER_FIELDS = ("event_id", "gate_id", "lane_id", "passage_id", "command_id", "booking_id", "trader_id")
 TIMESTAMP_FIELDS = ("captured_at", "at", "issued_at", "expires_at", "opened_at", "decided_at", "received_at",
-                    "slot_start", "slot_end", "created_at")
+                    "slot_start", "slot_end", "created_at", "declared_at", "deadline", "status_at", "first_seen",
+                    "last_seen")
 MODEL_IDS = [schema_name(m) for m in VERSIONED_MODELS]
 
 
@@ -155,7 +179,7 @@ def test_example_is_valid_and_names_its_schema(model: type[Contract]) -> None:
     message = model.model_validate(EXAMPLES[model])
 
     assert message.schema_version == schema_name(model)  # type: ignore[attr-defined]
-    assert schema_name(model) == f"{model.__name__}.v1"
+    assert re.fullmatch(rf"{model.__name__}\.v[1-9][0-9]*", schema_name(model))
 
 
 # ------------------------------------------------------------------------------- round trips

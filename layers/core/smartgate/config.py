@@ -19,9 +19,13 @@ class Settings(BaseModel):
     stage: str = Field("local", alias="STAGE")
     aws_region: str = Field("us-east-1", alias="AWS_REGION")
     bookings_table: str | None = Field(None, alias="BOOKINGS_TABLE")
+    consignments_table: str | None = Field(None, alias="CONSIGNMENTS_TABLE")
     passages_table: str | None = Field(None, alias="PASSAGES_TABLE")
+    lanes_table: str | None = Field(None, alias="LANES_TABLE")
     detections_table: str | None = Field(None, alias="DETECTIONS_TABLE")
-    idempotency_table: str | None = Field(None, alias="IDEMPOTENCY_TABLE")
+    audit_table: str | None = Field(None, alias="AUDIT_TABLE")
+    rulesets_table: str | None = Field(None, alias="RULESETS_TABLE")
+    settle_queue_url: str | None = Field(None, alias="SETTLE_QUEUE_URL")
     event_bus_name: str | None = Field(None, alias="EVENT_BUS_NAME")
     rejected_queue_url: str | None = Field(None, alias="REJECTED_QUEUE_URL")
     officer_alerts_topic_arn: str | None = Field(None, alias="OFFICER_ALERTS_TOPIC_ARN")
@@ -30,6 +34,11 @@ class Settings(BaseModel):
     barrier_signing_key: str | None = Field(None, alias="BARRIER_SIGNING_KEY", repr=False)
     command_ttl_seconds: int = Field(60, alias="COMMAND_TTL_SECONDS", gt=0, le=3600)
     personal_data_ttl_days: int = Field(90, alias="PERSONAL_DATA_TTL_DAYS", gt=0, le=3650)
+    audit_retention_days: int = Field(1825, alias="AUDIT_RETENTION_DAYS", gt=0, le=3650)
+    ruleset_cache_seconds: int = Field(60, alias="RULESET_CACHE_SECONDS", ge=0, le=3600)
+    pass_signing_key: str | None = Field(None, alias="PASS_SIGNING_KEY", repr=False)
+    pass_key_id: str = Field("local-1", alias="PASS_KEY_ID")
+    shelf_life_alert_hours: float = Field(12, alias="SHELF_LIFE_ALERT_HOURS", gt=0, le=720)
 
     def require(self, name: str) -> str:
         """The value of a setting this code path cannot work without."""

@@ -53,4 +53,10 @@ def parse_lane_topic(topic: str) -> LaneTopic:
 
 # EventBridge: one custom bus, source smartgate.<area>, detail-type <Event>.v<N>
 SOURCE_CLEARANCE = "smartgate.clearance"
+SOURCE_LAB = "smartgate.lab"
 SOURCE_LANES = "smartgate.lanes"
+
+
+def source_for(event: object) -> str:
+    """The bus ``source`` of an event: smartgate.lab for the lab's, smartgate.clearance for the rest."""
+    return SOURCE_LAB if type(event).__name__.startswith("Lab") else SOURCE_CLEARANCE

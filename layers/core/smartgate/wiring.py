@@ -5,15 +5,36 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import lru_cache
 
-from smartgate.adapters.aws import EventBridgePublisher, IotCommandPublisher, SnsNotifier, SqsRejectedSink
+from smartgate.adapters.aws import (
+    EventBridgePublisher,
+    IotCommandPublisher,
+    SnsNotifier,
+    SqsRejectedSink,
+    SqsSettleScheduler,
+)
 from smartgate.adapters.clock import SystemClock
-from smartgate.adapters.dynamodb import DynamoBookings, DynamoDetections, DynamoPassages
+from smartgate.adapters.dynamodb import (
+    DynamoAudit,
+    DynamoBookings,
+    DynamoConsignments,
+    DynamoPassageStore,
+    DynamoRuleSetArchive,
+)
+from smartgate.adapters.passes import Ed25519PassVerifier, PassSigner, private_key
+from smartgate.adapters.rulesets import DeployedRuleSets
 from smartgate.config import settings
 from smartgate.domain.crossing import CrossingDeps
+from smartgate.domain.gates import GateRegistry, default_gates
+from smartgate.observability import logger, metrics
 
 
 def _ttl() -> timedelta:
     return timedelta(days=settings().personal_data_ttl_days)
+
+
+@lru_cache(maxsize=1)
+def gates() -> GateRegistry:
+    return default_gates(settings().stage)
 
 
 @lru_cache(maxsize=1)
@@ -23,25 +44,59 @@ def bookings() -> DynamoBookings:
 
 
 @lru_cache(maxsize=1)
-def passages() -> DynamoPassages:
+def consignments() -> DynamoConsignments:
     s = settings()
-    return DynamoPassages(s.require("passages_table"), s.aws_region, _ttl())
+    return DynamoConsignments(s.require("consignments_table"), s.aws_region, _ttl())
 
 
 @lru_cache(maxsize=1)
-def detections() -> DynamoDetections:
+def passages() -> DynamoPassageStore:
     s = settings()
-    return DynamoDetections(s.require("detections_table"), s.aws_region, _ttl())
+    return DynamoPassageStore(s.require("passages_table"), s.require("lanes_table"), s.require("detections_table"),
+                              s.aws_region, _ttl())
+
+
+@lru_cache(maxsize=1)
+def audit() -> DynamoAudit:
+    s = settings()
+    return DynamoAudit(s.require("audit_table"), s.aws_region, timedelta(days=s.audit_retention_days))
+
+
+@lru_cache(maxsize=1)
+def rule_set_archive() -> DynamoRuleSetArchive:
+    s = settings()
+    return DynamoRuleSetArchive(s.require("rulesets_table"), s.aws_region)
+
+
+def _rejected(name: str, error: str) -> None:
+    metrics.add_metric(name="RuleSetRejected", unit="Count", value=1)
+    logger.error("deployed rule set refused", rule_set=name, error=error)
+
+
+@lru_cache(maxsize=1)
+def rule_sets() -> DeployedRuleSets:
+    s = settings()
+    return DeployedRuleSets(s.require("rulesets_table"), rule_set_archive(), s.ruleset_cache_seconds,
+                            on_rejected=_rejected)
+
+
+@lru_cache(maxsize=1)
+def pass_signer() -> PassSigner:
+    s = settings()
+    return PassSigner(s.pass_key_id, private_key(s.require("pass_signing_key")))
 
 
 @lru_cache(maxsize=1)
 def crossing_deps() -> CrossingDeps:
     s = settings()
     return CrossingDeps(
+        gates=gates(),
+        rulesets=rule_sets(),
         bookings=bookings(),
-        passages=passages(),
-        detections=detections(),
+        store=passages(),
+        passes=Ed25519PassVerifier(pass_signer().public_keys()),
         commands=IotCommandPublisher(s.aws_region, s.iot_data_endpoint),
+        settle=SqsSettleScheduler(s.require("settle_queue_url"), s.aws_region),
         clock=SystemClock(),
         signing_key=s.require("barrier_signing_key").encode(),
         command_ttl=timedelta(seconds=s.command_ttl_seconds),

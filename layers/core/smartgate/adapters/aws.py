@@ -7,13 +7,15 @@ same code runs against AWS and the local stack.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import boto3
 
-from smartgate.schemas import BarrierCommand, ClearanceDecided, Contract, RejectedMessage, schema_name
-from smartgate.topics import SOURCE_CLEARANCE, commands_topic
+from smartgate.schemas import BarrierCommand, Contract, RejectedMessage, schema_name, utc_now
+from smartgate.topics import commands_topic, source_for
 
 
 class PublishError(RuntimeError):
@@ -41,28 +43,38 @@ class EventBridgePublisher:
 
     MAX_BATCH = 10
 
-    def __init__(self, bus_name: str, region: str, source: str = SOURCE_CLEARANCE, client: Any = None) -> None:
+    def __init__(self, bus_name: str, region: str, client: Any = None) -> None:
         self.bus_name = bus_name
-        self.source = source
         self.client = client or boto3.client("events", region_name=region)
 
-    def publish(self, events: Sequence[ClearanceDecided | Contract]) -> None:
+    def publish(self, events: Sequence[Contract]) -> None:
         for start in range(0, len(events), self.MAX_BATCH):
             batch = events[start:start + self.MAX_BATCH]
-            entries = [{
-                "EventBusName": self.bus_name,
-                "Source": self.source,
-                "DetailType": schema_name(type(event)),
-                "Detail": event.model_dump_json(),
-                "Time": getattr(event, "decided_at", None) or None,
-            } for event in batch]
-            for entry in entries:
-                if entry["Time"] is None:
-                    del entry["Time"]
+            entries = []
+            for event in batch:
+                entry = {"EventBusName": self.bus_name, "Source": source_for(event),
+                         "DetailType": schema_name(type(event)), "Detail": event.model_dump_json()}
+                at = getattr(event, "decided_at", None) or getattr(event, "at", None)
+                if at is not None:
+                    entry["Time"] = at
+                entries.append(entry)
             response = self.client.put_events(Entries=entries)
             if response.get("FailedEntryCount"):
                 failed = [e for e in response["Entries"] if e.get("ErrorCode")]
                 raise PublishError(f"EventBridge refused {len(failed)} event(s): {failed}")
+
+
+class SqsSettleScheduler:
+    """The settle timer: a message to the settle queue, delayed until the passage's deadline (max 15 min)."""
+
+    def __init__(self, queue_url: str, region: str, client: Any = None) -> None:
+        self.queue_url = queue_url
+        self.client = client or boto3.client("sqs", region_name=region)
+
+    def schedule(self, passage_id: str, at: datetime) -> None:
+        delay = min(900, max(0, math.ceil((at - utc_now()).total_seconds())))
+        self.client.send_message(QueueUrl=self.queue_url, DelaySeconds=delay,
+                                 MessageBody=json.dumps({"passage_id": passage_id, "at": at.isoformat()}))
 
 
 class SqsRejectedSink:

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from smartgate.ports import AnyDetection
+from smartgate.domain.correlation import AnyDetection
 from smartgate.schemas import DETECTION_ADAPTER, RejectedMessage, utc_now
 from smartgate.topics import parse_lane_topic
 
@@ -34,7 +34,8 @@ def describe_validation_error(err: ValidationError, union_tag: str | None = None
         loc = list(e["loc"])
         if union_tag is not None and loc[:1] == [union_tag]:
             loc = loc[1:]
-        parts.append(f"{'.'.join(str(p) for p in loc) or '(message)'}: {e['msg']}")
+        message = e["msg"].removeprefix("Value error, ")
+        parts.append(f"{'.'.join(str(p) for p in loc) or '(message)'}: {message}")
     return "; ".join(parts)
 
 

@@ -45,7 +45,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from smartgate.schemas import Country
+from smartgate.schemas.base import Country
 
 _SEPARATORS = re.compile(r"[\s.\-·_]+")
 

@@ -39,13 +39,15 @@ from smartgate.schemas import (
     ContainerRead,
     Country,
     LaneHealth,
+    PassScanned,
     PlateRead,
+    WeightReading,
     utc_now,
 )
 
 log = logging.getLogger("smartgate.edge.simulator")
 
-TruckDetection = PlateRead | ContainerRead
+TruckDetection = PlateRead | ContainerRead | WeightReading | PassScanned
 
 _SEEN_COMMANDS_KEPT = 1000
 
@@ -109,36 +111,50 @@ class LaneSimulator:
         return event_id or f"{self.lane_id}-{uuid.uuid4().hex}"
 
     def truck(
-        self, plate_text: str, country: Country | str, container_no: str | None = None,
-        event_id: str | None = None,
+        self, plate_text: str | None, country: Country | str, container_no: str | None = None,
+        event_id: str | None = None, *, containers: tuple[str, ...] = (), weight_kg: float | None = None,
+        pass_token: str | None = None, rear_plate: str | None = None, trailer_plate: str | None = None,
+        confidence: float | None = None,
     ) -> list[TruckDetection]:
-        """The detections a lane makes of this truck: a front PlateRead, then a ContainerRead if any."""
+        """The detections a lane makes of this truck, in the order a lane sends them: the front plate,
+        the rear and trailer plates, its QR pass, its containers, its weight on the scale."""
         now = self._clock()
-        plate_id = self._event_id(event_id)
-        characters = [ch for ch in plate_text if ch.isalnum()]
-        char_confidences = [round(self._rng.uniform(0.90, 0.999), 3) for _ in characters]
-        detections: list[TruckDetection] = [PlateRead(
-            event_id=plate_id,
-            gate_id=self.gate_id,
-            lane_id=self.lane_id,
-            camera=Camera.FRONT,
-            plate_text=plate_text,
-            country=Country(country),
-            format_valid=plate_format_valid(plate_text, country),
-            confidence=min(char_confidences, default=0.95),
-            char_confidences=char_confidences,
-            captured_at=now,
-        )]
-        if container_no:
-            detections.append(ContainerRead(
-                event_id=f"{plate_id}.container" if event_id else self._event_id(None),
-                gate_id=self.gate_id,
-                lane_id=self.lane_id,
-                container_no=container_no,
-                check_digit_ok=container_check_digit_ok(container_no),
-                confidence=round(self._rng.uniform(0.88, 0.99), 3),
-                captured_at=now,
-            ))
+        first_id = self._event_id(event_id)
+        detections: list[TruckDetection] = []
+
+        def next_id(suffix: str) -> str:
+            return first_id if not detections else (f"{first_id}.{suffix}" if event_id else self._event_id(None))
+
+        def read(text: str, camera: Camera, plate_country: Country) -> PlateRead:
+            characters = [ch for ch in text if ch.isalnum()]
+            confs = [round(self._rng.uniform(0.90, 0.999), 3) for _ in characters]
+            if confidence is not None:
+                confs = [min(c, confidence) for c in confs]
+            return PlateRead(event_id=next_id(camera.value), gate_id=self.gate_id, lane_id=self.lane_id,
+                             camera=camera, plate_text=text, country=plate_country,
+                             format_valid=plate_format_valid(text, plate_country),
+                             confidence=min(confs, default=0.95), char_confidences=confs, captured_at=now)
+
+        if plate_text:
+            detections.append(read(plate_text, Camera.FRONT, Country(country)))
+        if rear_plate:
+            detections.append(read(rear_plate, Camera.REAR, Country(country)))
+        if trailer_plate:
+            detections.append(read(trailer_plate, Camera.TRAILER, Country(country)))
+        if pass_token:  # the driver shows it at the kiosk as the truck pulls up
+            detections.append(PassScanned(event_id=next_id("pass"), gate_id=self.gate_id, lane_id=self.lane_id,
+                                          token=pass_token, captured_at=now))
+        boxes = [box for box in (container_no, *containers) if box]
+        for n, box in enumerate(boxes, start=1):
+            if box:
+                detections.append(ContainerRead(
+                    event_id=next_id("container" if n == 1 else f"container{n}"), gate_id=self.gate_id,
+                    lane_id=self.lane_id,
+                    container_no=box, check_digit_ok=container_check_digit_ok(box),
+                    confidence=round(self._rng.uniform(0.88, 0.99), 3), captured_at=now))
+        if weight_kg is not None:
+            detections.append(WeightReading(event_id=next_id("weight"), gate_id=self.gate_id, lane_id=self.lane_id,
+                                            gross_kg=weight_kg, stable=True, captured_at=now))
         return detections
 
     # ---- commands
@@ -202,31 +218,37 @@ class LaneSimulator:
         log.warning(kv("stale barrier command dropped", **fields), extra=fields)
 
     def cross(
-        self, plate_text: str, country: Country | str, container_no: str | None = None, timeout: float = 10.0,
+        self, plate_text: str | None, country: Country | str, container_no: str | None = None,
+        timeout: float = 10.0, **truck: object,
     ) -> CrossingResult:
-        """Publish the truck's detections and wait for the barrier command that answers them.
+        """Publish the truck's detections (see :meth:`truck`) and wait for the barrier command."""
+        return self.send(self.truck(plate_text, country, container_no, **truck), timeout=timeout,  # type: ignore[arg-type]
+                         plate=plate_text or "")
 
-        Never raises for a missing, late or badly signed command: the result says what happened.
+    def send(self, detections: list[TruckDetection], timeout: float = 10.0, plate: str = "") -> CrossingResult:
+        """Publish these detections of one truck and wait for the barrier command that answers them.
+
+        ``latency_ms`` counts from the last detection sent (the cloud cannot decide before it). Never
+        raises for a missing, late or badly signed command: the result says what happened.
         """
         self.start()
-        detections = self.truck(plate_text, country, container_no)
-        plate_read = detections[0]
+        first = detections[0]
         published_at = time.monotonic()
         try:
             for detection in detections:
                 self.transport.publish(self.detections_topic, detection)
         except TransportError as exc:
-            return CrossingResult(plate_text, None, _ms_since(published_at), None, f"publish failed: {exc}",
-                                  plate_read.event_id)
+            return CrossingResult(plate, None, _ms_since(published_at), None, f"publish failed: {exc}",
+                                  first.event_id)
+        last_sent = time.monotonic()
         received = self._next_command_after(published_at, published_at + timeout)
-        fields = {"plate": plate_text, "event_id": plate_read.event_id, "gate_id": self.gate_id,
-                  "lane_id": self.lane_id}
+        fields = {"plate": plate, "event_id": first.event_id, "gate_id": self.gate_id, "lane_id": self.lane_id}
         if received is None:
             log.warning(kv("no barrier command", timeout_s=timeout, **fields), extra=fields)
-            return CrossingResult(plate_text, None, _ms_since(published_at), None,
-                                  f"no barrier command within {timeout:g}s", plate_read.event_id)
+            return CrossingResult(plate, None, _ms_since(last_sent), None,
+                                  f"no barrier command within {timeout:g}s", first.event_id)
         command = received.command
-        latency_ms = (received.at - published_at) * 1000
+        latency_ms = max(0.0, (received.at - last_sent) * 1000)  # 0: answered before the lane had sent it all
         checked: bool | None = None
         error: str | None = None
         if self.signing_key is not None:
@@ -239,7 +261,13 @@ class LaneSimulator:
         log.info(kv("barrier command", command_id=command.command_id, action=command.action.value,
                     passage_id=command.passage_id, latency_ms=round(latency_ms, 1), signature_ok=checked,
                     **fields), extra=fields)
-        return CrossingResult(plate_text, command, latency_ms, checked, error, plate_read.event_id)
+        return CrossingResult(plate, command, latency_ms, checked, error, first.event_id)
+
+    def next_command(self, timeout: float) -> BarrierCommand | None:
+        """The next command for this lane that arrives within ``timeout`` (a later HOLD, say)."""
+        start = time.monotonic()
+        received = self._next_command_after(start - 3600, start + timeout)
+        return received.command if received else None
 
     # ---- other messages
 

@@ -1,0 +1,66 @@
+"""Declarations written by hand (seed data, scenarios): consignments and bookings with times relative to now.
+
+In those files a booking sits inside its consignment (``booking: {booking_id, slot_minutes: [start,
+end]}``), and ``shelf_life_hours`` on a goods line stands for a deadline that many hours from now; the
+rest is the Consignment.v1 / Booking.v1 contract as it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from smartgate.adapters.passes import PassSigner, private_key
+from smartgate.domain.passes import PassClaims
+from smartgate.domain.plates import plate_key
+from smartgate.schemas import Booking, Consignment
+from smartgate_infra.template import Template
+
+PASS_GRACE = timedelta(hours=2)
+
+
+@dataclass(frozen=True)
+class Declared:
+    consignment: Consignment
+    booking: Booking | None
+
+
+def declared(raw: dict[str, Any], now: datetime) -> Declared:
+    data = dict(raw)
+    booking_raw = data.pop("booking", None)
+    goods = []
+    for line in data.get("goods", []):
+        line = dict(line)
+        hours = line.pop("shelf_life_hours", None)
+        if hours is not None:
+            line["shelf_life_deadline"] = (now + timedelta(hours=float(hours))).isoformat()
+        goods.append(line)
+    data["goods"] = goods
+    data.setdefault("declared_at", (now - timedelta(hours=20)).isoformat())
+    consignment = Consignment.model_validate(data)
+    booking = None
+    if booking_raw is not None:
+        b = dict(booking_raw)
+        start, end = b.pop("slot_minutes", (-30, 90))
+        booking = Booking.model_validate({
+            "trader_id": consignment.trader_id, "gate_id": consignment.gate_id,
+            "direction": consignment.direction, "plate_text": consignment.plate_text,
+            "country": consignment.country, "trailer_plate": consignment.trailer_plate,
+            "consignment_id": consignment.consignment_id,
+            "slot_start": now + timedelta(minutes=start), "slot_end": now + timedelta(minutes=end),
+            "created_at": now - timedelta(hours=20), **b})
+    return Declared(consignment, booking)
+
+
+def pass_signer(template: Template) -> PassSigner:
+    """The local stack's pass signer, from the template's parameters (what the functions use too)."""
+    return PassSigner(str(template.parameters["PassKeyId"]), private_key(str(template.parameters["PassSigningKey"])))
+
+
+def pass_for(booking: Booking, signer: PassSigner) -> str:
+    """A crossing pass for this booking, valid around its slot."""
+    return signer.issue(PassClaims(
+        booking_id=booking.booking_id, plate_key=plate_key(booking.plate_text), gate_id=booking.gate_id,
+        direction=booking.direction, not_before=int((booking.slot_start - PASS_GRACE).timestamp()),
+        not_after=int((booking.slot_end + PASS_GRACE).timestamp())))

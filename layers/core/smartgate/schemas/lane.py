@@ -1,0 +1,131 @@
+"""What lanes send (detections, health) and what the cloud sends back (barrier commands)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, TypeAdapter
+
+from smartgate.schemas.base import (
+    BarrierAction,
+    Camera,
+    Confidence,
+    Contract,
+    Country,
+    Identifier,
+    UtcDatetime,
+)
+
+
+class LaneMessage(Contract):
+    """Anything a lane sends: it names its gate and lane, which must agree with the MQTT topic."""
+
+    event_id: Identifier
+    gate_id: Identifier
+    lane_id: Identifier
+
+
+# --------------------------------------------------------------------------- lane -> cloud
+
+
+class PlateRead(LaneMessage):
+    """A licence plate read by a lane camera (one vehicle, frames already merged on the edge)."""
+
+    schema_version: Literal["PlateRead.v1"] = Field("PlateRead.v1", alias="schema")
+    camera: Camera = Camera.FRONT
+    plate_text: Annotated[str, Field(min_length=1, max_length=20)]
+    country: Country
+    format_valid: bool
+    confidence: Confidence
+    char_confidences: list[Confidence] = Field(default_factory=list)
+    crop_key: str | None = Field(None, max_length=1024, description="S3 key of the plate crop (evidence)")
+    captured_at: UtcDatetime
+
+
+class ContainerRead(LaneMessage):
+    """An ISO 6346 container code read on the lane."""
+
+    schema_version: Literal["ContainerRead.v1"] = Field("ContainerRead.v1", alias="schema")
+    container_no: Annotated[str, Field(min_length=4, max_length=16)]
+    check_digit_ok: bool
+    confidence: Confidence
+    crop_key: str | None = Field(None, max_length=1024)
+    captured_at: UtcDatetime
+
+
+class PassScanned(LaneMessage):
+    """A QR pass shown at the lane; the token is verified in the cloud (and offline if possible)."""
+
+    schema_version: Literal["PassScanned.v1"] = Field("PassScanned.v1", alias="schema")
+    token: Annotated[str, Field(min_length=1, max_length=4096)]
+    verified_offline: bool = False
+    captured_at: UtcDatetime
+
+
+class WeightReading(LaneMessage):
+    """Gross weight from the lane scale."""
+
+    schema_version: Literal["WeightReading.v1"] = Field("WeightReading.v1", alias="schema")
+    gross_kg: Annotated[float, Field(gt=0, le=200_000)]
+    stable: bool
+    captured_at: UtcDatetime
+
+
+Detection = Annotated[
+    PlateRead | ContainerRead | PassScanned | WeightReading,
+    Field(discriminator="schema_version"),
+]
+"""Any detection a lane publishes on ``smartgate/{gate}/lanes/{lane}/detections``."""
+
+DETECTION_ADAPTER: TypeAdapter[PlateRead | ContainerRead | PassScanned | WeightReading] = TypeAdapter(Detection)
+
+
+class LaneHealth(LaneMessage):
+    """Periodic lane heartbeat on ``.../health``."""
+
+    schema_version: Literal["LaneHealth.v1"] = Field("LaneHealth.v1", alias="schema")
+    online: bool = True
+    camera_ok: bool
+    fps: Annotated[float, Field(ge=0)]
+    inference_ms: Annotated[float, Field(ge=0)]
+    queue_depth: Annotated[int, Field(ge=0)] = 0
+    detail: str | None = Field(None, max_length=500)
+    at: UtcDatetime
+
+
+# --------------------------------------------------------------------------- cloud -> lane
+
+
+class BarrierCommand(Contract):
+    """Open or hold the barrier of one lane, for one passage, until ``expires_at``.
+
+    ``signature`` is an HMAC-SHA256 (hex) over :meth:`signing_payload`, so a lane can refuse a
+    command that did not come from the clearance service.
+    """
+
+    schema_version: Literal["BarrierCommand.v1"] = Field("BarrierCommand.v1", alias="schema")
+    command_id: Identifier
+    gate_id: Identifier
+    lane_id: Identifier
+    action: BarrierAction
+    passage_id: Identifier
+    reason: Annotated[str, Field(max_length=500)]
+    issued_at: UtcDatetime
+    expires_at: UtcDatetime
+    signature: str = ""
+
+    def signing_payload(self) -> bytes:
+        fields = (self.command_id, self.gate_id, self.lane_id, self.action.value, self.passage_id,
+                  self.issued_at.isoformat(), self.expires_at.isoformat())
+        return "|".join(fields).encode()
+
+
+class RejectedMessage(Contract):
+    """A lane message the cloud could not accept, kept with its reason for an operator to find."""
+
+    schema_version: Literal["RejectedMessage.v1"] = Field("RejectedMessage.v1", alias="schema")
+    source: str = Field(description="where it came from, e.g. the MQTT topic")
+    reason: str
+    payload: str = Field(description="the message as received (UTF-8, or base64 when binary)")
+    payload_encoding: Literal["utf-8", "base64"] = "utf-8"
+    received_at: UtcDatetime
