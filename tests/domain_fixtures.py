@@ -117,3 +117,25 @@ class World:
 
     def later(self, seconds: float) -> None:
         self.clock.at = self.clock.at + timedelta(seconds=seconds)
+
+
+def race(work: Any, items: list[Any]) -> list[BaseException]:
+    """Run ``work(item)`` for every item at the same moment, one thread each; the errors they raised."""
+    import threading
+
+    barrier = threading.Barrier(len(items))
+    errors: list[BaseException] = []
+
+    def run(item: Any) -> None:
+        barrier.wait()
+        try:
+            work(item)
+        except BaseException as exc:  # noqa: BLE001 - reported to the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(item,)) for item in items]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors

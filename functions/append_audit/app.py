@@ -14,21 +14,18 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from smartgate import wiring
+from smartgate.adapters.dynamodb import passage_from_image
 from smartgate.domain.audit import record as record_changes
 from smartgate.domain.passages import changes
 from smartgate.observability import logger, metrics, tracer
-from smartgate.schemas import Passage, utc_now
+from smartgate.schemas import utc_now
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
-def _passage(image: dict[str, Any] | None) -> Passage | None:
-    return Passage.model_validate_json(image["body"]) if image and "body" in image else None
-
-
 def record_handler(record: DynamoDBRecord) -> None:
-    new = _passage(record.dynamodb.new_image if record.dynamodb else None)
-    old = _passage(record.dynamodb.old_image if record.dynamodb else None)
+    new = passage_from_image(record.dynamodb.new_image if record.dynamodb else None)
+    old = passage_from_image(record.dynamodb.old_image if record.dynamodb else None)
     if new is None:
         return
     written = record_changes(wiring.audit(), changes(old, new), utc_now())

@@ -3,17 +3,16 @@ and two detections racing on one passage through the real DynamoDB store."""
 
 from __future__ import annotations
 
-import threading
 import uuid
 from datetime import timedelta
 
 import pytest
-from domain_fixtures import T0, World, booking, consignment, container, plate, weight
+from domain_fixtures import T0, World, booking, consignment, container, plate, race, weight
 
 from smartgate.adapters.memory import InMemoryAudit, InMemoryBookings, InMemoryPassageStore
 from smartgate.domain.audit import GENESIS
 from smartgate.domain.correlation import LaneTrack
-from smartgate.domain.crossing import CrossingDeps, ingest_detection
+from smartgate.domain.crossing import CrossingDeps, ingest_detection, passage_ref
 from smartgate.domain.matching import fold_plate
 from smartgate.domain.passages import bump
 from smartgate.ports import Conflict, DuplicateDetection, LaneCommit
@@ -73,9 +72,7 @@ def test_a_commit_writes_detection_passage_and_lane_or_nothing(store) -> None:  
     lane = unique("ln")
     p, track = _new(lane)
     d = plate("24C-123.45", lane=lane)
-    from smartgate.domain.crossing import _ref
-
-    new_track = track.with_ref(_ref(p), T0)
+    new_track = track.with_ref(passage_ref(p), T0)
     store.commit(LaneCommit(d, p, None, new_track, 0))
     assert store.get(p.passage_id) == p
     assert store.lane("sandbox", lane).recent == new_track.recent and store.lane("sandbox", lane).version == 1
@@ -83,14 +80,14 @@ def test_a_commit_writes_detection_passage_and_lane_or_nothing(store) -> None:  
     assert record is not None and (record.passage_id, record.handled) == (p.passage_id, False)
     # the same detection again: recognised, nothing written
     with pytest.raises(DuplicateDetection):
-        store.commit(LaneCommit(d, bump(p), p.version, new_track.with_ref(_ref(p), T0), 1))
+        store.commit(LaneCommit(d, bump(p), p.version, new_track.with_ref(passage_ref(p), T0), 1))
     # a stale lane version: a conflict, nothing written
     d2 = weight(35_000, lane=lane)
     with pytest.raises(Conflict):
         store.commit(LaneCommit(d2, bump(p), p.version, new_track, 0))
     # a stale passage version: a conflict too
     with pytest.raises(Conflict):
-        store.commit(LaneCommit(d2, bump(p), p.version + 5, new_track.with_ref(_ref(p), T0), 1))
+        store.commit(LaneCommit(d2, bump(p), p.version + 5, new_track.with_ref(passage_ref(p), T0), 1))
     assert store.detection(d2.event_id) is None and store.get(p.passage_id) == p
     store.mark_handled(d.event_id)
     assert store.detection(d.event_id).handled is True  # type: ignore[union-attr]
@@ -99,9 +96,7 @@ def test_a_commit_writes_detection_passage_and_lane_or_nothing(store) -> None:  
 def test_a_save_needs_the_version_it_read(store) -> None:  # type: ignore[no-untyped-def]
     lane = unique("ln")
     p, track = _new(lane)
-    from smartgate.domain.crossing import _ref
-
-    store.commit(LaneCommit(plate("24C-123.45", lane=lane), p, None, track.with_ref(_ref(p), T0), 0))
+    store.commit(LaneCommit(plate("24C-123.45", lane=lane), p, None, track.with_ref(passage_ref(p), T0), 0))
     held = bump(p, status=PassageStatus.HELD)
     store.save(held, p.version)
     with pytest.raises(Conflict):
@@ -137,25 +132,11 @@ def test_two_detections_racing_on_one_passage_lose_no_update(stack_client) -> No
     c = consignment(unique("C"), plate="24C-595.95")
     w.book(c, bid=unique("BK"))
     deps = CrossingDeps(**{**w.deps.__dict__, "store": stack_client.passages})
-    at = T0 + timedelta(days=3650 * 0) + timedelta(seconds=uuid.uuid4().int % 10_000)
+    at = T0 + timedelta(seconds=uuid.uuid4().int % 10_000)
     detections = [plate("24C-595.95", at, lane=lane), container("MSKU6011672", at, lane=lane),
                   weight(35_400, at, lane=lane)]
-    barrier = threading.Barrier(len(detections))
-    errors: list[BaseException] = []
-
-    def send(d) -> None:  # type: ignore[no-untyped-def]
-        barrier.wait()
-        try:
-            ingest_detection(d, deps)
-        except BaseException as exc:  # noqa: BLE001
-            errors.append(exc)
-
     # When their three detections are ingested at the same moment, from three threads
-    threads = [threading.Thread(target=send, args=(d,)) for d in detections]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    errors = race(lambda d: ingest_detection(d, deps), detections)
     # Then one passage holds all three, decided once, and no write was lost
     assert not errors
     track = stack_client.passages.lane("sandbox", lane)

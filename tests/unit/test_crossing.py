@@ -3,7 +3,6 @@ duplicates, concurrency, and order independence (property-based), on in-memory a
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -15,6 +14,7 @@ from domain_fixtures import (
     goods,
     pass_scan,
     plate,
+    race,
     weight,
 )
 from hypothesis import HealthCheck, given, settings
@@ -196,22 +196,7 @@ def test_concurrent_detections_of_one_truck_lose_no_update() -> None:
     w = World()
     w.book(consignment(containers=("MSKU6011672", "TGHU1234567")))
     detections = [*truck(), container("TGHU1234567", T0 + timedelta(seconds=1))]
-    barrier = threading.Barrier(len(detections))
-    errors: list[BaseException] = []
-
-    def send(d) -> None:  # type: ignore[no-untyped-def]
-        barrier.wait()
-        try:
-            ingest_detection(d, w.deps)
-        except BaseException as exc:  # noqa: BLE001
-            errors.append(exc)
-
-    threads = [threading.Thread(target=send, args=(d,)) for d in detections]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    assert not race(lambda d: ingest_detection(d, w.deps), detections)
     [passage] = w.store.passages.values()
     assert passage.detections.event_ids() == {d.event_id for d in detections}
     assert passage.channel == Channel.GREEN and len(w.commands.sent) == 1

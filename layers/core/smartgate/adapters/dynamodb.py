@@ -59,6 +59,20 @@ def _conditional_failed(err: PutError | UpdateError) -> bool:
     return err.cause_response_code == "ConditionalCheckFailedException"
 
 
+def _cancelled(err: TransactWriteError) -> tuple[bool, bool]:
+    """(the first item's condition failed, another item's condition failed or a transaction conflicted)."""
+    codes = [getattr(r, "code", None) for r in (err.cancellation_reasons or [])]
+    first = bool(codes) and codes[0] == "ConditionalCheckFailed"
+    other = "ConditionalCheckFailed" in codes[1:] or "TransactionConflict" in codes \
+        or err.cause_response_code == "TransactionConflictException"
+    return first, other
+
+
+def passage_from_image(image: dict[str, Any] | None) -> Passage | None:
+    """The passage in a stream record's image (as the powertools data class gives it), if any."""
+    return Passage.model_validate_json(image["body"]) if image and "body" in image else None
+
+
 def _meta(table_name: str, region: str) -> type:
     return type("Meta", (), {"table_name": table_name, "region": region})
 
@@ -311,11 +325,10 @@ class DynamoPassageStore:
                 tx.save(self._passage_row(p), condition=passage_condition)
                 tx.save(lane, condition=lane_condition)
         except TransactWriteError as err:
-            reasons = [getattr(r, "code", None) for r in (err.cancellation_reasons or [])]
-            if reasons and reasons[0] == "ConditionalCheckFailed":
+            duplicate, moved = _cancelled(err)
+            if duplicate:
                 raise DuplicateDetection(d.event_id) from err
-            if "ConditionalCheckFailed" in reasons or err.cause_response_code == "TransactionConflictException" \
-                    or "TransactionConflict" in reasons:
+            if moved:
                 raise Conflict(f"passage {p.passage_id} or lane {track.lane_id} changed meanwhile") from err
             raise
 
@@ -397,10 +410,10 @@ class DynamoAudit(_Table):
                 tx.save(mark, condition=self.model.gate_id.does_not_exist())
                 tx.save(row, condition=self.model.gate_id.does_not_exist())
         except TransactWriteError as err:
-            reasons = [getattr(r, "code", None) for r in (err.cancellation_reasons or [])]
-            if reasons and reasons[0] == "ConditionalCheckFailed":
+            recorded, taken = _cancelled(err)
+            if recorded:
                 return False
-            if "ConditionalCheckFailed" in reasons or "TransactionConflict" in reasons:
+            if taken:
                 self._heads.pop(entry.gate_id, None)  # another writer appended: read the head again
                 raise Conflict(f"audit seq {entry.seq} of gate {entry.gate_id} is taken") from err
             raise

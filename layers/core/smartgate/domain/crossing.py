@@ -159,7 +159,7 @@ def _with_detection(passage: Passage, d: AnyDetection) -> Passage:
     return passage.model_copy(update=changes)
 
 
-def _ref(passage: Passage) -> PassageRef:
+def passage_ref(passage: Passage) -> PassageRef:
     det = passage.detections
     folds: set[str] = set()
     trailer: set[str] = set()
@@ -268,7 +268,7 @@ def ingest_detection(detection: AnyDetection, deps: CrossingDeps) -> IngestResul
             passage = _matched(passage, deps, checks)
         outcome = evaluate_passage(passage, lane, deps, now, checks=checks)
         stored = outcome.passage.model_copy(update={"version": (before.version if before else 0) + 1})
-        new_track = track.with_ref(_ref(stored), now)
+        new_track = track.with_ref(passage_ref(stored), now)
         try:
             deps.store.commit(LaneCommit(detection, stored, before.version if before else None, new_track,
                                          track.version))
