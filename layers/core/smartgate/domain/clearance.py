@@ -166,10 +166,9 @@ def passage_facts(passage: Passage, lane: LaneSpec, rule_set: RuleSet,
     # ---- declaration, containers, trailer
     declared = list(consignment.container_nos) if consignment else (
         [normalise_container(booking.container_no)] if booking and booking.container_no else [])
-    read_ok = sorted({normalise_container(c.container_no) for c in det.containers
-                      if container_check_digit_ok(c.container_no)})
-    bad = sorted({normalise_container(c.container_no) for c in det.containers
-                  if not container_check_digit_ok(c.container_no)})
+    checked = {normalise_container(c.container_no): container_check_digit_ok(c.container_no) for c in det.containers}
+    read_ok = sorted(code for code, ok in checked.items() if ok)
+    bad = sorted(code for code, ok in checked.items() if not ok)
     known_declaration = consignment is not None or booking is not None
     if set(read_ok) & set(declared):
         agreeing.append("container")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 _CODE = re.compile(r"[A-Z]{3}[UJZ][0-9]{7}")
 _SEPARATORS = re.compile(r"[\s\-.]+")
@@ -104,6 +105,7 @@ def validate_container(code: str) -> ContainerValidation:
                                None if ok else f"check digit is {printed}, expected {expected}")
 
 
+@lru_cache(maxsize=4096)
 def container_check_digit_ok(container_no: str) -> bool:
     """True when the code has the ISO 6346 shape and its last digit is the right check digit."""
     return validate_container(container_no).check_digit_ok

@@ -15,6 +15,7 @@ A fuzzy match never clears a vehicle on its own: the rule set asks for agreeing 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from smartgate.domain.plates import plate_key
 from smartgate.schemas import Country
@@ -54,6 +55,7 @@ class PlateMatch:
 NO_MATCH = PlateMatch(0.0, 0)
 
 
+@lru_cache(maxsize=8192)
 def match_plates(read: str, read_country: Country | str | None, booked: str,
                  booked_country: Country | str | None) -> PlateMatch:
     """How well a read plate matches a booked one (symmetric in its two plates)."""

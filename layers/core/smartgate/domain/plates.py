@@ -44,12 +44,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from smartgate.schemas.base import Country
 
 _SEPARATORS = re.compile(r"[\s.\-·_]+")
 
 
+@lru_cache(maxsize=8192)
 def plate_key(text: str) -> str:
     """Canonical key of a plate: upper case, no spaces, dots, dashes or middle dots.
 
