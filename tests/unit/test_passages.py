@@ -111,11 +111,15 @@ def test_perishables_go_first_in_the_queues() -> None:
     reefer = FRUIT.model_copy(update={"needs_testing": []})
     cold = decided(w, [reefer], plate_text="24C-444.44", lane="out-06", cid="C-6", bid="BK-6",
                    at=T0 + timedelta(minutes=1))
+    chilled = timber.model_copy(update={"reefer": True, "description": "chilled logs (a reefer, not perishable)"})
+    cool = decided(w, [chilled], plate_text="24C-555.55", lane="out-07", cid="C-7", bid="BK-7",
+                   at=T0 + timedelta(minutes=2))
     fruit = decided(w, [FRUIT], plate_text="24C-222.22", lane="out-04", cid="C-4", bid="BK-4",
                     at=T0 + timedelta(minutes=5))
     assert held.status == S.HELD and cold.status == S.HELD
     q = queues(w.store, "sandbox")
-    assert [p.passage_id for p in q["inspection"]] == [cold.passage_id, held.passage_id]  # perishable first
+    # perishable first, then refrigerated, then the rest (each in order of arrival)
+    assert [p.passage_id for p in q["inspection"]] == [cold.passage_id, cool.passage_id, held.passage_id]
     assert [p.passage_id for p in q["lab"]] == [fruit.passage_id]
     late_fruit = decided(w, [FRUIT.model_copy(update={"shelf_life_deadline": T0 + timedelta(hours=10)})],
                          plate_text="24C-333.33", lane="out-05", cid="C-5", bid="BK-5", at=T0 + timedelta(minutes=9))

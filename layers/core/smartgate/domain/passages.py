@@ -215,12 +215,15 @@ def shelf_life_alerts(passages: Iterable[Passage], now: datetime, within: timede
 
 
 def queue_order(passages: Iterable[Passage]) -> list[Passage]:
-    """Perishables first (earliest shelf-life deadline first), then in order of arrival."""
+    """Perishables first (earliest shelf-life deadline first), then other refrigerated loads, then the rest;
+    in order of arrival within each."""
     far = datetime.max.replace(tzinfo=None)
 
     def key(p: Passage) -> tuple[int, datetime, datetime, str]:
         deadline = p.consignment.shelf_life_deadline() if p.consignment else None
-        return (deadline is None, deadline.replace(tzinfo=None) if deadline else far,
-                p.first_seen.replace(tzinfo=None), p.passage_id)
+        reefer = p.consignment is not None and any(line.reefer for line in p.consignment.goods)
+        rank = 0 if deadline else 1 if reefer else 2
+        return (rank, deadline.replace(tzinfo=None) if deadline else far, p.first_seen.replace(tzinfo=None),
+                p.passage_id)
 
     return sorted(passages, key=key)
