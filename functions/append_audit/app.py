@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from smartgate import wiring
-from smartgate.adapters.dynamodb import passage_from_image
+from smartgate.adapters.dynamodb import passage_change
 from smartgate.domain.audit import record as record_changes
 from smartgate.domain.passages import changes
 from smartgate.observability import logger, metrics, tracer
@@ -24,8 +24,7 @@ processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
 def record_handler(record: DynamoDBRecord) -> None:
-    new = passage_from_image(record.dynamodb.new_image if record.dynamodb else None)
-    old = passage_from_image(record.dynamodb.old_image if record.dynamodb else None)
+    old, new = passage_change(record)
     if new is None:
         return
     written = record_changes(wiring.audit(), changes(old, new), utc_now())

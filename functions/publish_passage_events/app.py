@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from smartgate import wiring
-from smartgate.adapters.dynamodb import passage_from_image
+from smartgate.adapters.dynamodb import passage_change
 from smartgate.domain.events import passage_events
 from smartgate.observability import logger, metrics, tracer
 from smartgate.schemas import utc_now
@@ -25,8 +25,7 @@ processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
 def record_handler(record: DynamoDBRecord) -> None:
-    new = passage_from_image(record.dynamodb.new_image if record.dynamodb else None)
-    old = passage_from_image(record.dynamodb.old_image if record.dynamodb else None)
+    old, new = passage_change(record)
     if new is None:
         return
     events = passage_events(old, new, utc_now())

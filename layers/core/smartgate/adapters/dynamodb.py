@@ -73,6 +73,14 @@ def passage_from_image(image: dict[str, Any] | None) -> Passage | None:
     return Passage.model_validate_json(image["body"]) if image and "body" in image else None
 
 
+def passage_change(record: Any) -> tuple[Passage | None, Passage | None]:
+    """(old, new) passage of a passages-stream record (a powertools ``DynamoDBRecord``)."""
+    images = record.dynamodb
+    if images is None:
+        return None, None
+    return passage_from_image(images.old_image), passage_from_image(images.new_image)
+
+
 def _meta(table_name: str, region: str) -> type:
     return type("Meta", (), {"table_name": table_name, "region": region})
 
