@@ -18,6 +18,7 @@ import json
 import statistics
 import time
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,12 @@ GAP_S = 0.1
 """Pause between trucks. Real trucks are seconds apart; without a pause, a lane's next publish would
 wait behind its PUBACK of the previous command (Nagle + delayed ACK, ~40 ms on loopback), which
 measures TCP, not the gate."""
+PACE_S = 0.25
+"""Between one truck's detections: the plate camera, the pass kiosk, the container camera and the scale
+are separate devices that report one after another, not in the same millisecond."""
+SPACING = timedelta(seconds=40)
+"""Between two trucks' capture times (more than the rule set's 20 s gap): trucks on a lane are tens of
+seconds apart, even when the bench sends them faster."""
 GATE, LANE = "sandbox", "out-60"
 CONTAINER = "MSKU6011672"
 TARE, GOODS_KG = 14_800, 20_600
@@ -46,7 +53,7 @@ def bench_trucks(n: int) -> list[Declared]:
         "driver_ref": f"DRV-BENCH-{i:04d}", "vehicle_tare_kg": TARE,
         "goods": [{"hs_code": "4001.22", "description": "natural rubber", "quantity": 576, "unit": "bale",
                    "net_kg": 20_160, "gross_kg": GOODS_KG, "value": 33_900, "currency": "USD", "origin": "VN"}],
-        "booking": {"booking_id": f"BK-BENCH-{i:04d}", "slot_minutes": [-30, 90]}}, now) for i in range(n)]
+        "booking": {"booking_id": f"BK-BENCH-{i:04d}", "slot_minutes": [-30 - n, 90]}}, now) for i in range(n)]
 
 
 def requests_before_command(log: Path, since: float) -> list[int]:
@@ -84,11 +91,13 @@ def run_bench(state: StackState, trucks: int = 200, say: Any = print) -> str:
     started = time.time()
     try:
         sim = lanes.lane(GATE, LANE)
+        start = utc_now() - SPACING * len(fleet)
         for i, entry in enumerate(fleet):
             c = entry.consignment
             time.sleep(GAP_S)
             result = sim.cross(c.plate_text, c.country, containers=(CONTAINER,), weight_kg=TARE + GOODS_KG,
-                               pass_token=client.pass_token(entry), timeout=15)
+                               pass_token=client.pass_token(entry), timeout=15, pace_s=PACE_S,
+                               at=start + SPACING * i)
             if i < WARMUP:
                 continue
             if not result.ok or not result.signature_ok or result.command is None:

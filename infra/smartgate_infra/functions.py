@@ -1,9 +1,12 @@
-"""The Lambda service, locally: one worker process per function, with the function's environment.
+"""The Lambda service, locally: warm worker processes per function, with the function's environment.
 
-Synchronous invokes (API, streams) return the handler's result or raise InvocationError. Async
-invokes (IoT rules, EventBridge, SNS, schedules) are queued per function and retried like Lambda
-(EventInvokeConfig.MaximumRetryAttempts, default 2); an event that still fails goes to the
-function's DeadLetterQueue, so nothing is lost silently.
+Like Lambda, a function runs as many invocations at once as it has warm workers: a pool per function
+(:class:`FunctionPool`) starts one worker and adds more while all are busy, up to the function's
+``ReservedConcurrentExecutions`` (or ``SMARTGATE_LOCAL_CONCURRENCY``, default 4). Synchronous
+invokes (API, streams) return the handler's result or raise InvocationError. Async invokes (IoT
+rules, EventBridge, SNS, schedules) are queued per function, delivered concurrently by as many
+workers, and retried like Lambda (EventInvokeConfig.MaximumRetryAttempts, default 2); an event that
+still fails goes to the function's DeadLetterQueue, so nothing is lost silently.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ class FunctionSpec:
     events: dict[str, dict[str, Any]]
     dead_letter_arn: str | None = None
     max_retries: int = 2
+    concurrency: int = 4
 
     @classmethod
     def from_resource(cls, template: Template, resource: Resource, root: Path) -> FunctionSpec:
@@ -57,6 +61,7 @@ class FunctionSpec:
         env = {k: "" if v is None else str(v) for k, v in p.get("Environment", {}).get("Variables", {}).items()}
         dlq = p.get("DeadLetterQueue", {})
         retries = p.get("EventInvokeConfig", {}).get("MaximumRetryAttempts", 2)
+        concurrency = int(p.get("ReservedConcurrentExecutions") or os.environ.get("SMARTGATE_LOCAL_CONCURRENCY", "4"))
         return cls(
             logical_id=resource.logical_id,
             name=resource.physical_name,
@@ -69,6 +74,7 @@ class FunctionSpec:
             events=dict(p.get("Events", {})),
             dead_letter_arn=dlq.get("TargetArn") if dlq.get("Type", "SQS") == "SQS" else None,
             max_retries=int(retries),
+            concurrency=max(1, concurrency),
         )
 
 
@@ -166,7 +172,7 @@ class FunctionHost:
                 proc.kill()
 
     def invoke(self, event: Any) -> Any:
-        """Run the handler on one event (one at a time per function, like reserved concurrency 1)."""
+        """Run the handler on one event (one at a time per worker, as one Lambda execution environment)."""
         with self.lock:
             if self.proc is None or self.proc.poll() is not None:
                 self.start()
@@ -192,6 +198,59 @@ class FunctionHost:
             return reply.get("result")
 
 
+class FunctionPool:
+    """A function's warm workers: an invocation takes an idle one, or starts one while under the limit."""
+
+    def __init__(self, spec: FunctionSpec, aws: LocalAws, log_dir: Path, limit: int | None = None) -> None:
+        self.spec = spec
+        self.aws = aws
+        self.log_dir = log_dir
+        self.limit = max(1, limit if limit is not None else spec.concurrency)
+        self.idle: list[FunctionHost] = []
+        self.hosts: list[FunctionHost] = []
+        self.free = threading.Condition()
+
+    @property
+    def log_path(self) -> Path:
+        return self.log_dir / f"{self.spec.logical_id}.log"
+
+    def _take(self) -> FunctionHost:
+        with self.free:
+            while True:
+                if self.idle:
+                    return self.idle.pop()
+                if len(self.hosts) < self.limit:
+                    host = FunctionHost(self.spec, self.aws, self.log_dir)
+                    self.hosts.append(host)
+                    return host
+                self.free.wait()
+
+    def _give_back(self, host: FunctionHost) -> None:
+        with self.free:
+            self.idle.append(host)
+            self.free.notify()
+
+    def warm(self) -> None:
+        host = self._take()
+        try:
+            host.warm()
+        finally:
+            self._give_back(host)
+
+    def invoke(self, event: Any) -> Any:
+        host = self._take()
+        try:
+            return host.invoke(event)
+        finally:
+            self._give_back(host)
+
+    def stop(self) -> None:
+        with self.free:
+            hosts, self.hosts, self.idle = list(self.hosts), [], []
+        for host in hosts:
+            host.stop()
+
+
 @dataclass
 class AsyncEvent:
     event: Any
@@ -205,34 +264,48 @@ class AsyncInvoker:
 
     RETRY_DELAYS = (0.2, 1.0)
 
-    def __init__(self, host: FunctionHost, sqs: Any, dlq_url: str | None) -> None:
+    def __init__(self, host: FunctionPool | FunctionHost, sqs: Any, dlq_url: str | None,
+                 concurrency: int | None = None) -> None:
         self.host = host
         self.sqs = sqs
         self.dlq_url = dlq_url
         self.queue: queue.Queue[AsyncEvent | None] = queue.Queue()
         self.idle = threading.Event()
         self.idle.set()
-        self.thread = threading.Thread(target=self._run, daemon=True, name=f"async-{host.spec.logical_id}")
-        self.thread.start()
+        self.pending = 0
+        self.lock = threading.Lock()
+        n = concurrency if concurrency is not None else getattr(host, "limit", 1)
+        self.threads = [threading.Thread(target=self._run, daemon=True, name=f"async-{host.spec.logical_id}-{i}")
+                        for i in range(max(1, n))]
+        for thread in self.threads:
+            thread.start()
 
     def submit(self, event: Any, source: str) -> str:
         item = AsyncEvent(event, source)
-        self.idle.clear()
+        with self.lock:
+            self.pending += 1
+            self.idle.clear()
         self.queue.put(item)
         return item.request_id
 
     def stop(self) -> None:
-        self.queue.put(None)
-        self.thread.join(timeout=10)
+        for _ in self.threads:
+            self.queue.put(None)
+        for thread in self.threads:
+            thread.join(timeout=10)
 
     def _run(self) -> None:
         while True:
             item = self.queue.get()
             if item is None:
                 return
-            self._deliver(item)
-            if self.queue.empty():
-                self.idle.set()
+            try:
+                self._deliver(item)
+            finally:
+                with self.lock:
+                    self.pending -= 1
+                    if self.pending == 0:
+                        self.idle.set()
 
     def _deliver(self, item: AsyncEvent) -> None:
         spec = self.host.spec

@@ -27,7 +27,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import boto3
 
 from smartgate.edge.transport import Mqtt5Transport
-from smartgate_infra.functions import AsyncInvoker, FunctionHost, FunctionSpec, InvocationError, LocalAws
+from smartgate_infra.functions import AsyncInvoker, FunctionPool, FunctionSpec, InvocationError, LocalAws
 from smartgate_infra.iot_sql import RuleEvaluationError, TopicRuleSql, UnsupportedSqlError
 from smartgate_infra.ports import Ports
 from smartgate_infra.provision import Provisioner
@@ -70,7 +70,7 @@ class LocalRuntime:
         self.functions = {r.logical_id: FunctionSpec.from_resource(template, r, root)
                           for r in template.of_type("AWS::Serverless::Function")}
         self.by_arn = {spec.arn: spec for spec in self.functions.values()}
-        self.hosts: dict[str, FunctionHost] = {}
+        self.hosts: dict[str, FunctionPool] = {}
         self.async_invokers: dict[str, AsyncInvoker] = {}
         self.rules: list[tuple[str, TopicRuleSql, dict[str, Any]]] = []
         self.routes: list[tuple[str, str, re.Pattern[str], str]] = []  # method, path template, regex, fn
@@ -117,7 +117,7 @@ class LocalRuntime:
     def start(self) -> None:
         Provisioner(self.template, self.session, self.aws.endpoint_url).provision()
         for logical_id, spec in self.functions.items():
-            host = FunctionHost(spec, self.aws, self.state_dir / "logs")
+            host = FunctionPool(spec, self.aws, self.state_dir / "logs")
             self.hosts[logical_id] = host
             dlq = self.queue_url_for_arn(spec.dead_letter_arn) if spec.dead_letter_arn else None
             self.async_invokers[logical_id] = AsyncInvoker(host, self.sqs, dlq)

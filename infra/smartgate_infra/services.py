@@ -165,10 +165,10 @@ def start_mosquitto(port: int, workdir: Path) -> Service:
 
 
 def start_moto(port: int, workdir: Path) -> Service:
-    """The moto AWS API emulator in server mode; boto3 reaches it through AWS_ENDPOINT_URL."""
+    """The moto AWS API emulator in server mode (with atomic DynamoDB transactions, see
+    smartgate_infra.emulator); boto3 reaches it through AWS_ENDPOINT_URL."""
     require_free(port, "the AWS emulator", "SMARTGATE_AWS_PORT")
-    moto = Path(sys.executable).with_name("moto_server")
-    args = [str(moto)] if moto.exists() else [sys.executable, "-m", "moto.server"]
-    proc = _spawn([*args, "-H", HOST, "-p", str(port)], workdir / "moto.log")
+    proc = _spawn([sys.executable, "-m", "smartgate_infra.emulator", "-H", HOST, "-p", str(port)],
+                  workdir / "moto.log")
     wait_for_port(port, 30, proc)
     return Service("aws", port, proc)

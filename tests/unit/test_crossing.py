@@ -263,3 +263,19 @@ def test_a_container_code_with_a_wrong_check_digit_is_kept_and_never_cleared_by_
     reasons = " | ".join(r.explanation for r in passage.decision.rules_fired)  # type: ignore[union-attr]
     assert "MSKU6011673 was read with a wrong ISO 6346 check digit" in reasons
     assert "declared container MSKU6011672 was not read" in reasons
+
+
+def test_reads_delivered_long_after_they_were_captured_still_find_their_passage() -> None:
+    # Given a lane that was offline: two trucks' reads, captured two hours ago, arrive now
+    w = World()
+    w.book(consignment(), start=-180, end=-60)
+    w.book(consignment("C-2", plate="24C-678.90"), bid="BK-2", start=-180, end=-60)
+    long_ago = T0 - timedelta(hours=2)
+    run(w, truck(at=long_ago))
+    run(w, truck(at=long_ago + timedelta(seconds=40), plate_text="24C-678.90"))
+    # When the first truck's rear-camera read comes last
+    [late] = run(w, [plate("24C-123.45", long_ago + timedelta(seconds=3), camera="rear")])
+    # Then it joins the first truck's passage (the lane remembers by its own clock, not the cloud's)
+    assert len(w.store.passages) == 2
+    first = w.store.get(late.passage_id)  # type: ignore[arg-type]
+    assert first is not None and first.plate_text == "24C-123.45" and len(first.detections.plates) == 2

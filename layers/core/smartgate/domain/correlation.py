@@ -68,8 +68,14 @@ class LaneTrack(Contract):
         return next((r for r in self.recent if r.passage_id == passage_id), None)
 
     def with_ref(self, ref: PassageRef, now: datetime) -> LaneTrack:
-        """This track with the passage remembered (replacing its older reference), trimmed to the newest."""
-        kept = [r for r in self.recent if r.passage_id != ref.passage_id and now - r.last_seen <= FORGET_AFTER]
+        """This track with the passage remembered (replacing its older reference), trimmed to the newest.
+
+        Forgetting follows the lane's own clock (the newest capture it knows), not the cloud's: reads that
+        arrive late, after an outage, still find the passages of their time.
+        """
+        others = [r for r in self.recent if r.passage_id != ref.passage_id]
+        latest = max([ref.last_seen, *(r.last_seen for r in others)])
+        kept = [r for r in others if latest - r.last_seen <= FORGET_AFTER]
         kept.append(ref)
         kept.sort(key=lambda r: (r.first_seen, r.passage_id))
         return self.model_copy(update={"recent": kept[-KEEP:], "version": self.version + 1})

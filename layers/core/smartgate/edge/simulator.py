@@ -114,11 +114,12 @@ class LaneSimulator:
         self, plate_text: str | None, country: Country | str, container_no: str | None = None,
         event_id: str | None = None, *, containers: tuple[str, ...] = (), weight_kg: float | None = None,
         pass_token: str | None = None, rear_plate: str | None = None, trailer_plate: str | None = None,
-        confidence: float | None = None,
+        confidence: float | None = None, at: datetime | None = None,
     ) -> list[TruckDetection]:
         """The detections a lane makes of this truck, in the order a lane sends them: the front plate,
-        the rear and trailer plates, its QR pass, its containers, its weight on the scale."""
-        now = self._clock()
+        the rear and trailer plates, its QR pass, its containers, its weight on the scale; all captured
+        ``at`` (default: now)."""
+        now = at or self._clock()
         first_id = self._event_id(event_id)
         detections: list[TruckDetection] = []
 
@@ -219,23 +220,28 @@ class LaneSimulator:
 
     def cross(
         self, plate_text: str | None, country: Country | str, container_no: str | None = None,
-        timeout: float = 10.0, **truck: object,
+        timeout: float = 10.0, pace_s: float = 0.0, **truck: object,
     ) -> CrossingResult:
         """Publish the truck's detections (see :meth:`truck`) and wait for the barrier command."""
         return self.send(self.truck(plate_text, country, container_no, **truck), timeout=timeout,  # type: ignore[arg-type]
-                         plate=plate_text or "")
+                         plate=plate_text or "", pace_s=pace_s)
 
-    def send(self, detections: list[TruckDetection], timeout: float = 10.0, plate: str = "") -> CrossingResult:
+    def send(self, detections: list[TruckDetection], timeout: float = 10.0, plate: str = "",
+             pace_s: float = 0.0) -> CrossingResult:
         """Publish these detections of one truck and wait for the barrier command that answers them.
 
-        ``latency_ms`` counts from the last detection sent (the cloud cannot decide before it). Never
-        raises for a missing, late or badly signed command: the result says what happened.
+        ``pace_s`` between detections stands for separate devices (camera, kiosk, scale) reporting one
+        after another. ``latency_ms`` counts from the last detection sent (the cloud cannot decide
+        before it). Never raises for a missing, late or badly signed command: the result says what
+        happened.
         """
         self.start()
         first = detections[0]
         published_at = time.monotonic()
         try:
-            for detection in detections:
+            for n, detection in enumerate(detections):
+                if n and pace_s:
+                    time.sleep(pace_s)
                 self.transport.publish(self.detections_topic, detection)
         except TransportError as exc:
             return CrossingResult(plate, None, _ms_since(published_at), None, f"publish failed: {exc}",

@@ -1,0 +1,108 @@
+"""The AWS emulator of the local stack: moto's server, with DynamoDB transactions made atomic.
+
+moto 5 applies a ``TransactWriteItems`` operation by operation and, when a condition fails, puts back
+a deep copy of every table it touched, taken before it started. Under concurrent requests (the local
+runtime runs several invocations of a function at once, as Lambda does) that loses what other
+requests wrote in between, and it swaps the table's stream shard for a copy, so that a reader of the
+stream waits forever — both seen here: a passage decided by another request vanished, and the audit
+and the bus stopped. DynamoDB itself checks every condition of a transaction first and writes only
+if all hold, atomically; this wrapper does the same, with every DynamoDB write of the emulator under
+one lock. It changes nothing else: the conditions, errors and cancellation reasons are moto's own.
+
+Run as ``python -m smartgate_infra.emulator -H 127.0.0.1 -p PORT`` (the arguments of moto_server).
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import threading
+from typing import Any
+
+LOCK = threading.RLock()
+
+
+def _locked(method: Any) -> Any:
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with LOCK:
+            return method(*args, **kwargs)
+    return wrapper
+
+
+def install() -> None:
+    from moto.dynamodb.comparisons import get_filter_expression
+    from moto.dynamodb.exceptions import (
+        ConditionalCheckFailed,
+        MultipleTransactionsException,
+        TooManyTransactionsException,
+        TransactionCanceledException,
+        TransactWriteSingleOpException,
+    )
+    from moto.dynamodb.models import DynamoDBBackend
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        if len(transact_items) > 100:
+            raise TooManyTransactionsException()
+        with LOCK:
+            targets: set[tuple[str, str]] = set()
+            plans: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
+            errors: list[Any] = []
+            for item in transact_items:
+                if len(item) > 1:
+                    raise TransactWriteSingleOpException
+                op_type, op = next(iter(item.items()))
+                if op_type not in {"ConditionCheck", "Put", "Delete", "Update"}:
+                    raise ValueError("Unsupported transaction operation")
+                table = self.get_table(op["TableName"])
+                if op_type == "Put":
+                    attrs = op["Item"]
+                    key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+                    if table.range_key_attr is not None:
+                        key[table.range_key_attr] = attrs[table.range_key_attr]
+                else:
+                    key = op["Key"]
+                target = (str(op["TableName"]), str(dict(sorted(key.items()))))
+                if target in targets:
+                    raise MultipleTransactionsException()
+                targets.add(target)
+                current = self.get_item(op["TableName"], key)
+                condition = op.get("ConditionExpression")
+                if condition is not None and not get_filter_expression(
+                        condition, op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+                ).expr(current):
+                    old = current.to_json()["Attributes"] if current and op.get(
+                        "ReturnValuesOnConditionCheckFailure") == "ALL_OLD" else None
+                    errors.append(("ConditionalCheckFailed", ConditionalCheckFailed().message, old))
+                    continue
+                errors.append((None, None, None))
+                plans.append((op_type, op, key))
+            if any(code is not None for code, _, _ in errors):
+                raise TransactionCanceledException(errors)
+            for op_type, op, key in plans:  # every condition holds: write them all
+                names = op.get("ExpressionAttributeNames")
+                values = op.get("ExpressionAttributeValues")
+                if op_type == "Put":
+                    self.put_item(op["TableName"], op["Item"], expression_attribute_names=names,
+                                  expression_attribute_values=values)
+                elif op_type == "Delete":
+                    self.delete_item(op["TableName"], key, expression_attribute_names=names,
+                                     expression_attribute_values=values)
+                elif op_type == "Update":
+                    self.update_item(op["TableName"], key, update_expression=op["UpdateExpression"],
+                                     expression_attribute_names=names, expression_attribute_values=values)
+
+    for name in ("put_item", "update_item", "delete_item", "batch_write_item"):
+        setattr(DynamoDBBackend, name, _locked(getattr(DynamoDBBackend, name)))
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+def main(argv: list[str] | None = None) -> None:
+    install()
+    from moto.server import main as moto_main
+
+    moto_main(argv)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
