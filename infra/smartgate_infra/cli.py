@@ -226,7 +226,7 @@ def cmd_rejected(args: argparse.Namespace) -> int:
 def cmd_invoke(args: argparse.Namespace) -> int:
     from smartgate_infra.functions import FunctionHost, FunctionSpec, InvocationError, LocalAws
 
-    template = load_template()
+    template = load_template(state_dir=args.state_dir)
     resource = template.resources.get(args.function)
     if resource is None or resource.type != "AWS::Serverless::Function":
         names = ", ".join(r.logical_id for r in template.of_type("AWS::Serverless::Function"))

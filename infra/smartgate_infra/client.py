@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Iterator
@@ -31,7 +32,8 @@ SEED_FILE = ROOT / "infra" / "seed" / "gate-day.yaml"
 class StackClient:
     def __init__(self, state: StackState, template: Template | None = None) -> None:
         self.state = state
-        self.template = template or load_template()
+        self.template = template or load_template(state_dir=state.state_dir)
+        self._tokens: dict[tuple[str, tuple[str, ...], str | None], str] = {}
         self.session = boto3.session.Session(aws_access_key_id="local", aws_secret_access_key="local",
                                              region_name=self.template.region)
         # pynamodb builds its own botocore clients from the environment: point this process at the stack.
@@ -69,6 +71,49 @@ class StackClient:
     @cached_property
     def signer(self) -> PassSigner:
         return pass_signer(self.template)
+
+    # ---- people (the stack's Cognito user pool)
+
+    @property
+    def user_pool_id(self) -> str:
+        return str(self.template.resolve({"Ref": "UserPool"}))
+
+    @property
+    def app_client_id(self) -> str:
+        return str(self.template.resolve({"Ref": "UserPoolClient"}))
+
+    def create_user(self, username: str, password: str, groups: list[str], company_id: str | None = None,
+                    locale: str = "vi") -> None:
+        """A user of the pool with a permanent password (local stack only); again: updates the groups."""
+        idp = self.client("cognito-idp")
+        attributes = [{"Name": "custom:locale", "Value": locale}]
+        if company_id:
+            attributes.append({"Name": "custom:company_id", "Value": company_id})
+        with contextlib.suppress(idp.exceptions.UsernameExistsException):
+            idp.admin_create_user(UserPoolId=self.user_pool_id, Username=username, UserAttributes=attributes,
+                                  MessageAction="SUPPRESS")
+        idp.admin_set_user_password(UserPoolId=self.user_pool_id, Username=username, Password=password,
+                                    Permanent=True)
+        for group in groups:
+            idp.admin_add_user_to_group(UserPoolId=self.user_pool_id, Username=username, GroupName=group)
+
+    LOCAL_PASSWORD = "Smartgate-local-2026"
+    """Password of the local stack's demo and test users (never a deployed stage's)."""
+
+    def token_for(self, username: str, groups: list[str], company_id: str | None = None) -> str:
+        """An ID token of a local user (created on first use) in these groups."""
+        key = (username, tuple(groups), company_id)
+        if key not in self._tokens:
+            self.create_user(username, self.LOCAL_PASSWORD, groups, company_id)
+            self._tokens[key] = self.sign_in(username, self.LOCAL_PASSWORD)
+        return self._tokens[key]
+
+    def sign_in(self, username: str, password: str) -> str:
+        """An ID token for the user (what the web app gets by signing in)."""
+        tokens = self.client("cognito-idp").initiate_auth(
+            ClientId=self.app_client_id, AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": username, "PASSWORD": password})["AuthenticationResult"]
+        return str(tokens["IdToken"])
 
     def declare(self, entry: Declared) -> None:
         """Store a consignment and its booking (with the declaration's copy), as the trader API will."""

@@ -35,13 +35,24 @@ class ProvisionReport:
     served: list[str] = field(default_factory=list)
 
 
+ASSIGNED_IDS = ("AWS::Cognito::UserPool", "AWS::Cognito::UserPoolClient")
+"""Types whose id the service assigns: created first, and the template is resolved again with their ids."""
+
+
 class Provisioner:
-    def __init__(self, template: Template, session: boto3.session.Session, endpoint_url: str) -> None:
+    def __init__(self, template: Template, session: boto3.session.Session, endpoint_url: str,
+                 reload: Callable[[dict[str, str]], Template] | None = None) -> None:
+        """``reload(bindings)`` resolves the template again once assigned ids are known."""
         self.template = template
         self.session = session
         self.endpoint = endpoint_url
+        self.reload = reload
+        self.bindings: dict[str, str] = dict(template.bindings)
         self._clients: dict[str, Any] = {}
         self.handlers: dict[str, Callable[[Resource], bool]] = {
+            "AWS::Cognito::UserPool": self.user_pool,
+            "AWS::Cognito::UserPoolClient": self.user_pool_client,
+            "AWS::Cognito::UserPoolGroup": self.user_pool_group,
             "AWS::DynamoDB::Table": self.table,
             "AWS::S3::Bucket": self.bucket,
             "AWS::SNS::Topic": self.topic,
@@ -70,11 +81,22 @@ class Provisioner:
     def provision(self) -> ProvisionReport:
         self.check_supported()
         report = ProvisionReport()
+        for kind in ASSIGNED_IDS:  # in dependency order; each may refer to the one before
+            for resource in self.template.of_type(kind):
+                try:
+                    created = self.handlers[kind](resource)
+                except (ClientError, BotoCoreError) as err:
+                    raise ProvisionError(f"creating {resource.logical_id} ({kind}) failed: {err}") from err
+                (report.created if created else report.existing).append(resource.logical_id)
+            if self.reload is not None and self.bindings != self.template.bindings:
+                self.template = self.reload(dict(self.bindings))
         # Order matters only where one resource needs another to exist (subscriptions, rules).
         order = ["AWS::IAM::Role", "AWS::SQS::Queue", "AWS::SNS::Topic", "AWS::Events::EventBus"]
         resources = sorted(self.template.resources.values(),
                            key=lambda r: order.index(r.type) if r.type in order else len(order))
         for resource in resources:
+            if resource.type in ASSIGNED_IDS:
+                continue
             if resource.type in SERVED_BY_RUNTIME:
                 report.served.append(resource.logical_id)
                 continue
@@ -86,6 +108,50 @@ class Provisioner:
         return report
 
     # ------------------------------------------------------------------ one method per type
+
+    def user_pool(self, r: Resource) -> bool:
+        idp = self.client("cognito-idp")
+        name = r.physical_name
+        for pool in idp.list_user_pools(MaxResults=60)["UserPools"]:
+            if pool["Name"] == name:
+                self.bindings[r.logical_id] = pool["Id"]
+                return False
+        p = r.properties
+        args: dict[str, Any] = {"PoolName": name}
+        if "Schema" in p:
+            args["Schema"] = [{**a, "Mutable": bool(a.get("Mutable", True))} for a in p["Schema"]]
+        for key in ("Policies", "AdminCreateUserConfig", "UsernameAttributes", "AutoVerifiedAttributes",
+                    "MfaConfiguration"):
+            if key in p:
+                args[key] = p[key]
+        self.bindings[r.logical_id] = idp.create_user_pool(**args)["UserPool"]["Id"]
+        return True
+
+    def user_pool_client(self, r: Resource) -> bool:
+        idp = self.client("cognito-idp")
+        p = r.properties
+        pool_id = p["UserPoolId"]
+        for client in idp.list_user_pool_clients(UserPoolId=pool_id, MaxResults=60)["UserPoolClients"]:
+            if client["ClientName"] == r.physical_name:
+                self.bindings[r.logical_id] = client["ClientId"]
+                return False
+        created = idp.create_user_pool_client(
+            UserPoolId=pool_id, ClientName=r.physical_name, GenerateSecret=bool(p.get("GenerateSecret", False)),
+            ExplicitAuthFlows=list(p.get("ExplicitAuthFlows", [])))
+        self.bindings[r.logical_id] = created["UserPoolClient"]["ClientId"]
+        return True
+
+    def user_pool_group(self, r: Resource) -> bool:
+        idp = self.client("cognito-idp")
+        p = r.properties
+        try:
+            idp.create_group(UserPoolId=p["UserPoolId"], GroupName=r.physical_name,
+                             Description=str(p.get("Description", "")))
+        except ClientError as err:
+            if err.response["Error"]["Code"] != "GroupExistsException":
+                raise
+            return False
+        return True
 
     def table(self, r: Resource) -> bool:
         ddb = self.client("dynamodb")

@@ -27,6 +27,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import boto3
 
 from smartgate.edge.transport import Mqtt5Transport
+from smartgate_infra.authorizer import CognitoAuthorizer, Unauthorized
 from smartgate_infra.functions import AsyncInvoker, FunctionPool, FunctionSpec, InvocationError, LocalAws
 from smartgate_infra.iot_sql import RuleEvaluationError, TopicRuleSql, UnsupportedSqlError
 from smartgate_infra.ports import Ports
@@ -67,9 +68,8 @@ class LocalRuntime:
         self.servers: list[ThreadingHTTPServer] = []
         self.mqtt: Mqtt5Transport | None = None  # subscribes for the IoT rules
         self.mqtt_out: Mqtt5Transport | None = None  # publishes (IoT data plane, Republish)
-        self.functions = {r.logical_id: FunctionSpec.from_resource(template, r, root)
-                          for r in template.of_type("AWS::Serverless::Function")}
-        self.by_arn = {spec.arn: spec for spec in self.functions.values()}
+        self._load_functions()
+        self.authorizers: dict[str, CognitoAuthorizer] = {}
         self.hosts: dict[str, FunctionPool] = {}
         self.async_invokers: dict[str, AsyncInvoker] = {}
         self.rules: list[tuple[str, TopicRuleSql, dict[str, Any]]] = []
@@ -78,8 +78,14 @@ class LocalRuntime:
 
     # ------------------------------------------------------------------ validation
 
+    def _load_functions(self) -> None:
+        self.functions = {r.logical_id: FunctionSpec.from_resource(self.template, r, self.root)
+                          for r in self.template.of_type("AWS::Serverless::Function")}
+        self.by_arn = {spec.arn: spec for spec in self.functions.values()}
+
     def check(self) -> None:
         """Refuse, before starting anything, what cannot be served."""
+        self.rules = []
         for spec in self.functions.values():
             if not spec.code_dir.is_dir():
                 raise RuntimeConfigError(f"{spec.logical_id}: CodeUri {spec.code_dir} does not exist")
@@ -115,7 +121,14 @@ class LocalRuntime:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
-        Provisioner(self.template, self.session, self.aws.endpoint_url).provision()
+        provisioner = Provisioner(self.template, self.session, self.aws.endpoint_url, self.template.with_bindings)
+        provisioner.provision()
+        if provisioner.template is not self.template:  # assigned ids (a user pool's) are known now
+            self.template = provisioner.template
+            self._load_functions()
+            self.check()
+        (self.state_dir / "bindings.json").write_text(json.dumps(self.template.bindings, indent=2))
+        self._load_authorizers()
         for logical_id, spec in self.functions.items():
             host = FunctionPool(spec, self.aws, self.state_dir / "logs")
             self.hosts[logical_id] = host
@@ -147,6 +160,30 @@ class LocalRuntime:
 
     def idle(self) -> bool:
         return all(inv.idle.is_set() for inv in self.async_invokers.values())
+
+    def _load_authorizers(self) -> None:
+        """The implicit API's Cognito authorizers, as API Gateway would run them."""
+        for name, spec in (self.template.api_auth().get("Authorizers") or {}).items():
+            pool_arn = spec.get("UserPoolArn")
+            if not pool_arn:
+                raise RuntimeConfigError(f"Globals.Api.Auth.Authorizers.{name}: only Cognito authorizers are served")
+            pool_id = str(pool_arn).rsplit("/", 1)[-1]
+            client_ids = {self.template.bindings[lid] for lid, r in
+                          ((r.logical_id, r) for r in self.template.of_type("AWS::Cognito::UserPoolClient"))
+                          if r.properties.get("UserPoolId") == pool_id and lid in self.template.bindings}
+            self.authorizers[name] = CognitoAuthorizer(self.aws.endpoint_url, self.template.region, pool_id,
+                                                       client_ids)
+
+    def route_authorizer(self, function: str, path: str, method: str) -> CognitoAuthorizer | None:
+        """The authorizer an Api event uses: its own Auth.Authorizer, else the API's default; NONE: none."""
+        default = self.template.api_auth().get("DefaultAuthorizer")
+        for event in self.functions[function].events.values():
+            props = event.get("Properties", {})
+            if event.get("Type") == "Api" and props.get("Path") == path and props.get("Method", "").upper() in (
+                    method, "ANY"):
+                name = (props.get("Auth") or {}).get("Authorizer", default)
+                return None if name in (None, "NONE") else self.authorizers[name]
+        return None
 
     # ------------------------------------------------------------------ helpers
 
@@ -519,6 +556,14 @@ class _ApiHandler(_QuietHandler):
             return
         template_path, match, logical_id = route
         body = self._body()
+        authorizer = self.runtime.route_authorizer(logical_id, template_path, method)
+        claims: dict[str, str] | None = None
+        if authorizer is not None:
+            try:
+                claims = authorizer.claims(self.headers.get("Authorization"))
+            except Unauthorized:
+                self._send(401, b'{"message": "Unauthorized"}')
+                return
         query = parse_qs(url.query, keep_blank_values=True)
         headers = dict(self.headers.items())
         is_text = not body or headers.get("Content-Type", "").startswith(("application/json", "text/"))
@@ -534,6 +579,7 @@ class _ApiHandler(_QuietHandler):
                 "stage": "Prod", "requestId": str(uuid.uuid4()), "accountId": self.runtime.template.account_id,
                 "apiId": "local-api", "protocol": "HTTP/1.1", "requestTimeEpoch": int(time.time() * 1000),
                 "identity": {"sourceIp": self.client_address[0], "userAgent": headers.get("User-Agent")},
+                **({"authorizer": {"claims": claims}} if claims is not None else {}),
             },
             "body": (body.decode() if is_text else base64.b64encode(body).decode()) if body else None,
             "isBase64Encoded": bool(body) and not is_text,

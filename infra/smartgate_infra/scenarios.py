@@ -158,8 +158,10 @@ class Runner:
     # ---- the lab, through the API
 
     def _api(self, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        token = self.client.token_for("lab-scenarios", ["lab"])
         request = urllib.request.Request(f"{self.client.state.api_url}{path}", data=json.dumps(body).encode(),
-                                         headers={"Content-Type": "application/json"}, method="POST")
+                                         headers={"Content-Type": "application/json", "Authorization": token},
+                                         method="POST")
         try:
             with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - the local stack
                 return response.status, json.loads(response.read())

@@ -39,8 +39,16 @@ LOCAL_PARAMETERS = {"Stage": "local", "RuleSetCacheSeconds": "5"}
 `smartgate rules push` are in force within seconds."""
 
 
-def load_template(root: Path = ROOT) -> Template:
-    return Template.load(root / "template.yaml", stack_name=STACK_NAME, parameter_overrides=LOCAL_PARAMETERS)
+def load_template(root: Path = ROOT, state_dir: Path | str | None = None) -> Template:
+    """The local stack's template; with a running stack's state folder, resolved with the ids its
+    services assigned (the user pool's), which the runtime records there."""
+    bindings: dict[str, str] = {}
+    if state_dir is not None:
+        path = Path(state_dir) / "bindings.json"
+        if path.exists():
+            bindings = json.loads(path.read_text())
+    return Template.load(root / "template.yaml", stack_name=STACK_NAME, parameter_overrides=LOCAL_PARAMETERS,
+                         bindings=bindings)
 
 
 @dataclass

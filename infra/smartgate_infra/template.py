@@ -119,7 +119,15 @@ _KINDS: dict[str, _Kind] = {
         "Arn": _P + "logs:{region}:{account}:log-group:{name}:*"}),
     "AWS::IAM::Role": _Kind("RoleName", "{name}", {"Arn": _P + "iam::{account}:role/{name}"}),
     "AWS::IoT::Policy": _Kind("PolicyName", "{name}", {"Arn": _P + "iot:{region}:{account}:policy/{name}"}),
+    # Ids the service assigns ({id}): known once the resource exists (Template.load(bindings=...)).
+    "AWS::Cognito::UserPool": _Kind("UserPoolName", "{id}", {
+        "Arn": _P + "cognito-idp:{region}:{account}:userpool/{id}", "ProviderURL": "cognito-idp.{region}.{suffix}/{id}",
+        "ProviderName": "cognito-idp.{region}.{suffix}/{id}"}),
+    "AWS::Cognito::UserPoolClient": _Kind("ClientName", "{id}", {"ClientId": "{id}"}),
+    "AWS::Cognito::UserPoolGroup": _Kind("GroupName", "{name}", {}),
 }
+UNBOUND = "unbound-"
+"""Prefix of an assigned id that is not known yet (before the resource is created)."""
 _IMPLICIT_APIS = {  # SAM implicit API -> (event Type that creates it, local Ref value)
     "ServerlessRestApi": ("Api", "local-api"), "ServerlessHttpApi": ("HttpApi", "local-http-api")}
 _SUPPORTED_FNS = {"Ref", "Condition", "Fn::GetAtt", "Fn::Sub", "Fn::Join", "Fn::Select", "Fn::Split",
@@ -178,6 +186,7 @@ class Template:
     resources: dict[str, Resource] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
     _doc: dict[str, Any] = field(default_factory=dict, repr=False)
+    bindings: dict[str, str] = field(default_factory=dict)
     _raw: dict[str, dict[str, Any]] = field(default_factory=dict, init=False, repr=False)  # active, merged
     _names: dict[str, str] = field(default_factory=dict, init=False, repr=False)           # physical names
     _naming: list[str] = field(default_factory=list, init=False, repr=False)     # names being resolved
@@ -186,19 +195,23 @@ class Template:
     # ---------------------------------------------------------------------------------- loading
     @classmethod
     def load(cls, path: str | Path, *, stack_name: str = "smartgate-local", region: str = "us-east-1",
-             account_id: str = "123456789012", parameter_overrides: dict[str, str] | None = None) -> Template:
+             account_id: str = "123456789012", parameter_overrides: dict[str, str] | None = None,
+             bindings: dict[str, str] | None = None) -> Template:
+        """``bindings``: logical id -> the id the service assigned (a Cognito user pool's), once known."""
         with open(path, encoding="utf-8") as fh:
             doc = yaml.load(fh, Loader=CfnYamlLoader)  # a SafeLoader subclass
         return cls.from_dict(doc, stack_name=stack_name, region=region, account_id=account_id,
-                             parameter_overrides=parameter_overrides)
+                             parameter_overrides=parameter_overrides, bindings=bindings)
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any], *, stack_name: str = "smartgate-local", region: str = "us-east-1",
                   account_id: str = "123456789012",
-                  parameter_overrides: dict[str, str] | None = None) -> Template:
+                  parameter_overrides: dict[str, str] | None = None,
+                  bindings: dict[str, str] | None = None) -> Template:
         if not isinstance(doc, dict) or not isinstance(doc.get("Resources"), dict):
             raise UnsupportedTemplateError("template has no Resources mapping")
-        tpl = cls(stack_name=stack_name, region=region, account_id=account_id, _doc=doc)
+        tpl = cls(stack_name=stack_name, region=region, account_id=account_id, _doc=doc,
+                  bindings=dict(bindings or {}))
         tpl._load_parameters(dict(parameter_overrides or {}))
         for name in doc.get("Conditions") or {}:
             tpl._condition(name, "Conditions")
@@ -255,6 +268,18 @@ class Template:
         """Evaluate any intrinsic-bearing value against this template (``AWS::NoValue`` -> ``None``)."""
         result = self._eval(value, "<resolve>")
         return None if result is _NO_VALUE else result
+
+    def with_bindings(self, bindings: dict[str, str]) -> Template:
+        """The same template resolved again, now that the services' assigned ids are known."""
+        return Template.from_dict(self._doc, stack_name=self.stack_name, region=self.region,
+                                  account_id=self.account_id, parameter_overrides=dict(self.parameters),
+                                  bindings=bindings)
+
+    def api_auth(self) -> dict[str, Any]:
+        """``Globals.Api.Auth`` (the implicit REST API's authorizers), resolved."""
+        auth = ((self._doc.get("Globals") or {}).get("Api") or {}).get("Auth") or {}
+        resolved = self._eval(auth, "Globals.Api.Auth")
+        return {} if resolved is _NO_VALUE else dict(resolved)
 
     def arn(self, logical_id: str) -> str:
         return str(self._get_att(logical_id, "Arn", "<arn>"))
@@ -376,9 +401,9 @@ class Template:
         return _SUB_VAR.sub(replace, text)
 
     # ------------------------------------------------------------------------ Ref / GetAtt / names
-    def _fmt(self, pattern: str, name: str) -> str:
+    def _fmt(self, pattern: str, name: str, lid: str = "") -> str:
         return pattern.format(partition="aws", region=self.region, account=self.account_id,
-                              suffix="amazonaws.com", name=name)
+                              suffix="amazonaws.com", name=name, id=self.bindings.get(lid, f"{UNBOUND}{lid}"))
 
     def _ref(self, name: Any, path: str) -> Any:
         pseudo = {
@@ -402,7 +427,7 @@ class Template:
             return f"{self.stack_name}-{name}"  # the implicit role's name
         kind = _KINDS.get(rtype)
         physical = self._physical_name(name, path)
-        return self._fmt(kind.ref, physical) if kind else physical
+        return self._fmt(kind.ref, physical, name) if kind else physical
 
     def _get_att(self, lid: Any, attr: Any, path: str) -> Any:
         if not isinstance(lid, str) or not isinstance(attr, str):
@@ -414,7 +439,7 @@ class Template:
         if kind is None or attr not in kind.attrs:
             raise UnsupportedTemplateError(
                 f"{path}: GetAtt {lid}.{attr} ({rtype or 'SAM implicit resource'}) is not supported locally")
-        return self._fmt(kind.attrs[attr], self._physical_name(lid, path))
+        return self._fmt(kind.attrs[attr], self._physical_name(lid, path), lid)
 
     def _resource_type(self, lid: Any, path: str) -> str | None:
         """Type of an active resource; ``None`` for a supported SAM implicit resource; else raise."""

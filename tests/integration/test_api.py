@@ -16,10 +16,21 @@ from smartgate.schemas import utc_now
 pytestmark = pytest.mark.integration
 
 
-def call(stack, method: str, path: str, body: Any = None) -> tuple[int, Any]:  # type: ignore[no-untyped-def]
+TOKEN: dict[str, str] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def signed_in(stack_client) -> None:  # type: ignore[no-untyped-def]
+    TOKEN["value"] = stack_client.token_for("api-test-operator", ["operators"])
+
+
+def call(stack, method: str, path: str, body: Any = None, token: str | None = "") -> tuple[int, Any]:  # type: ignore[no-untyped-def]
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(f"{stack.api_url}{path}", data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json"}
+    token = TOKEN.get("value", "") if token == "" else token
+    if token:
+        headers["Authorization"] = token
+    request = urllib.request.Request(f"{stack.api_url}{path}", data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.loads(response.read() or b"null")
@@ -34,9 +45,14 @@ def new_booking(**changes: Any) -> dict[str, Any]:
             "slot_start": now.isoformat(), "slot_end": (now + timedelta(hours=2)).isoformat(), **changes}
 
 
-def test_health(stack) -> None:  # type: ignore[no-untyped-def]
-    status, body = call(stack, "GET", "/health")
+def test_health_is_public_and_everything_else_needs_a_token(stack) -> None:  # type: ignore[no-untyped-def]
+    status, body = call(stack, "GET", "/health", token=None)
     assert status == 200 and body["status"] == "ok"
+    assert call(stack, "GET", "/bookings/BK-none", token=None) == (401, {"message": "Unauthorized"})
+    assert call(stack, "GET", "/bookings/BK-none", token="not.a.token")[0] == 401
+    forged = TOKEN["value"].rsplit(".", 1)[0] + ".AAAA"
+    assert call(stack, "GET", "/bookings/BK-none", token=forged)[0] == 401
+    assert call(stack, "GET", "/bookings/BK-none", token="Bearer " + TOKEN["value"])[0] == 404
 
 
 def test_create_then_read_a_booking(stack) -> None:  # type: ignore[no-untyped-def]
