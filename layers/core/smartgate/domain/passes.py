@@ -1,17 +1,17 @@
 """The crossing pass: a compact signed token a lane can check offline, and what it claims.
 
-``SG1.<key id>.<claims>.<signature>``: the claims are compact JSON (booking, plate key, gate,
-direction, validity window as epoch seconds), base64url without padding; the signature covers
-``SG1.<key id>.<claims>`` and is made with the cloud's private key (Ed25519; see
-``smartgate.adapters.passes``). This module only encodes and decodes and checks what the claims say;
-signing and verifying are the adapter's.
+``SG2:`` + Base45 (RFC 9285) of a small binary record — version, key id, booking, plate key, gate,
+direction, validity window (minutes since 2020), then the 64-byte Ed25519 signature over everything
+before it. Base45 uses only the characters of a QR code's alphanumeric mode, so a pass of a typical
+booking (about 110 bytes) fits a version 7 QR code (45 × 45 modules), easy to scan off a phone screen
+in sunlight. This module encodes, decodes and checks the claims; signing and verifying are the
+adapter's (``smartgate.adapters.passes``).
 """
 
 from __future__ import annotations
 
-import base64
-import json
-from datetime import UTC, datetime
+import struct
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -19,54 +19,128 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from smartgate.domain.clearance import PassCheck
 from smartgate.schemas import Direction
 
-PREFIX = "SG1"
+PREFIX = "SG2:"
+VERSION = 2
+EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
+SIGNATURE_BYTES = 64
+_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
+_INDEX = {ch: i for i, ch in enumerate(_ALPHABET)}
+_DIRECTIONS = [Direction.VN_TO_CN, Direction.CN_TO_VN]
 
 
 class PassClaims(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
-    booking_id: Annotated[str, Field(alias="b", min_length=1, max_length=128)]
-    plate_key: Annotated[str, Field(alias="p", min_length=1, max_length=20)]
-    gate_id: Annotated[str, Field(alias="g", min_length=1, max_length=128)]
-    direction: Annotated[Direction, Field(alias="d")]
-    not_before: Annotated[int, Field(alias="nbf")]
-    not_after: Annotated[int, Field(alias="exp")]
-
-
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def encode_claims(claims: PassClaims) -> str:
-    return b64(json.dumps(claims.model_dump(by_alias=True, mode="json"), separators=(",", ":")).encode())
+    booking_id: Annotated[str, Field(min_length=1, max_length=64)]
+    plate_key: Annotated[str, Field(min_length=1, max_length=20)]
+    gate_id: Annotated[str, Field(min_length=1, max_length=64)]
+    direction: Direction
+    not_before: int = Field(description="epoch seconds (kept to the minute)")
+    not_after: int = Field(description="epoch seconds (kept to the minute)")
 
 
 class MalformedPass(ValueError):
     pass
 
 
-def split_token(token: str) -> tuple[str, str, bytes]:
-    """(key id, signed text, signature) of a token; MalformedPass when it is not one."""
-    parts = token.strip().split(".")
-    if len(parts) != 4 or parts[0] != PREFIX:
-        raise MalformedPass("not a Smart Gate pass (SG1.<key>.<claims>.<signature>)")
-    try:
-        signature = unb64(parts[3])
-    except ValueError as err:
-        raise MalformedPass("the signature is not base64url") from err
-    return parts[1], ".".join(parts[:3]), signature
+# --------------------------------------------------------------------------- Base45 (RFC 9285)
 
 
-def read_claims(token: str) -> PassClaims:
+def b45encode(data: bytes) -> str:
+    out = []
+    for i in range(0, len(data) - 1, 2):
+        n = data[i] * 256 + data[i + 1]
+        c, n = n % 45, n // 45
+        d, e = n % 45, n // 45
+        out += [_ALPHABET[c], _ALPHABET[d], _ALPHABET[e]]
+    if len(data) % 2:
+        n = data[-1]
+        out += [_ALPHABET[n % 45], _ALPHABET[n // 45]]
+    return "".join(out)
+
+
+def b45decode(text: str) -> bytes:
     try:
-        raw = json.loads(unb64(token.strip().split(".")[2]))
-        return PassClaims.model_validate(raw)
-    except (ValueError, IndexError, ValidationError) as err:
-        raise MalformedPass(f"the claims cannot be read: {err}") from err
+        values = [_INDEX[ch] for ch in text]
+    except KeyError as err:
+        raise MalformedPass(f"{err.args[0]!r} is not a Base45 character") from err
+    if len(values) % 3 == 1:
+        raise MalformedPass("the token has a length Base45 never makes")
+    out = bytearray()
+    for i in range(0, len(values), 3):
+        chunk = values[i:i + 3]
+        if len(chunk) == 3:
+            n = chunk[0] + chunk[1] * 45 + chunk[2] * 45 * 45
+            if n > 0xFFFF:
+                raise MalformedPass("the token is not Base45")
+            out += n.to_bytes(2, "big")
+        else:
+            n = chunk[0] + chunk[1] * 45
+            if n > 0xFF:
+                raise MalformedPass("the token is not Base45")
+            out.append(n)
+    return bytes(out)
+
+
+# --------------------------------------------------------------------------- the record
+
+
+def _field(value: str) -> bytes:
+    raw = value.encode()
+    if len(raw) > 255:
+        raise ValueError(f"{value!r} is too long for a pass")
+    return bytes([len(raw)]) + raw
+
+
+def _minutes(epoch_seconds: int) -> int:
+    return max(0, (epoch_seconds - int(EPOCH.timestamp())) // 60)
+
+
+def signed_part(key_id: str, claims: PassClaims) -> bytes:
+    """The bytes the signature covers (all of the record but the signature)."""
+    return (bytes([VERSION]) + _field(key_id) + _field(claims.booking_id) + _field(claims.plate_key)
+            + _field(claims.gate_id) + bytes([_DIRECTIONS.index(claims.direction)])
+            + struct.pack(">II", _minutes(claims.not_before), _minutes(claims.not_after)))
+
+
+def encode_token(key_id: str, claims: PassClaims, signature: bytes) -> str:
+    if len(signature) != SIGNATURE_BYTES:
+        raise ValueError("an Ed25519 signature is 64 bytes")
+    return PREFIX + b45encode(signed_part(key_id, claims) + signature)
+
+
+def decode_token(token: str) -> tuple[str, PassClaims, bytes, bytes]:
+    """(key id, claims, signed bytes, signature) of a token; MalformedPass when it is not one."""
+    token = token.strip()
+    if not token.startswith(PREFIX):
+        raise MalformedPass(f"not a Smart Gate pass (it starts {token[:4]!r}, not {PREFIX!r})")
+    raw = b45decode(token[len(PREFIX):])
+    if len(raw) < 1 + SIGNATURE_BYTES or raw[0] != VERSION:
+        raise MalformedPass("not a version 2 pass")
+    body, signature = raw[:-SIGNATURE_BYTES], raw[-SIGNATURE_BYTES:]
+    at = 1
+    fields = []
+    try:
+        for _ in range(4):
+            size = body[at]
+            fields.append(body[at + 1:at + 1 + size].decode())
+            if len(fields[-1].encode()) != size:
+                raise MalformedPass("the pass is cut short")
+            at += 1 + size
+        direction = _DIRECTIONS[body[at]]
+        start, end = struct.unpack(">II", body[at + 1:at + 9])
+    except (IndexError, UnicodeDecodeError, struct.error) as err:
+        raise MalformedPass("the pass's record cannot be read") from err
+    if at + 9 != len(body):
+        raise MalformedPass("the pass's record has bytes left over")
+    key_id, booking_id, plate_key, gate_id = fields
+    epoch = int(EPOCH.timestamp())
+    try:
+        claims = PassClaims(booking_id=booking_id, plate_key=plate_key, gate_id=gate_id, direction=direction,
+                            not_before=epoch + start * 60, not_after=epoch + end * 60)
+    except ValidationError as err:
+        raise MalformedPass(f"the pass's claims are not valid: {err}") from err
+    return key_id, claims, body, signature
 
 
 def check_claims(claims: PassClaims, gate_id: str, direction: str, at: datetime) -> PassCheck:
@@ -84,3 +158,8 @@ def check_claims(claims: PassClaims, gate_id: str, direction: str, at: datetime)
     elif when > claims.not_after:
         problem = f"it expired at {datetime.fromtimestamp(claims.not_after, UTC):%Y-%m-%d %H:%M}Z"
     return PassCheck(True, problem, claims.booking_id, claims.plate_key, in_window=problem is None)
+
+
+def validity(slot_start: datetime, slot_end: datetime, grace: timedelta) -> tuple[int, int]:
+    """The validity window of a booking's pass: its slot with ``grace`` either side, in epoch seconds."""
+    return int((slot_start - grace).timestamp()), int((slot_end + grace).timestamp())

@@ -131,9 +131,12 @@ class Consignment(Contract):
 
 class BookingStatus(StrEnum):
     BOOKED = "BOOKED"
-    ARRIVED = "ARRIVED"
-    CLEARED = "CLEARED"
+    ARRIVED = "ARRIVED"          # the vehicle was seen at the gate
+    CLEARED = "CLEARED"          # released
+    CROSSED = "CROSSED"          # left the gate
+    REFUSED = "REFUSED"
     CANCELLED = "CANCELLED"
+    NO_SHOW = "NO_SHOW"          # the window passed (with grace) and the vehicle never came
 
 
 class Booking(Contract):
@@ -147,6 +150,7 @@ class Booking(Contract):
     plate_text: Annotated[str, Field(min_length=1, max_length=20)]
     country: Country
     consignment_id: Identifier | None = Field(None, description="the declaration this slot carries")
+    driver_id: Identifier | None = Field(None, description="the registered driver the slot is bound to")
     trailer_plate: str | None = Field(None, max_length=20)
     container_no: str | None = Field(None, max_length=16)
     driver_name: str | None = Field(None, max_length=200, description="personal data: expires with the booking")

@@ -1,0 +1,219 @@
+"""What the REST API takes and gives (beyond the contracts it stores as they are): requests, views, errors.
+
+These models are the OpenAPI document's schemas (``/openapi.json`` is generated from them and the
+route table), so the trader app and any client can validate against the same definitions.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from smartgate.schemas.base import Country, Direction, Identifier, UtcDatetime
+from smartgate.schemas.trade import Booking, BookingStatus, ContainerNo, GoodsLine, Kilograms
+
+T = TypeVar("T")
+
+
+class ApiModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------- errors and pages
+
+
+class FieldError(ApiModel):
+    field: str = Field(description="the offending field, as a dotted path (body.goods.0.hs_code)")
+    message: str
+
+
+class Problem(ApiModel):
+    """RFC 9457 problem details (``application/problem+json``)."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldError] = Field(default_factory=list)
+
+
+class Page(ApiModel, Generic[T]):
+    """One page of a list; pass ``next`` back as ``cursor`` for the following page (null: no more)."""
+
+    items: list[T]
+    next: str | None = None
+
+
+# --------------------------------------------------------------------------- people and fleet
+
+
+class SessionIn(ApiModel):
+    username: Annotated[str, Field(min_length=1, max_length=128)]
+    password: Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class SessionOut(ApiModel):
+    id_token: str
+    refresh_token: str | None = None
+    expires_in: int
+
+
+class Me(ApiModel):
+    username: str
+    company_id: str | None
+    roles: list[str]
+    locale: str | None = None
+
+
+class CompanyIn(ApiModel):
+    company_id: Identifier
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    country: Country
+    tax_id: Annotated[str, Field(min_length=5, max_length=20, pattern=r"^[0-9A-Z-]+$")]
+    contact_email: Annotated[str, Field(max_length=200, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
+    booking_limit: Annotated[int, Field(ge=1, le=500)] = 20
+
+
+class Company(CompanyIn):
+    created_at: UtcDatetime
+    open_bookings: int = 0
+    recent_no_shows: int = 0
+
+
+class UserIn(ApiModel):
+    username: Annotated[str, Field(min_length=3, max_length=64, pattern=r"^[a-z0-9][a-z0-9._@-]*$")]
+    role: Literal["traders"] = "traders"
+    locale: Literal["vi", "zh", "en"] = "vi"
+
+
+class UserOut(ApiModel):
+    username: str
+    company_id: str
+    temporary_password: str = Field(description="to be changed at first sign-in")
+
+
+class VehicleIn(ApiModel):
+    plate_text: Annotated[str, Field(min_length=1, max_length=20)]
+    country: Country
+    kind: Literal["truck", "tractor", "trailer", "van"] = "truck"
+    tare_kg: Kilograms | None = None
+
+
+class Vehicle(VehicleIn):
+    vehicle_id: str = Field(description="the plate's key (29C12345)")
+    company_id: str
+    registered_at: UtcDatetime
+
+
+class DriverIn(ApiModel):
+    full_name: Annotated[str, Field(min_length=2, max_length=200)]
+    document_number: Annotated[str, Field(min_length=5, max_length=30, pattern=r"^[0-9A-Z]+$")]
+    country: Country
+    phone: Annotated[str, Field(max_length=20, pattern=r"^\+?[0-9 ]{6,20}$")] | None = None
+
+
+class Driver(DriverIn):
+    """Personal data: kept until ``expires_at``, every read of it is recorded."""
+
+    driver_id: Identifier
+    company_id: str
+    registered_at: UtcDatetime
+    expires_at: UtcDatetime
+
+
+# --------------------------------------------------------------------------- declarations and slots
+
+
+class ConsignmentIn(ApiModel):
+    """A declaration as a trader sends it; the API adds the ids, the company and the time."""
+
+    consignment_id: Identifier | None = Field(None, description="optional: the trader's own reference")
+    gate_id: Identifier
+    direction: Direction
+    country: Country
+    plate_text: Annotated[str, Field(min_length=1, max_length=20)]
+    trailer_country: Country | None = None
+    trailer_plate: Annotated[str, Field(max_length=20)] | None = None
+    container_nos: Annotated[list[ContainerNo], Field(max_length=4)] = Field(default_factory=list)
+    driver_id: Identifier | None = None
+    vehicle_tare_kg: Kilograms | None = None
+    goods: Annotated[list[GoodsLine], Field(min_length=1, max_length=200)]
+
+
+class SlotWindow(ApiModel):
+    start: UtcDatetime
+    end: UtcDatetime
+    capacity: int
+    booked: int
+    free: int
+    our_capacity: int
+    partner_capacity: int | None = None
+
+
+class WindowCapacity(ApiModel):
+    start: UtcDatetime
+    capacity: Annotated[int, Field(ge=0, le=200)] | None = Field(None, description="ours; null leaves it")
+    partner_capacity: Annotated[int, Field(ge=0, le=200)] | None = Field(
+        None, description="what the partner gate accepts (until the partner exchange sends it)")
+
+
+class CapacityIn(ApiModel):
+    direction: Direction
+    windows: Annotated[list[WindowCapacity], Field(min_length=1, max_length=96)]
+
+
+class MoveOut(ApiModel):
+    booking_id: str
+    from_start: UtcDatetime
+    to_start: UtcDatetime | None = Field(description="null: no free window within the horizon; cancelled")
+
+
+class CapacityOut(ApiModel):
+    windows: list[SlotWindow]
+    moved: list[MoveOut]
+
+
+class BookingIn(ApiModel):
+    consignment_id: Identifier
+    window_start: UtcDatetime = Field(description="start of a 15-minute window (:00, :15, :30, :45)")
+    driver_id: Identifier | None = None
+
+
+class RescheduleIn(ApiModel):
+    window_start: UtcDatetime
+
+
+class TimelineEntry(ApiModel):
+    status: Literal["booked", "rescheduled", "moved", "cancelled", "arrived", "in_inspection", "sampled", "held",
+                    "cleared", "refused", "crossed", "no_show"]
+    at: UtcDatetime
+    detail: str = ""
+
+
+class BookingView(ApiModel):
+    booking: Booking
+    timeline: list[TimelineEntry] = Field(default_factory=list)
+
+
+class PassOut(ApiModel):
+    booking_id: str
+    token: str = Field(description="what the QR code holds; verifiable offline with the gate's public key")
+    key_id: str
+    valid_from: UtcDatetime
+    valid_to: UtcDatetime
+    png: str = Field(description="path of the QR code as PNG")
+    svg: str = Field(description="path of the QR code as SVG")
+
+
+class Notification(ApiModel):
+    notification_id: str
+    company_id: str
+    booking_id: str | None = None
+    at: UtcDatetime
+    kind: str
+    subject: str
+    body: str
+
+
+BOOKING_STATUSES = tuple(s.value for s in BookingStatus)
