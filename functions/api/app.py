@@ -1,123 +1,358 @@
-"""REST API for traders, officers, the lab and the console (Chalice). Each route is a few lines over the core.
+"""REST API for traders, gate operators, officers and the lab (Chalice). Each route is a few lines over the core.
 
 Deployed by SAM as one function (``Handler: app.app``); every route has its own ``Api`` event in
-template.yaml with the same path, because Chalice routes on API Gateway's resource path.
+template.yaml with the same path, because Chalice routes on API Gateway's resource path. Routes are
+declared through ``api.route`` (chalicelib/rest.py) so that ``/openapi.json`` is generated from the same
+table, and so that every error is problem+json naming the field. A trader's company comes from the
+signed-in token, never from the request.
 """
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
-from chalice import BadRequestError, Chalice, ConflictError, NotFoundError, Response
-from pydantic import BaseModel, ValidationError
+from chalice import Chalice
+from chalicelib.rest import Answer, Request, RestApi
 
 from smartgate import wiring
-from smartgate.domain.intake import describe_validation_error
+from smartgate.adapters.cognito import SignInRefused
+from smartgate.adapters.passes import qr
+from smartgate.api.http import ApiProblem, Caller, Query, decode_cursor, encode_cursor, field_problem
+from smartgate.domain import trading
 from smartgate.domain.lab import PassageNotFound, queues, record_result, take_sample
 from smartgate.domain.passages import IllegalTransition, PassageError
-from smartgate.schemas import Booking, LabResult, LabSample, Passage, utc_now
+from smartgate.schemas import Booking, Consignment, Direction, LabResult, LabSample, Passage, utc_now
+from smartgate.schemas.api import (
+    BookingIn,
+    BookingView,
+    CapacityIn,
+    CapacityOut,
+    Company,
+    CompanyIn,
+    ConsignmentIn,
+    Driver,
+    DriverIn,
+    LabResultIn,
+    LabSampleIn,
+    Me,
+    Notification,
+    Page,
+    PassOut,
+    RescheduleIn,
+    SessionIn,
+    SessionOut,
+    SlotWindow,
+    TimelineEntry,
+    UserIn,
+    UserOut,
+    Vehicle,
+    VehicleIn,
+)
 
 app = Chalice(app_name="smartgate-api")
+api = RestApi(app, "Smart Gate API", "1.0.0")
+
+TRADERS = ("traders",)
+GATE = ("operators", "officers")
+PAGING = (Query("limit", int, description="items per page (1-100, default 20)"),
+          Query("cursor", str, description="the `next` of the previous page"))
 
 
-def _body() -> dict[str, Any]:
-    body = app.current_request.json_body
-    if not isinstance(body, dict):
-        raise BadRequestError("body: expected a JSON object")
-    return body
+def _page(req: Request) -> tuple[int, dict[str, Any] | None]:
+    limit = req.query.get("limit", 20)
+    if not 1 <= limit <= 100:
+        raise field_problem("query.limit", "between 1 and 100")
+    return limit, decode_cursor(req.query.get("cursor"))
 
 
-def _parse(model: type[BaseModel], data: dict[str, Any]) -> Any:
-    try:
-        return model.model_validate(data)
-    except ValidationError as err:
-        raise BadRequestError(describe_validation_error(err)) from err
+def _company(caller: Caller) -> str | None:
+    """The caller's company for reads: a trader's own; None for gate roles, who may read any."""
+    return None if caller.roles & set(GATE) else caller.company()
 
 
-@app.route("/health", methods=["GET"])
-def health() -> dict[str, Any]:
+# --------------------------------------------------------------------------- meta and sessions
+
+
+@api.route("/health", "GET", summary="Liveness", tag="meta", roles=None)
+def health(req: Request) -> dict[str, Any]:
     return {"status": "ok", "at": utc_now().isoformat()}
 
 
-def _passage_view(passage: Passage) -> dict[str, Any]:
+@api.route("/openapi.json", "GET", summary="This API's OpenAPI 3.1 document", tag="meta", roles=None)
+def openapi(req: Request) -> dict[str, Any]:
+    return api.openapi()
+
+
+@api.route("/sessions", "POST", summary="Sign in (user name and password) for an ID token", tag="sessions",
+           request=SessionIn, response=SessionOut, status=201, roles=None, errors=(401, 409))
+def sign_in(req: Request) -> SessionOut:
+    body: SessionIn = req.body
+    try:
+        tokens = wiring.users().sign_in(body.username, body.password, body.new_password)
+    except SignInRefused as err:
+        raise field_problem(f"body.{err.field}", err.message, err.status) from err
+    return SessionOut(id_token=tokens.id_token, refresh_token=tokens.refresh_token, expires_in=tokens.expires_in)
+
+
+@api.route("/me", "GET", summary="Who is signed in: user, company, roles", tag="sessions", response=Me)
+def me(req: Request) -> Me:
+    c = req.who
+    return Me(username=c.username, company_id=c.company_id, roles=sorted(c.roles), locale=c.locale)
+
+
+# --------------------------------------------------------------------------- companies and fleet
+
+
+@api.route("/companies", "POST", summary="Register a trading company (gate operators)", tag="companies",
+           request=CompanyIn, response=Company, status=201, roles=("operators",), idempotent=True, errors=(409,))
+def register_company(req: Request) -> Answer:
+    company, new = trading.register_company(wiring.trade_deps(), req.body)
+    return Answer(company, 201 if new else 200)
+
+
+@api.route("/companies/{company_id}", "GET", summary="A company, its booking limit and open bookings",
+           tag="companies", response=Company, errors=(404,))
+def get_company(req: Request) -> Company:
+    company_id = req.path["company_id"]
+    if not req.who.may_see_company(company_id):
+        raise field_problem("path.company_id", "not your company", 404)
+    return trading.company_of(wiring.trade_deps(), company_id)
+
+
+@api.route("/companies/{company_id}/users", "POST", summary="Add a user to a company (temporary password)",
+           tag="companies", request=UserIn, response=UserOut, status=201, roles=("operators", "traders"),
+           errors=(404, 409))
+def add_user(req: Request) -> UserOut:
+    company_id = req.path["company_id"]
+    if not (req.who.is_("operators") or req.who.company_id == company_id):
+        raise field_problem("path.company_id", "not your company", 404)
+    trading.company_of(wiring.trade_deps(), company_id)
+    body: UserIn = req.body
+    password = wiring.users().create_user(body.username, company_id, body.role, body.locale)
+    if password is None:
+        raise field_problem("body.username", f"{body.username} is taken", 409)
+    return UserOut(username=body.username, company_id=company_id, temporary_password=password)
+
+
+@api.route("/vehicles", "POST", summary="Register one of your company's vehicles", tag="fleet", request=VehicleIn,
+           response=Vehicle, status=201, roles=TRADERS, idempotent=True)
+def add_vehicle(req: Request) -> Vehicle:
+    return trading.register_vehicle(wiring.trade_deps(), req.who.company(), req.body)
+
+
+@api.route("/vehicles", "GET", summary="Your company's vehicles", tag="fleet", response=Page[Vehicle],
+           roles=TRADERS, query=PAGING)
+def list_vehicles(req: Request) -> Page[Vehicle]:
+    items, last = wiring.trade_store().vehicles(req.who.company(), *_page(req))
+    return Page[Vehicle](items=items, next=encode_cursor(last))
+
+
+@api.route("/drivers", "POST", summary="Register a driver (personal data: kept a year, every read recorded)",
+           tag="fleet", request=DriverIn, response=Driver, status=201, roles=TRADERS, idempotent=True)
+def add_driver(req: Request) -> Driver:
+    return trading.register_driver(wiring.trade_deps(), req.who.company(), req.body)
+
+
+@api.route("/drivers", "GET", summary="Your company's drivers (the read is recorded)", tag="fleet",
+           response=Page[Driver], roles=TRADERS, query=PAGING)
+def list_drivers(req: Request) -> Page[Driver]:
+    company_id = req.who.company()
+    items, last = wiring.trade_store().drivers(company_id, *_page(req))
+    for d in items:
+        wiring.trade_store().log_access(f"driver#{company_id}#{d.driver_id}", req.who.username, "list drivers",
+                                        utc_now())
+    return Page[Driver](items=items, next=encode_cursor(last))
+
+
+@api.route("/drivers/{driver_id}", "GET", summary="One driver (the read is recorded)", tag="fleet",
+           response=Driver, roles=TRADERS, errors=(404,))
+def get_driver(req: Request) -> Driver:
+    return trading.read_driver(wiring.trade_deps(), req.who.company(), req.path["driver_id"], req.who.username)
+
+
+# --------------------------------------------------------------------------- declarations
+
+
+@api.route("/consignments", "POST", summary="Declare a consignment (pre-arrival declaration)",
+           tag="consignments", request=ConsignmentIn, response=Consignment, status=201, roles=TRADERS,
+           idempotent=True, errors=(409,))
+def declare(req: Request) -> Answer:
+    consignment, new = trading.declare(wiring.trade_deps(), req.who.company(), req.body)
+    return Answer(consignment, 201 if new else 200)
+
+
+@api.route("/consignments", "GET", summary="Your company's declarations, newest first", tag="consignments",
+           response=Page[Consignment], roles=TRADERS, query=PAGING)
+def list_consignments(req: Request) -> Page[Consignment]:
+    items, last = wiring.trade_store().company_consignments(req.who.company(), *_page(req))
+    return Page[Consignment](items=items, next=encode_cursor(last))
+
+
+@api.route("/consignments/{consignment_id}", "GET", summary="A declaration", tag="consignments",
+           response=Consignment, roles=(*TRADERS, *GATE, "lab"), errors=(404,))
+def get_consignment(req: Request) -> Consignment:
+    consignment_id = req.path["consignment_id"]
+    if req.who.roles & {*GATE, "lab"}:
+        found = wiring.trade_store().consignment(consignment_id)
+        if found is None:
+            raise field_problem("path.consignment_id", f"no consignment {consignment_id}", 404)
+        return found[0]
+    return trading.own_consignment(wiring.trade_deps(), req.who.company(), consignment_id, "path.consignment_id")[0]
+
+
+# --------------------------------------------------------------------------- slots and capacity
+
+
+@api.route("/slots", "GET", summary="A day's 15-minute windows at a gate, with free capacity", tag="slots",
+           response=list[SlotWindow],
+           query=(Query("gate_id", str, True), Query("direction", Direction, True),
+                  Query("date", date, True, "the gate's local date, YYYY-MM-DD")))
+def slots(req: Request) -> list[SlotWindow]:
+    return trading.day_slots(wiring.trade_deps(), req.query["gate_id"], req.query["direction"], req.query["date"])
+
+
+@api.route("/gates/{gate_id}/capacity", "PUT", summary="Set windows' capacity (ours or the partner's); "
+           "bookings beyond it move on", tag="slots", request=CapacityIn, response=CapacityOut,
+           roles=("operators",), errors=(404,))
+def set_capacity(req: Request) -> CapacityOut:
+    body: CapacityIn = req.body
+    windows, moved = trading.set_capacity(wiring.trade_deps(), req.path["gate_id"], body.direction,
+                                          [(w.start, w.capacity, w.partner_capacity) for w in body.windows])
+    return CapacityOut(windows=windows, moved=moved)
+
+
+# --------------------------------------------------------------------------- bookings
+
+
+@api.route("/bookings", "POST", summary="Book a window for a declaration", tag="bookings", request=BookingIn,
+           response=Booking, status=201, roles=TRADERS, idempotent=True, errors=(404, 409, 429))
+def create_booking(req: Request) -> Booking:
+    body: BookingIn = req.body
+    return trading.book(wiring.trade_deps(), req.who.company(), body.consignment_id, body.window_start,
+                        body.driver_id)
+
+
+@api.route("/bookings", "GET", summary="Your company's bookings, latest slot first", tag="bookings",
+           response=Page[Booking], roles=TRADERS, query=PAGING)
+def list_bookings(req: Request) -> Page[Booking]:
+    items, last = wiring.trade_store().company_bookings(req.who.company(), *_page(req))
+    return Page[Booking](items=items, next=encode_cursor(last))
+
+
+def _booking(req: Request) -> Booking:
+    booking_id = req.path["booking_id"]
+    booking = trading.own_booking(wiring.trade_deps(), _company(req.who), booking_id)[0]
+    if booking.driver_name:
+        wiring.trade_store().log_access(f"booking#{booking_id}", req.who.username, "read booking", utc_now())
+    return booking
+
+
+@api.route("/bookings/{booking_id}", "GET", summary="A booking and its status timeline", tag="bookings",
+           response=BookingView, roles=(*TRADERS, *GATE), errors=(404,))
+def get_booking(req: Request) -> BookingView:
+    booking = _booking(req)
+    return BookingView(booking=booking, timeline=wiring.trade_store().timeline_of(booking.booking_id))
+
+
+@api.route("/bookings/{booking_id}/cancel", "POST", summary="Cancel a booking (frees its window)", tag="bookings",
+           response=Booking, roles=TRADERS, errors=(404, 409))
+def cancel_booking(req: Request) -> Booking:
+    return trading.cancel(wiring.trade_deps(), req.who.company(), req.path["booking_id"])
+
+
+@api.route("/bookings/{booking_id}/reschedule", "POST", summary="Move a booking to another window", tag="bookings",
+           request=RescheduleIn, response=Booking, roles=TRADERS, errors=(404, 409, 429))
+def reschedule_booking(req: Request) -> Booking:
+    body: RescheduleIn = req.body
+    return trading.reschedule(wiring.trade_deps(), req.who.company(), req.path["booking_id"], body.window_start)
+
+
+@api.route("/bookings/{booking_id}/timeline", "GET", summary="A booking's status timeline", tag="bookings",
+           response=list[TimelineEntry], roles=(*TRADERS, *GATE), errors=(404,))
+def booking_timeline(req: Request) -> list[TimelineEntry]:
+    booking_id = req.path["booking_id"]
+    trading.own_booking(wiring.trade_deps(), _company(req.who), booking_id)
+    return wiring.trade_store().timeline_of(booking_id)
+
+
+def _pass(req: Request) -> PassOut:
+    booking = _booking(req)
+    token, valid_from, valid_to = trading.issue_pass(wiring.trade_deps(), booking)
+    base = f"/bookings/{booking.booking_id}/pass"
+    return PassOut(booking_id=booking.booking_id, token=token, key_id=wiring.pass_signer().key_id,
+                   valid_from=valid_from, valid_to=valid_to, png=f"{base}.png", svg=f"{base}.svg")
+
+
+@api.route("/bookings/{booking_id}/pass", "GET", summary="The crossing pass: a signed token for the QR code",
+           tag="bookings", response=PassOut, roles=(*TRADERS, *GATE), errors=(404, 409))
+def get_pass(req: Request) -> PassOut:
+    return _pass(req)
+
+
+@api.route("/bookings/{booking_id}/pass.png", "GET", summary="The crossing pass as a QR code (PNG)",
+           tag="bookings", response="binary", media="image/png", roles=(*TRADERS, *GATE), errors=(404, 409))
+def get_pass_png(req: Request) -> Answer:
+    return Answer(qr(_pass(req).token, "png"), headers={"Cache-Control": "private, max-age=300"})
+
+
+@api.route("/bookings/{booking_id}/pass.svg", "GET", summary="The crossing pass as a QR code (SVG)",
+           tag="bookings", response="binary", media="image/svg+xml", roles=(*TRADERS, *GATE), errors=(404, 409))
+def get_pass_svg(req: Request) -> Answer:
+    return Answer(qr(_pass(req).token, "svg").decode(), headers={"Cache-Control": "private, max-age=300"})
+
+
+@api.route("/notifications", "GET", summary="What your company was told, newest first", tag="bookings",
+           response=Page[Notification], roles=TRADERS, query=PAGING)
+def notifications(req: Request) -> Page[Notification]:
+    items, last = wiring.trade_store().notifications(req.who.company(), *_page(req))
+    return Page[Notification](items=items, next=encode_cursor(last))
+
+
+# --------------------------------------------------------------------------- the gate: passages and the lab
+
+
+@api.route("/passages/{passage_id}", "GET", summary="A passage: detections, decision, status", tag="gate",
+           roles=(*GATE, "lab"), errors=(404,))
+def get_passage(req: Request) -> dict[str, Any]:
+    passage = wiring.passages().get(req.path["passage_id"])
+    if passage is None:
+        raise field_problem("path.passage_id", f"passage {req.path['passage_id']} not found", 404)
     return passage.model_dump(mode="json")
 
 
-@app.route("/passages/{passage_id}", methods=["GET"])
-def get_passage(passage_id: str) -> dict[str, Any]:
-    passage = wiring.passages().get(passage_id)
-    if passage is None:
-        raise NotFoundError(f"passage {passage_id} not found")
-    return _passage_view(passage)
-
-
-@app.route("/bookings/{booking_id}", methods=["GET"])
-def get_booking(booking_id: str) -> dict[str, Any]:
-    booking = wiring.bookings().get(booking_id)
-    if booking is None:
-        raise NotFoundError(f"booking {booking_id} not found")
-    return booking.model_dump(mode="json")
-
-
-@app.route("/consignments/{consignment_id}", methods=["GET"])
-def get_consignment(consignment_id: str) -> dict[str, Any]:
-    consignment = wiring.consignments().get(consignment_id)
-    if consignment is None:
-        raise NotFoundError(f"consignment {consignment_id} not found")
-    return consignment.model_dump(mode="json")
-
-
-@app.route("/bookings", methods=["POST"], content_types=["application/json"])
-def create_booking() -> Response:
-    booking: Booking = _parse(Booking, {"created_at": utc_now().isoformat(), **_body()})
-    if booking.slot_end <= booking.slot_start:
-        raise BadRequestError("slot_end: must be after slot_start")
-    consignment = None
-    if booking.consignment_id:
-        consignment = wiring.consignments().get(booking.consignment_id)
-        if consignment is None:
-            raise BadRequestError(f"consignment_id: no consignment {booking.consignment_id}")
-    existing = wiring.bookings().get(booking.booking_id)
-    if existing is not None:
-        same = existing.model_dump(exclude={"created_at"}) == booking.model_dump(exclude={"created_at"})
-        if not same:
-            return Response(body={"error": f"booking_id: {booking.booking_id} exists with other data"},
-                            status_code=409)
-        return Response(body=existing.model_dump(mode="json"), status_code=200)
-    wiring.bookings().put(booking, consignment)
-    return Response(body=booking.model_dump(mode="json"), status_code=201)
-
-
-def _lab_step(passage_id: str, step: Any) -> Response:
+def _lab_step(step: Any) -> dict[str, Any]:
     try:
-        passage = step()
+        passage: Passage = step()
     except PassageNotFound as err:
-        raise NotFoundError(str(err)) from err
+        raise field_problem("path.passage_id", str(err), 404) from err
     except (PassageError, IllegalTransition) as err:
-        raise ConflictError(str(err)) from err
-    return Response(body=_passage_view(passage), status_code=200)
+        raise ApiProblem(409, str(err)) from err
+    return passage.model_dump(mode="json")
 
 
-@app.route("/passages/{passage_id}/lab-samples", methods=["POST"], content_types=["application/json"])
-def register_lab_sample(passage_id: str) -> Response:
-    """A sample taken for the lab (which tests); the passage becomes SAMPLED."""
-    sample: LabSample = _parse(LabSample, {"taken_at": utc_now().isoformat(), **_body()})
-    return _lab_step(passage_id, lambda: take_sample(wiring.passages(), passage_id, sample))
+@api.route("/passages/{passage_id}/lab-samples", "POST", summary="A sample taken for the lab (SAMPLED)",
+           tag="gate", request=LabSampleIn, roles=("lab", "officers"), errors=(404, 409))
+def register_lab_sample(req: Request) -> dict[str, Any]:
+    sample = LabSample(**{**req.body.model_dump(), "taken_at": req.body.taken_at or utc_now()})
+    return _lab_step(lambda: take_sample(wiring.passages(), req.path["passage_id"], sample))
 
 
-@app.route("/passages/{passage_id}/lab-samples/{sample_id}/result", methods=["POST"],
-           content_types=["application/json"])
-def post_lab_result(passage_id: str, sample_id: str) -> Response:
-    """The lab's result: pass releases the consignment (once every sample passed), fail refuses it."""
-    result: LabResult = _parse(LabResult, {"posted_at": utc_now().isoformat(), **_body()})
-    return _lab_step(passage_id, lambda: record_result(wiring.passages(), passage_id, sample_id, result))
+@api.route("/passages/{passage_id}/lab-samples/{sample_id}/result", "POST", tag="gate",
+           summary="The lab's result: pass releases (once every sample passed), fail refuses", request=LabResultIn,
+           roles=("lab",), errors=(404, 409))
+def post_lab_result(req: Request) -> dict[str, Any]:
+    result = LabResult(**{**req.body.model_dump(), "posted_at": req.body.posted_at or utc_now()})
+    return _lab_step(lambda: record_result(wiring.passages(), req.path["passage_id"], req.path["sample_id"], result))
 
 
-@app.route("/gates/{gate_id}/queues", methods=["GET"])
-def gate_queues(gate_id: str) -> dict[str, Any]:
-    """Who waits at the gate: the inspection and the lab queue, perishables first."""
+@api.route("/gates/{gate_id}/queues", "GET", summary="Who waits at the gate: inspection and lab, perishables first",
+           tag="gate", roles=(*GATE, "lab"), errors=(404,))
+def gate_queues(req: Request) -> dict[str, Any]:
+    gate_id = req.path["gate_id"]
     if gate_id not in wiring.gates().gates:
-        raise NotFoundError(f"gate {gate_id} not found (gates: {', '.join(wiring.gates().gate_ids())})")
+        raise field_problem("path.gate_id", f"gate {gate_id} not found (gates: {', '.join(wiring.gates().gate_ids())})",
+                            404)
     found = queues(wiring.passages(), gate_id)
     return {name: [_queue_row(p) for p in rows] for name, rows in found.items()}
 

@@ -21,6 +21,7 @@ from smartgate.adapters.dynamodb import (
     DynamoRuleSetArchive,
 )
 from smartgate.adapters.passes import PassSigner
+from smartgate.adapters.trade import DynamoTrade, TradeTables
 from smartgate.schemas import utc_now
 from smartgate_infra.declarations import Declared, declared, pass_for, pass_signer
 from smartgate_infra.stack import ROOT, StackState, load_template
@@ -67,6 +68,17 @@ class StackClient:
     @cached_property
     def rule_sets(self) -> DynamoRuleSetArchive:
         return DynamoRuleSetArchive(self.name("RuleSetsTable"), self.template.region)
+
+    @cached_property
+    def trade(self) -> DynamoTrade:
+        n = self.name
+        return DynamoTrade(TradeTables(
+            companies=n("CompaniesTable"), fleet=n("FleetTable"), slots=n("SlotsTable"), bookings=n("BookingsTable"),
+            consignments=n("ConsignmentsTable"), timeline=n("TimelineTable"), outbox=n("OutboxTable"),
+            limits=n("LimitsTable"), access_log=n("AccessLogTable")), self.template.region)
+
+    def trade_store(self) -> DynamoTrade:
+        return self.trade
 
     @cached_property
     def signer(self) -> PassSigner:

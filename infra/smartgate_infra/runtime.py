@@ -208,7 +208,7 @@ class LocalRuntime:
         self.threads.append(thread)
 
     def _start_http(self, port: int, handler: type[BaseHTTPRequestHandler]) -> None:
-        server = ThreadingHTTPServer((self.ports.host, port), handler)
+        server = _Server((self.ports.host, port), handler)
         server.daemon_threads = True
         server.runtime = self  # type: ignore[attr-defined]
         self.servers.append(server)
@@ -498,6 +498,10 @@ class _StreamPoller:
             records = records[failed_from:]
             time.sleep(min(0.2 * attempts, 2))
         return str(response.get("NextShardIterator") or iterator)
+
+
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # the default (5) resets connections when many clients arrive at once
 
 
 class _QuietHandler(BaseHTTPRequestHandler):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -12,13 +12,14 @@ from hypothesis import strategies as st
 from smartgate.domain.slots import (
     HORIZON,
     WINDOW,
-    SlotError,
+    TradeError,
     WindowState,
     check_window,
-    day_windows,
+    local_day,
     moves_after_drop,
     open_booking_limit,
     window_start,
+    windows_from,
 )
 
 NOW = datetime(2026, 12, 1, 9, 7, tzinfo=UTC)
@@ -40,7 +41,7 @@ def test_check_window_refuses_off_grid_past_and_too_far_ahead() -> None:
     for start, words in [(datetime(2026, 12, 1, 9, 10, tzinfo=UTC), "not the start"),
                          (datetime(2026, 12, 1, 8, 45, tzinfo=UTC), "in the past"),
                          (window_start(NOW + HORIZON + timedelta(hours=1)), "days ahead")]:
-        with pytest.raises(SlotError) as err:
+        with pytest.raises(TradeError) as err:
             check_window(start, NOW)
         assert err.value.field == "window_start" and words in err.value.message and err.value.status == 422
 
@@ -54,12 +55,18 @@ def test_capacity_is_the_lesser_of_both_gates() -> None:
     assert WindowState(start, ours=2, booked=5).free(6) == 0
 
 
-def test_day_windows_start_now_and_keep_stored_counts() -> None:
+def test_windows_start_now_and_keep_stored_counts() -> None:
     stored = [WindowState(datetime(2026, 12, 1, 9, 30, tzinfo=UTC), ours=2, booked=1)]
-    windows = day_windows(NOW, stored, NOW)
+    first, count = local_day(date(2026, 12, 1), "UTC")
+    windows = windows_from(first, count, stored, NOW)
     assert windows[0].start == datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
     assert len(windows) == 96 - 36 and windows[-1].start == datetime(2026, 12, 1, 23, 45, tzinfo=UTC)
     assert windows[2] == stored[0]
+
+
+def test_a_local_day_at_the_gate() -> None:
+    assert local_day(date(2026, 12, 2), "Asia/Ho_Chi_Minh") == (datetime(2026, 12, 1, 17, 0, tzinfo=UTC), 96)
+    assert local_day(date(2026, 3, 8), "America/New_York")[1] == 92  # a day of 23 hours
 
 
 def test_moves_keep_the_first_booked_and_move_the_rest_in_order() -> None:

@@ -13,6 +13,7 @@ from smartgate.adapters.aws import (
     SqsSettleScheduler,
 )
 from smartgate.adapters.clock import SystemClock
+from smartgate.adapters.cognito import CognitoUsers
 from smartgate.adapters.dynamodb import (
     DynamoAudit,
     DynamoBookings,
@@ -22,9 +23,11 @@ from smartgate.adapters.dynamodb import (
 )
 from smartgate.adapters.passes import Ed25519PassVerifier, PassSigner, private_key
 from smartgate.adapters.rulesets import DeployedRuleSets
+from smartgate.adapters.trade import DynamoTrade, OutboxNotifier, TradeTables
 from smartgate.config import settings
 from smartgate.domain.crossing import CrossingDeps
 from smartgate.domain.gates import GateRegistry, default_gates
+from smartgate.domain.trading import TradeDeps
 from smartgate.observability import logger, metrics
 
 
@@ -119,3 +122,30 @@ def event_publisher() -> EventBridgePublisher:
 def officer_notifier() -> SnsNotifier:
     s = settings()
     return SnsNotifier(s.require("officer_alerts_topic_arn"), s.aws_region)
+
+
+@lru_cache(maxsize=1)
+def trade_store() -> DynamoTrade:
+    s = settings()
+    tables = TradeTables(companies=s.require("companies_table"), fleet=s.require("fleet_table"),
+                         slots=s.require("slots_table"), bookings=s.require("bookings_table"),
+                         consignments=s.require("consignments_table"), timeline=s.require("timeline_table"),
+                         outbox=s.require("outbox_table"), limits=s.require("limits_table"),
+                         access_log=s.require("access_log_table"))
+    return DynamoTrade(tables, s.aws_region, _ttl(), timedelta(days=s.audit_retention_days))
+
+
+@lru_cache(maxsize=1)
+def trade_deps() -> TradeDeps:
+    s = settings()
+    store = trade_store()
+    return TradeDeps(store=store, gates=gates(), passes=pass_signer() if s.pass_signing_key else None,
+                     notifier=OutboxNotifier(store, s.trader_topic_arn, s.aws_region), clock=SystemClock(),
+                     bookings_per_minute=s.bookings_per_minute,
+                     no_show_grace=timedelta(minutes=s.no_show_grace_minutes))
+
+
+@lru_cache(maxsize=1)
+def users() -> CognitoUsers:
+    s = settings()
+    return CognitoUsers(s.require("user_pool_id"), s.require("user_pool_client_id"), s.aws_region)

@@ -8,9 +8,11 @@ only in the local and dev stages).
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import lru_cache
 from importlib import resources
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -48,6 +50,10 @@ class GateSpec(_Spec):
     stages: list[str] | None = Field(None, description="only in these stages (None: every stage)")
     lanes: dict[Identifier, LaneSpec] = Field(default_factory=dict)
     lane_series: list[LaneSeries] = Field(default_factory=list)
+    slot_capacity: Annotated[int, Field(ge=0, le=200, description="vehicles per 15-minute window and direction "
+                                                                  "until the operator sets a window")] = 6
+    opening: Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-4]):[0-5][0-9]$",
+                                  description="local opening hours, HH:MM-HH:MM")] = "00:00-24:00"
 
     @model_validator(mode="after")
     def _has_lanes(self) -> GateSpec:
@@ -55,12 +61,28 @@ class GateSpec(_Spec):
             raise ValueError("a gate needs lanes")
         return self
 
+    def directions(self) -> list[Direction]:
+        """The directions this gate's lanes serve."""
+        return sorted({lane.direction for lane in self.all_lanes().values()})
+
+    def is_open(self, at: datetime) -> bool:
+        """Whether the gate is open at ``at`` (its local opening hours)."""
+        local = at.astimezone(ZoneInfo(self.timezone))
+        start, end = self.opening.split("-")
+        minute = local.hour * 60 + local.minute
+        return _minutes(start) <= minute < _minutes(end)
+
     def all_lanes(self) -> dict[str, LaneSpec]:
         lanes = dict(self.lanes)
         for series in self.lane_series:
             for n in range(1, series.count + 1):
                 lanes.setdefault(f"{series.prefix}{n:02d}", LaneSpec(direction=series.direction, scale=series.scale))
         return lanes
+
+
+def _minutes(hhmm: str) -> int:
+    hh, mm = hhmm.split(":")
+    return int(hh) * 60 + int(mm)
 
 
 class GatesDocument(_Spec):

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 WINDOW = timedelta(minutes=15)
 HORIZON = timedelta(days=14)
 """How far ahead a slot can be booked."""
 
 
-class SlotError(ValueError):
-    """A slot request that cannot be granted; ``field`` is the request field it is about."""
+class TradeError(ValueError):
+    """A trade request that cannot be granted (a slot, a booking, a declaration): ``field`` is the request
+    field it is about, ``status`` the HTTP status it maps to."""
 
     def __init__(self, field: str, message: str, status: int = 409) -> None:
         super().__init__(f"{field}: {message}")
@@ -37,12 +39,12 @@ def check_window(start: datetime, now: datetime) -> datetime:
     """The requested window, if it is one (on a quarter hour), not over, and within the booking horizon."""
     start = start.astimezone(UTC)
     if start != window_start(start):
-        raise SlotError("window_start", f"{start:%H:%M}Z is not the start of a 15-minute window "
+        raise TradeError("window_start", f"{start:%H:%M}Z is not the start of a 15-minute window "
                                         f"(:00, :15, :30, :45)", 422)
     if start + WINDOW <= now:
-        raise SlotError("window_start", f"the window {start:%Y-%m-%d %H:%M}Z is in the past", 422)
+        raise TradeError("window_start", f"the window {start:%Y-%m-%d %H:%M}Z is in the past", 422)
     if start > now + HORIZON:
-        raise SlotError("window_start", f"slots can be booked at most {HORIZON.days} days ahead", 422)
+        raise TradeError("window_start", f"slots can be booked at most {HORIZON.days} days ahead", 422)
     return start
 
 
@@ -63,16 +65,24 @@ class WindowState:
         return max(0, self.capacity(default) - self.booked)
 
 
-def day_windows(day: datetime, stored: Iterable[WindowState], now: datetime) -> list[WindowState]:
-    """Every window of a UTC day (stored ones as they are, the others empty), from now on."""
-    first = day.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+def windows_from(first: datetime, count: int, stored: Iterable[WindowState], now: datetime) -> list[WindowState]:
+    """``count`` windows from ``first`` on (stored ones as they are, the others empty), less those over."""
+    first = window_start(first)
     known = {w.start: w for w in stored}
     windows = []
-    for n in range(96):
+    for n in range(count):
         start = first + WINDOW * n
         if start + WINDOW > now:
             windows.append(known.get(start, WindowState(start)))
     return windows
+
+
+def local_day(day: date, timezone: str) -> tuple[datetime, int]:
+    """(first window, number of windows) of a calendar day at a gate (23, 24 or 25 hours with DST)."""
+    zone = ZoneInfo(timezone)
+    start = datetime.combine(day, time(0), zone).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time(0), zone).astimezone(UTC)
+    return start, int((end - start) / WINDOW)
 
 
 @dataclass(frozen=True)

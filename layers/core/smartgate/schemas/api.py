@@ -6,11 +6,12 @@ route table), so the trader app and any client can validate against the same def
 
 from __future__ import annotations
 
-from typing import Annotated, Generic, Literal, TypeVar
+from typing import Annotated, Generic, Literal, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from smartgate.schemas.base import Country, Direction, Identifier, UtcDatetime
+from smartgate.schemas.base import Country, Direction, Identifier, LabTest, UtcDatetime
+from smartgate.schemas.clearance import LabParameter
 from smartgate.schemas.trade import Booking, BookingStatus, ContainerNo, GoodsLine, Kilograms
 
 T = TypeVar("T")
@@ -51,6 +52,8 @@ class Page(ApiModel, Generic[T]):
 class SessionIn(ApiModel):
     username: Annotated[str, Field(min_length=1, max_length=128)]
     password: Annotated[str, Field(min_length=1, max_length=256)]
+    new_password: Annotated[str, Field(min_length=12, max_length=256)] | None = Field(
+        None, description="first sign-in of an account with a temporary password: the password to set")
 
 
 class SessionOut(ApiModel):
@@ -184,9 +187,13 @@ class RescheduleIn(ApiModel):
     window_start: UtcDatetime
 
 
+TimelineStatus = Literal["booked", "rescheduled", "moved", "cancelled", "no_show", "arrived", "held", "in_inspection",
+                         "sampled", "cleared", "refused", "crossed"]
+TIMELINE_ORDER: tuple[str, ...] = get_args(TimelineStatus)
+
+
 class TimelineEntry(ApiModel):
-    status: Literal["booked", "rescheduled", "moved", "cancelled", "arrived", "in_inspection", "sampled", "held",
-                    "cleared", "refused", "crossed", "no_show"]
+    status: TimelineStatus
     at: UtcDatetime
     detail: str = ""
 
@@ -214,6 +221,24 @@ class Notification(ApiModel):
     kind: str
     subject: str
     body: str
+
+
+# --------------------------------------------------------------------------- the lab
+
+
+class LabSampleIn(ApiModel):
+    sample_id: Identifier
+    tests: Annotated[list[LabTest], Field(min_length=1, max_length=20)]
+    taken_by: Identifier
+    taken_at: UtcDatetime | None = Field(None, description="default: now")
+
+
+class LabResultIn(ApiModel):
+    outcome: Literal["pass", "fail"]
+    parameters: Annotated[list[LabParameter], Field(max_length=100)] = Field(default_factory=list)
+    tested_by: Identifier
+    posted_at: UtcDatetime | None = Field(None, description="default: now")
+    note: Annotated[str, Field(max_length=1000)] = ""
 
 
 BOOKING_STATUSES = tuple(s.value for s in BookingStatus)
