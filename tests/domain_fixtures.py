@@ -41,24 +41,56 @@ def default_rules() -> RuleSet:
 
 
 def goods(**changes: Any) -> GoodsLine:
-    base: dict[str, Any] = dict(hs_code="4001.22", description="natural rubber, TSR 20", quantity=20, unit="bale",
-                                net_kg=20_000, gross_kg=20_400, value=31_000, currency="USD", origin="VN")
+    base: dict[str, Any] = dict(
+        hs_code="4001.22",
+        description="natural rubber, TSR 20",
+        quantity=20,
+        unit="bale",
+        net_kg=20_000,
+        gross_kg=20_400,
+        value=31_000,
+        currency="USD",
+        origin="VN",
+    )
     return GoodsLine.model_validate({**base, **changes})
 
 
-def consignment(cid: str = "C-1", plate: str = "24C-123.45", containers: tuple[str, ...] = ("MSKU6011672",),
-                lines: list[GoodsLine] | None = None, **changes: Any) -> Consignment:
-    base: dict[str, Any] = dict(consignment_id=cid, trader_id="TR-VN-0107", gate_id=GATE, direction="VN_TO_CN",
-                                plate_text=plate, country="VN", container_nos=list(containers), driver_ref="DRV-1",
-                                vehicle_tare_kg=15_000, goods=lines or [goods()], declared_at=T0 - timedelta(days=1))
+def consignment(
+    cid: str = "C-1",
+    plate: str = "24C-123.45",
+    containers: tuple[str, ...] = ("MSKU6011672",),
+    lines: list[GoodsLine] | None = None,
+    **changes: Any,
+) -> Consignment:
+    base: dict[str, Any] = dict(
+        consignment_id=cid,
+        trader_id="TR-VN-0107",
+        gate_id=GATE,
+        direction="VN_TO_CN",
+        plate_text=plate,
+        country="VN",
+        container_nos=list(containers),
+        driver_ref="DRV-1",
+        vehicle_tare_kg=15_000,
+        goods=lines or [goods()],
+        declared_at=T0 - timedelta(days=1),
+    )
     return Consignment.model_validate({**base, **changes})
 
 
 def booking(c: Consignment, bid: str = "BK-1", start: int = -30, end: int = 90, **changes: Any) -> Booking:
-    base: dict[str, Any] = dict(booking_id=bid, trader_id=c.trader_id, gate_id=c.gate_id, direction=c.direction,
-                                plate_text=c.plate_text, country=c.country, consignment_id=c.consignment_id,
-                                slot_start=T0 + timedelta(minutes=start), slot_end=T0 + timedelta(minutes=end),
-                                created_at=T0 - timedelta(days=1))
+    base: dict[str, Any] = dict(
+        booking_id=bid,
+        trader_id=c.trader_id,
+        gate_id=c.gate_id,
+        direction=c.direction,
+        plate_text=c.plate_text,
+        country=c.country,
+        consignment_id=c.consignment_id,
+        slot_start=T0 + timedelta(minutes=start),
+        slot_end=T0 + timedelta(minutes=end),
+        created_at=T0 - timedelta(days=1),
+    )
     return Booking.model_validate({**base, **changes})
 
 
@@ -66,27 +98,57 @@ def _eid(prefix: str) -> str:
     return f"{prefix}-{next(_ids):06d}"
 
 
-def plate(text: str, at: datetime = T0, camera: str = "front", confidence: float = 0.97, valid: bool = True,
-          lane: str = LANE, country: str | None = None, **kw: Any) -> PlateRead:
-    return PlateRead(event_id=kw.pop("event_id", None) or _eid("pl"), gate_id=GATE, lane_id=lane,
-                     camera=Camera(camera), plate_text=text, country=country or ("CN" if not text[0].isascii()
-                                                                                 else "VN"),
-                     format_valid=valid, confidence=confidence, captured_at=at, **kw)
+def plate(
+    text: str,
+    at: datetime = T0,
+    camera: str = "front",
+    confidence: float = 0.97,
+    valid: bool = True,
+    lane: str = LANE,
+    country: str | None = None,
+    **kw: Any,
+) -> PlateRead:
+    return PlateRead(
+        event_id=kw.pop("event_id", None) or _eid("pl"),
+        gate_id=GATE,
+        lane_id=lane,
+        camera=Camera(camera),
+        plate_text=text,
+        country=country or ("CN" if not text[0].isascii() else "VN"),
+        format_valid=valid,
+        confidence=confidence,
+        captured_at=at,
+        **kw,
+    )
 
 
 def container(no: str, at: datetime = T0, lane: str = LANE, ok: bool = True, **kw: Any) -> ContainerRead:
-    return ContainerRead(event_id=kw.pop("event_id", None) or _eid("ct"), gate_id=GATE, lane_id=lane,
-                         container_no=no, check_digit_ok=ok, confidence=0.93, captured_at=at)
+    return ContainerRead(
+        event_id=kw.pop("event_id", None) or _eid("ct"),
+        gate_id=GATE,
+        lane_id=lane,
+        container_no=no,
+        check_digit_ok=ok,
+        confidence=0.93,
+        captured_at=at,
+    )
 
 
 def weight(kg: float, at: datetime = T0, lane: str = LANE, stable: bool = True, **kw: Any) -> WeightReading:
-    return WeightReading(event_id=kw.pop("event_id", None) or _eid("wt"), gate_id=GATE, lane_id=lane, gross_kg=kg,
-                         stable=stable, captured_at=at)
+    return WeightReading(
+        event_id=kw.pop("event_id", None) or _eid("wt"),
+        gate_id=GATE,
+        lane_id=lane,
+        gross_kg=kg,
+        stable=stable,
+        captured_at=at,
+    )
 
 
 def pass_scan(token: str, at: datetime = T0, lane: str = LANE, **kw: Any) -> PassScanned:
-    return PassScanned(event_id=kw.pop("event_id", None) or _eid("ps"), gate_id=GATE, lane_id=lane, token=token,
-                       captured_at=at)
+    return PassScanned(
+        event_id=kw.pop("event_id", None) or _eid("ps"), gate_id=GATE, lane_id=lane, token=token, captured_at=at
+    )
 
 
 @dataclass
@@ -107,8 +169,17 @@ class World:
 
     @property
     def deps(self) -> CrossingDeps:
-        return CrossingDeps(default_gates("local"), FixedRuleSets(self.rules), self.bookings, self.store,
-                            TablePasses(self.passes), self.commands, self.settled, self.clock, b"test-key")
+        return CrossingDeps(
+            default_gates("local"),
+            FixedRuleSets(self.rules),
+            self.bookings,
+            self.store,
+            TablePasses(self.passes),
+            self.commands,
+            self.settled,
+            self.clock,
+            b"test-key",
+        )
 
     def book(self, c: Consignment, **changes: Any) -> Booking:
         b = booking(c, **changes)

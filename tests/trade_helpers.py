@@ -11,8 +11,19 @@ from smartgate.domain.slots import WINDOW, window_start
 from smartgate.schemas import utc_now
 from smartgate_infra.api_client import ApiClient
 
-GOODS = [{"hs_code": "4001.22", "description": "natural rubber, TSR 10", "quantity": 18, "unit": "pallet",
-          "net_kg": 20160, "gross_kg": 20700, "value": 35500, "currency": "USD", "origin": "VN"}]
+GOODS = [
+    {
+        "hs_code": "4001.22",
+        "description": "natural rubber, TSR 10",
+        "quantity": 18,
+        "unit": "pallet",
+        "net_kg": 20160,
+        "gross_kg": 20700,
+        "value": 35500,
+        "currency": "USD",
+        "origin": "VN",
+    }
+]
 
 
 @dataclass
@@ -21,8 +32,15 @@ class Trader:
     api: ApiClient
 
     def declare(self, plate: str = "24C-123.45", **changes: Any) -> dict[str, Any]:
-        body = {"gate_id": "sandbox", "direction": "VN_TO_CN", "country": "VN", "plate_text": plate,
-                "container_nos": ["MSCU1234566"], "goods": GOODS, **changes}
+        body = {
+            "gate_id": "sandbox",
+            "direction": "VN_TO_CN",
+            "country": "VN",
+            "plate_text": plate,
+            "container_nos": ["MSCU1234566"],
+            "goods": GOODS,
+            **changes,
+        }
         reply = self.api.post("/consignments", body)
         assert reply.status == 201, reply.raw
         return reply.body  # type: ignore[no-any-return]
@@ -33,8 +51,9 @@ class Trader:
         return str(reply.body["driver_id"])
 
     def book(self, consignment_id: str, start: datetime, **extra: Any) -> Any:
-        return self.api.post("/bookings", {"consignment_id": consignment_id, "window_start": start.isoformat(),
-                                           **extra})
+        return self.api.post(
+            "/bookings", {"consignment_id": consignment_id, "window_start": start.isoformat(), **extra}
+        )
 
 
 def operator(stack, stack_client) -> ApiClient:  # type: ignore[no-untyped-def]
@@ -43,9 +62,16 @@ def operator(stack, stack_client) -> ApiClient:  # type: ignore[no-untyped-def]
 
 def new_trader(stack, stack_client, limit: int = 20, prefix: str = "TR") -> Trader:  # type: ignore[no-untyped-def]
     company_id = f"{prefix}-{uuid.uuid4().hex[:8].upper()}"
-    reply = operator(stack, stack_client).post("/companies", {
-        "company_id": company_id, "name": f"Cong ty {company_id}", "country": "VN", "tax_id": "0101234567",
-        "booking_limit": limit})
+    reply = operator(stack, stack_client).post(
+        "/companies",
+        {
+            "company_id": company_id,
+            "name": f"Cong ty {company_id}",
+            "country": "VN",
+            "tax_id": "0101234567",
+            "booking_limit": limit,
+        },
+    )
     assert reply.status == 201, reply.raw
     token = stack_client.token_for(f"user-{company_id.lower()}", ["traders"], company_id)
     return Trader(company_id, ApiClient(stack.api_url, token))

@@ -77,10 +77,21 @@ def parse_args(argv: Sequence[str] | None, env: Mapping[str, str]) -> argparse.N
     parser = argparse.ArgumentParser(description="Send trucks through one simulated lane.")
     parser.add_argument("--gate", default=env.get("SMARTGATE_GATE_ID"), help="gate id (SMARTGATE_GATE_ID)")
     parser.add_argument("--lane", default=env.get("SMARTGATE_LANE_ID"), help="lane id (SMARTGATE_LANE_ID)")
-    parser.add_argument("--plate", dest="trucks", action="append", type=parse_truck, default=[],
-                        metavar="PLATE:COUNTRY[:CONTAINER]", help="a truck, repeatable (SMARTGATE_TRUCKS)")
-    parser.add_argument("--timeout", type=float, default=float(env.get("SMARTGATE_COMMAND_TIMEOUT") or 10),
-                        help="seconds to wait for each barrier command")
+    parser.add_argument(
+        "--plate",
+        dest="trucks",
+        action="append",
+        type=parse_truck,
+        default=[],
+        metavar="PLATE:COUNTRY[:CONTAINER]",
+        help="a truck, repeatable (SMARTGATE_TRUCKS)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=float(env.get("SMARTGATE_COMMAND_TIMEOUT") or 10),
+        help="seconds to wait for each barrier command",
+    )
     parser.add_argument("--interval", type=float, default=0.0, help="seconds between trucks")
     parser.add_argument("--client-id", default=None, help="MQTT client id (local MQTT only)")
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -100,16 +111,21 @@ def describe(truck: Truck, result: CrossingResult) -> str:
         return f"{head} -> NO COMMAND after {result.latency_ms:.0f} ms: {result.error}"
     command = result.command
     signature = {None: "unchecked", True: "ok", False: "INVALID"}[result.signature_ok]
-    line = (f"{head} -> {command.action.value} passage={command.passage_id} "
-            f"latency={result.latency_ms:.0f}ms signature={signature} reason={command.reason!r}")
+    line = (
+        f"{head} -> {command.action.value} passage={command.passage_id} "
+        f"latency={result.latency_ms:.0f}ms signature={signature} reason={command.reason!r}"
+    )
     return line + (f" ERROR: {result.error}" if result.error else "")
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     env = os.environ if env is None else env
     args = parse_args(argv, env)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
     key = env.get("BARRIER_SIGNING_KEY")
     client_id = args.client_id or f"lanesim-{args.gate}-{args.lane}-{os.getpid()}"
     try:

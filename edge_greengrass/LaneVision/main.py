@@ -46,8 +46,9 @@ EXIT_CONFIG, EXIT_MODEL, EXIT_SOURCE = 2, 3, 4
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Read plates, container codes and QR passes on one lane.")
-    parser.add_argument("--source", help="frame source, overrides SMARTGATE_SOURCE (folder:/x, video:/x.mp4, "
-                                         "rtsp://..., camera:0)")
+    parser.add_argument(
+        "--source", help="frame source, overrides SMARTGATE_SOURCE (folder:/x, video:/x.mp4, rtsp://..., camera:0)"
+    )
     parser.add_argument("--client-id", default=None, help="MQTT client id (local MQTT only)")
     parser.add_argument("-v", "--verbose", action="store_true")
     return parser.parse_args(argv)
@@ -82,8 +83,11 @@ def run(config: LaneVisionConfig, transport: Transport, stop: threading.Event) -
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     env = os.environ if env is None else env
     args = parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
     try:
         config = LaneVisionConfig.from_env({**env, **({"SMARTGATE_SOURCE": args.source} if args.source else {})})
     except ConfigError as exc:

@@ -55,8 +55,10 @@ api = RestApi(app, "Smart Gate API", "1.0.0")
 
 TRADERS = ("traders",)
 GATE = ("operators", "officers")
-PAGING = (Query("limit", int, description="items per page (1-100, default 20)"),
-          Query("cursor", str, description="the `next` of the previous page"))
+PAGING = (
+    Query("limit", int, description="items per page (1-100, default 20)"),
+    Query("cursor", str, description="the `next` of the previous page"),
+)
 
 
 def _page(req: Request) -> tuple[int, dict[str, Any] | None]:
@@ -84,8 +86,17 @@ def openapi(req: Request) -> dict[str, Any]:
     return api.openapi()
 
 
-@api.route("/sessions", "POST", summary="Sign in (user name and password) for an ID token", tag="sessions",
-           request=SessionIn, response=SessionOut, status=201, roles=None, errors=(401, 409))
+@api.route(
+    "/sessions",
+    "POST",
+    summary="Sign in (user name and password) for an ID token",
+    tag="sessions",
+    request=SessionIn,
+    response=SessionOut,
+    status=201,
+    roles=None,
+    errors=(401, 409),
+)
 def sign_in(req: Request) -> SessionOut:
     body: SessionIn = req.body
     try:
@@ -104,15 +115,32 @@ def me(req: Request) -> Me:
 # --------------------------------------------------------------------------- companies and fleet
 
 
-@api.route("/companies", "POST", summary="Register a trading company (gate operators)", tag="companies",
-           request=CompanyIn, response=Company, status=201, roles=("operators",), idempotent=True, errors=(409,))
+@api.route(
+    "/companies",
+    "POST",
+    summary="Register a trading company (gate operators)",
+    tag="companies",
+    request=CompanyIn,
+    response=Company,
+    status=201,
+    also=(200,),
+    roles=("operators",),
+    idempotent=True,
+    errors=(409,),
+)
 def register_company(req: Request) -> Answer:
     company, new = trading.register_company(wiring.trade_deps(), req.body)
     return Answer(company, 201 if new else 200)
 
 
-@api.route("/companies/{company_id}", "GET", summary="A company, its booking limit and open bookings",
-           tag="companies", response=Company, errors=(404,))
+@api.route(
+    "/companies/{company_id}",
+    "GET",
+    summary="A company, its booking limit and open bookings",
+    tag="companies",
+    response=Company,
+    errors=(404,),
+)
 def get_company(req: Request) -> Company:
     company_id = req.path["company_id"]
     if not req.who.may_see_company(company_id):
@@ -120,9 +148,17 @@ def get_company(req: Request) -> Company:
     return trading.company_of(wiring.trade_deps(), company_id)
 
 
-@api.route("/companies/{company_id}/users", "POST", summary="Add a user to a company (temporary password)",
-           tag="companies", request=UserIn, response=UserOut, status=201, roles=("operators", "traders"),
-           errors=(404, 409))
+@api.route(
+    "/companies/{company_id}/users",
+    "POST",
+    summary="Add a user to a company (temporary password)",
+    tag="companies",
+    request=UserIn,
+    response=UserOut,
+    status=201,
+    roles=("operators", "traders"),
+    errors=(404, 409),
+)
 def add_user(req: Request) -> UserOut:
     company_id = req.path["company_id"]
     if not (req.who.is_("operators") or req.who.company_id == company_id):
@@ -135,38 +171,78 @@ def add_user(req: Request) -> UserOut:
     return UserOut(username=body.username, company_id=company_id, temporary_password=password)
 
 
-@api.route("/vehicles", "POST", summary="Register one of your company's vehicles", tag="fleet", request=VehicleIn,
-           response=Vehicle, status=201, roles=TRADERS, idempotent=True)
+@api.route(
+    "/vehicles",
+    "POST",
+    summary="Register one of your company's vehicles",
+    tag="fleet",
+    request=VehicleIn,
+    response=Vehicle,
+    status=201,
+    roles=TRADERS,
+    idempotent=True,
+)
 def add_vehicle(req: Request) -> Vehicle:
     return trading.register_vehicle(wiring.trade_deps(), req.who.company(), req.body)
 
 
-@api.route("/vehicles", "GET", summary="Your company's vehicles", tag="fleet", response=Page[Vehicle],
-           roles=TRADERS, query=PAGING)
+@api.route(
+    "/vehicles",
+    "GET",
+    summary="Your company's vehicles",
+    tag="fleet",
+    response=Page[Vehicle],
+    roles=TRADERS,
+    query=PAGING,
+)
 def list_vehicles(req: Request) -> Page[Vehicle]:
     items, last = wiring.trade_store().vehicles(req.who.company(), *_page(req))
     return Page[Vehicle](items=items, next=encode_cursor(last))
 
 
-@api.route("/drivers", "POST", summary="Register a driver (personal data: kept a year, every read recorded)",
-           tag="fleet", request=DriverIn, response=Driver, status=201, roles=TRADERS, idempotent=True)
+@api.route(
+    "/drivers",
+    "POST",
+    summary="Register a driver (personal data: kept a year, every read recorded)",
+    tag="fleet",
+    request=DriverIn,
+    response=Driver,
+    status=201,
+    roles=TRADERS,
+    idempotent=True,
+)
 def add_driver(req: Request) -> Driver:
     return trading.register_driver(wiring.trade_deps(), req.who.company(), req.body)
 
 
-@api.route("/drivers", "GET", summary="Your company's drivers (the read is recorded)", tag="fleet",
-           response=Page[Driver], roles=TRADERS, query=PAGING)
+@api.route(
+    "/drivers",
+    "GET",
+    summary="Your company's drivers (the read is recorded)",
+    tag="fleet",
+    response=Page[Driver],
+    roles=TRADERS,
+    query=PAGING,
+)
 def list_drivers(req: Request) -> Page[Driver]:
     company_id = req.who.company()
     items, last = wiring.trade_store().drivers(company_id, *_page(req))
     for d in items:
-        wiring.trade_store().log_access(f"driver#{company_id}#{d.driver_id}", req.who.username, "list drivers",
-                                        utc_now())
+        wiring.trade_store().log_access(
+            f"driver#{company_id}#{d.driver_id}", req.who.username, "list drivers", utc_now()
+        )
     return Page[Driver](items=items, next=encode_cursor(last))
 
 
-@api.route("/drivers/{driver_id}", "GET", summary="One driver (the read is recorded)", tag="fleet",
-           response=Driver, roles=TRADERS, errors=(404,))
+@api.route(
+    "/drivers/{driver_id}",
+    "GET",
+    summary="One driver (the read is recorded)",
+    tag="fleet",
+    response=Driver,
+    roles=TRADERS,
+    errors=(404,),
+)
 def get_driver(req: Request) -> Driver:
     return trading.read_driver(wiring.trade_deps(), req.who.company(), req.path["driver_id"], req.who.username)
 
@@ -174,23 +250,47 @@ def get_driver(req: Request) -> Driver:
 # --------------------------------------------------------------------------- declarations
 
 
-@api.route("/consignments", "POST", summary="Declare a consignment (pre-arrival declaration)",
-           tag="consignments", request=ConsignmentIn, response=Consignment, status=201, roles=TRADERS,
-           idempotent=True, errors=(409,))
+@api.route(
+    "/consignments",
+    "POST",
+    summary="Declare a consignment (pre-arrival declaration)",
+    tag="consignments",
+    request=ConsignmentIn,
+    response=Consignment,
+    status=201,
+    also=(200,),
+    roles=TRADERS,
+    idempotent=True,
+    errors=(409,),
+)
 def declare(req: Request) -> Answer:
     consignment, new = trading.declare(wiring.trade_deps(), req.who.company(), req.body)
     return Answer(consignment, 201 if new else 200)
 
 
-@api.route("/consignments", "GET", summary="Your company's declarations, newest first", tag="consignments",
-           response=Page[Consignment], roles=TRADERS, query=PAGING)
+@api.route(
+    "/consignments",
+    "GET",
+    summary="Your company's declarations, newest first",
+    tag="consignments",
+    response=Page[Consignment],
+    roles=TRADERS,
+    query=PAGING,
+)
 def list_consignments(req: Request) -> Page[Consignment]:
     items, last = wiring.trade_store().company_consignments(req.who.company(), *_page(req))
     return Page[Consignment](items=items, next=encode_cursor(last))
 
 
-@api.route("/consignments/{consignment_id}", "GET", summary="A declaration", tag="consignments",
-           response=Consignment, roles=(*TRADERS, *GATE, "lab"), errors=(404,))
+@api.route(
+    "/consignments/{consignment_id}",
+    "GET",
+    summary="A declaration",
+    tag="consignments",
+    response=Consignment,
+    roles=(*TRADERS, *GATE, "lab"),
+    errors=(404,),
+)
 def get_consignment(req: Request) -> Consignment:
     consignment_id = req.path["consignment_id"]
     if req.who.roles & {*GATE, "lab"}:
@@ -204,37 +304,72 @@ def get_consignment(req: Request) -> Consignment:
 # --------------------------------------------------------------------------- slots and capacity
 
 
-@api.route("/slots", "GET", summary="A day's 15-minute windows at a gate, with free capacity", tag="slots",
-           response=list[SlotWindow],
-           query=(Query("gate_id", str, True), Query("direction", Direction, True),
-                  Query("date", date, True, "the gate's local date, YYYY-MM-DD")))
+@api.route(
+    "/slots",
+    "GET",
+    summary="A day's 15-minute windows at a gate, with free capacity",
+    tag="slots",
+    response=list[SlotWindow],
+    query=(
+        Query("gate_id", str, True),
+        Query("direction", Direction, True),
+        Query("date", date, True, "the gate's local date, YYYY-MM-DD"),
+    ),
+)
 def slots(req: Request) -> list[SlotWindow]:
     return trading.day_slots(wiring.trade_deps(), req.query["gate_id"], req.query["direction"], req.query["date"])
 
 
-@api.route("/gates/{gate_id}/capacity", "PUT", summary="Set windows' capacity (ours or the partner's); "
-           "bookings beyond it move on", tag="slots", request=CapacityIn, response=CapacityOut,
-           roles=("operators",), errors=(404,))
+@api.route(
+    "/gates/{gate_id}/capacity",
+    "PUT",
+    summary="Set windows' capacity (ours or the partner's); bookings beyond it move on",
+    tag="slots",
+    request=CapacityIn,
+    response=CapacityOut,
+    roles=("operators",),
+    errors=(404,),
+)
 def set_capacity(req: Request) -> CapacityOut:
     body: CapacityIn = req.body
-    windows, moved = trading.set_capacity(wiring.trade_deps(), req.path["gate_id"], body.direction,
-                                          [(w.start, w.capacity, w.partner_capacity) for w in body.windows])
+    windows, moved = trading.set_capacity(
+        wiring.trade_deps(),
+        req.path["gate_id"],
+        body.direction,
+        [(w.start, w.capacity, w.partner_capacity) for w in body.windows],
+    )
     return CapacityOut(windows=windows, moved=moved)
 
 
 # --------------------------------------------------------------------------- bookings
 
 
-@api.route("/bookings", "POST", summary="Book a window for a declaration", tag="bookings", request=BookingIn,
-           response=Booking, status=201, roles=TRADERS, idempotent=True, errors=(404, 409, 429))
+@api.route(
+    "/bookings",
+    "POST",
+    summary="Book a window for a declaration",
+    tag="bookings",
+    request=BookingIn,
+    response=Booking,
+    status=201,
+    roles=TRADERS,
+    idempotent=True,
+    errors=(404, 409, 429),
+)
 def create_booking(req: Request) -> Booking:
     body: BookingIn = req.body
-    return trading.book(wiring.trade_deps(), req.who.company(), body.consignment_id, body.window_start,
-                        body.driver_id)
+    return trading.book(wiring.trade_deps(), req.who.company(), body.consignment_id, body.window_start, body.driver_id)
 
 
-@api.route("/bookings", "GET", summary="Your company's bookings, latest slot first", tag="bookings",
-           response=Page[Booking], roles=TRADERS, query=PAGING)
+@api.route(
+    "/bookings",
+    "GET",
+    summary="Your company's bookings, latest slot first",
+    tag="bookings",
+    response=Page[Booking],
+    roles=TRADERS,
+    query=PAGING,
+)
 def list_bookings(req: Request) -> Page[Booking]:
     items, last = wiring.trade_store().company_bookings(req.who.company(), *_page(req))
     return Page[Booking](items=items, next=encode_cursor(last))
@@ -248,28 +383,57 @@ def _booking(req: Request) -> Booking:
     return booking
 
 
-@api.route("/bookings/{booking_id}", "GET", summary="A booking and its status timeline", tag="bookings",
-           response=BookingView, roles=(*TRADERS, *GATE), errors=(404,))
+@api.route(
+    "/bookings/{booking_id}",
+    "GET",
+    summary="A booking and its status timeline",
+    tag="bookings",
+    response=BookingView,
+    roles=(*TRADERS, *GATE),
+    errors=(404,),
+)
 def get_booking(req: Request) -> BookingView:
     booking = _booking(req)
     return BookingView(booking=booking, timeline=wiring.trade_store().timeline_of(booking.booking_id))
 
 
-@api.route("/bookings/{booking_id}/cancel", "POST", summary="Cancel a booking (frees its window)", tag="bookings",
-           response=Booking, roles=TRADERS, errors=(404, 409))
+@api.route(
+    "/bookings/{booking_id}/cancel",
+    "POST",
+    summary="Cancel a booking (frees its window)",
+    tag="bookings",
+    response=Booking,
+    roles=TRADERS,
+    errors=(404, 409),
+)
 def cancel_booking(req: Request) -> Booking:
     return trading.cancel(wiring.trade_deps(), req.who.company(), req.path["booking_id"])
 
 
-@api.route("/bookings/{booking_id}/reschedule", "POST", summary="Move a booking to another window", tag="bookings",
-           request=RescheduleIn, response=Booking, roles=TRADERS, errors=(404, 409, 429))
+@api.route(
+    "/bookings/{booking_id}/reschedule",
+    "POST",
+    summary="Move a booking to another window",
+    tag="bookings",
+    request=RescheduleIn,
+    response=Booking,
+    roles=TRADERS,
+    errors=(404, 409, 429),
+)
 def reschedule_booking(req: Request) -> Booking:
     body: RescheduleIn = req.body
     return trading.reschedule(wiring.trade_deps(), req.who.company(), req.path["booking_id"], body.window_start)
 
 
-@api.route("/bookings/{booking_id}/timeline", "GET", summary="A booking's status timeline", tag="bookings",
-           response=list[TimelineEntry], roles=(*TRADERS, *GATE), errors=(404,))
+@api.route(
+    "/bookings/{booking_id}/timeline",
+    "GET",
+    summary="A booking's status timeline",
+    tag="bookings",
+    response=list[TimelineEntry],
+    roles=(*TRADERS, *GATE),
+    errors=(404,),
+)
 def booking_timeline(req: Request) -> list[TimelineEntry]:
     booking_id = req.path["booking_id"]
     trading.own_booking(wiring.trade_deps(), _company(req.who), booking_id)
@@ -280,30 +444,67 @@ def _pass(req: Request) -> PassOut:
     booking = _booking(req)
     token, valid_from, valid_to = trading.issue_pass(wiring.trade_deps(), booking)
     base = f"/bookings/{booking.booking_id}/pass"
-    return PassOut(booking_id=booking.booking_id, token=token, key_id=wiring.pass_signer().key_id,
-                   valid_from=valid_from, valid_to=valid_to, png=f"{base}.png", svg=f"{base}.svg")
+    return PassOut(
+        booking_id=booking.booking_id,
+        token=token,
+        key_id=wiring.pass_signer().key_id,
+        valid_from=valid_from,
+        valid_to=valid_to,
+        png=f"{base}.png",
+        svg=f"{base}.svg",
+    )
 
 
-@api.route("/bookings/{booking_id}/pass", "GET", summary="The crossing pass: a signed token for the QR code",
-           tag="bookings", response=PassOut, roles=(*TRADERS, *GATE), errors=(404, 409))
+@api.route(
+    "/bookings/{booking_id}/pass",
+    "GET",
+    summary="The crossing pass: a signed token for the QR code",
+    tag="bookings",
+    response=PassOut,
+    roles=(*TRADERS, *GATE),
+    errors=(404, 409),
+)
 def get_pass(req: Request) -> PassOut:
     return _pass(req)
 
 
-@api.route("/bookings/{booking_id}/pass.png", "GET", summary="The crossing pass as a QR code (PNG)",
-           tag="bookings", response="binary", media="image/png", roles=(*TRADERS, *GATE), errors=(404, 409))
+@api.route(
+    "/bookings/{booking_id}/pass.png",
+    "GET",
+    summary="The crossing pass as a QR code (PNG)",
+    tag="bookings",
+    response="binary",
+    media="image/png",
+    roles=(*TRADERS, *GATE),
+    errors=(404, 409),
+)
 def get_pass_png(req: Request) -> Answer:
     return Answer(qr(_pass(req).token, "png"), headers={"Cache-Control": "private, max-age=300"})
 
 
-@api.route("/bookings/{booking_id}/pass.svg", "GET", summary="The crossing pass as a QR code (SVG)",
-           tag="bookings", response="binary", media="image/svg+xml", roles=(*TRADERS, *GATE), errors=(404, 409))
+@api.route(
+    "/bookings/{booking_id}/pass.svg",
+    "GET",
+    summary="The crossing pass as a QR code (SVG)",
+    tag="bookings",
+    response="binary",
+    media="image/svg+xml",
+    roles=(*TRADERS, *GATE),
+    errors=(404, 409),
+)
 def get_pass_svg(req: Request) -> Answer:
     return Answer(qr(_pass(req).token, "svg").decode(), headers={"Cache-Control": "private, max-age=300"})
 
 
-@api.route("/notifications", "GET", summary="What your company was told, newest first", tag="bookings",
-           response=Page[Notification], roles=TRADERS, query=PAGING)
+@api.route(
+    "/notifications",
+    "GET",
+    summary="What your company was told, newest first",
+    tag="bookings",
+    response=Page[Notification],
+    roles=TRADERS,
+    query=PAGING,
+)
 def notifications(req: Request) -> Page[Notification]:
     items, last = wiring.trade_store().notifications(req.who.company(), *_page(req))
     return Page[Notification](items=items, next=encode_cursor(last))
@@ -312,8 +513,14 @@ def notifications(req: Request) -> Page[Notification]:
 # --------------------------------------------------------------------------- the gate: passages and the lab
 
 
-@api.route("/passages/{passage_id}", "GET", summary="A passage: detections, decision, status", tag="gate",
-           roles=(*GATE, "lab"), errors=(404,))
+@api.route(
+    "/passages/{passage_id}",
+    "GET",
+    summary="A passage: detections, decision, status",
+    tag="gate",
+    roles=(*GATE, "lab"),
+    errors=(404,),
+)
 def get_passage(req: Request) -> dict[str, Any]:
     passage = wiring.passages().get(req.path["passage_id"])
     if passage is None:
@@ -331,36 +538,64 @@ def _lab_step(step: Any) -> dict[str, Any]:
     return passage.model_dump(mode="json")
 
 
-@api.route("/passages/{passage_id}/lab-samples", "POST", summary="A sample taken for the lab (SAMPLED)",
-           tag="gate", request=LabSampleIn, roles=("lab", "officers"), errors=(404, 409))
+@api.route(
+    "/passages/{passage_id}/lab-samples",
+    "POST",
+    summary="A sample taken for the lab (SAMPLED)",
+    tag="gate",
+    request=LabSampleIn,
+    roles=("lab", "officers"),
+    errors=(404, 409),
+)
 def register_lab_sample(req: Request) -> dict[str, Any]:
     sample = LabSample(**{**req.body.model_dump(), "taken_at": req.body.taken_at or utc_now()})
     return _lab_step(lambda: take_sample(wiring.passages(), req.path["passage_id"], sample))
 
 
-@api.route("/passages/{passage_id}/lab-samples/{sample_id}/result", "POST", tag="gate",
-           summary="The lab's result: pass releases (once every sample passed), fail refuses", request=LabResultIn,
-           roles=("lab",), errors=(404, 409))
+@api.route(
+    "/passages/{passage_id}/lab-samples/{sample_id}/result",
+    "POST",
+    tag="gate",
+    summary="The lab's result: pass releases (once every sample passed), fail refuses",
+    request=LabResultIn,
+    roles=("lab",),
+    errors=(404, 409),
+)
 def post_lab_result(req: Request) -> dict[str, Any]:
     result = LabResult(**{**req.body.model_dump(), "posted_at": req.body.posted_at or utc_now()})
     return _lab_step(lambda: record_result(wiring.passages(), req.path["passage_id"], req.path["sample_id"], result))
 
 
-@api.route("/gates/{gate_id}/queues", "GET", summary="Who waits at the gate: inspection and lab, perishables first",
-           tag="gate", roles=(*GATE, "lab"), errors=(404,))
+@api.route(
+    "/gates/{gate_id}/queues",
+    "GET",
+    summary="Who waits at the gate: inspection and lab, perishables first",
+    tag="gate",
+    roles=(*GATE, "lab"),
+    errors=(404,),
+)
 def gate_queues(req: Request) -> dict[str, Any]:
     gate_id = req.path["gate_id"]
     if gate_id not in wiring.gates().gates:
-        raise field_problem("path.gate_id", f"gate {gate_id} not found (gates: {', '.join(wiring.gates().gate_ids())})",
-                            404)
+        raise field_problem(
+            "path.gate_id", f"gate {gate_id} not found (gates: {', '.join(wiring.gates().gate_ids())})", 404
+        )
     found = queues(wiring.passages(), gate_id)
     return {name: [_queue_row(p) for p in rows] for name, rows in found.items()}
 
 
 def _queue_row(p: Passage) -> dict[str, Any]:
     deadline = p.consignment.shelf_life_deadline() if p.consignment else None
-    return {"passage_id": p.passage_id, "lane_id": p.lane_id, "plate_text": p.plate_text, "status": p.status.value,
-            "channel": p.channel.value if p.channel else None, "booking_id": p.booking_id,
-            "consignment_id": p.consignment_id, "perishable_deadline": deadline.isoformat() if deadline else None,
-            "lab_tests": [t.value for t in p.decision.lab_tests] if p.decision else [],
-            "since": p.status_at.isoformat(), "reason": p.status_reason}
+    return {
+        "passage_id": p.passage_id,
+        "lane_id": p.lane_id,
+        "plate_text": p.plate_text,
+        "status": p.status.value,
+        "channel": p.channel.value if p.channel else None,
+        "booking_id": p.booking_id,
+        "consignment_id": p.consignment_id,
+        "perishable_deadline": deadline.isoformat() if deadline else None,
+        "lab_tests": [t.value for t in p.decision.lab_tests] if p.decision else [],
+        "since": p.status_at.isoformat(),
+        "reason": p.status_reason,
+    }

@@ -59,9 +59,16 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         metrics.add_metric(name="DetectionsRejected", unit=MetricUnit.Count, value=1)
         return {"outcome": "rejected", "reason": err.reason}
     before_command = None if commands.requests_before is None else commands.requests_before - start
-    logger.info("detection ingested", outcome=result.outcome, passage_id=result.passage_id, channel=result.channel,
-                status=result.status, command_id=result.command_id, dynamodb_requests=requests_made() - start,
-                dynamodb_requests_before_command=before_command)
+    logger.info(
+        "detection ingested",
+        outcome=result.outcome,
+        passage_id=result.passage_id,
+        channel=result.channel,
+        status=result.status,
+        command_id=result.command_id,
+        dynamodb_requests=requests_made() - start,
+        dynamodb_requests_before_command=before_command,
+    )
     if result.outcome in ("decided", "tightened"):
         metrics.add_metric(name="PassagesDecided", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name=f"{result.channel}Channel", unit=MetricUnit.Count, value=1)

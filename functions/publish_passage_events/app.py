@@ -31,13 +31,11 @@ def record_handler(record: DynamoDBRecord) -> None:
     events = passage_events(old, new, utc_now())
     if events:
         wiring.event_publisher().publish(events)
-        logger.info("passage events published", passage_id=new.passage_id,
-                    events=[type(e).__name__ for e in events])
+        logger.info("passage events published", passage_id=new.passage_id, events=[type(e).__name__ for e in events])
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                    context=context)
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

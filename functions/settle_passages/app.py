@@ -24,13 +24,17 @@ _deps = wiring.crossing_deps()
 def record_handler(record: SQSRecord) -> None:
     body = json.loads(record.body)
     result = settle(str(body["passage_id"]), _deps)
-    logger.info("passage settled", passage_id=result.passage_id, outcome=result.outcome, channel=result.channel,
-                command_id=result.command_id)
+    logger.info(
+        "passage settled",
+        passage_id=result.passage_id,
+        outcome=result.outcome,
+        channel=result.channel,
+        command_id=result.command_id,
+    )
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                    context=context)
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -50,8 +50,16 @@ class ApiClient:
             self._local.conn = conn
         return conn  # type: ignore[no-any-return]
 
-    def call(self, method: str, path: str, body: Any = None, *, query: dict[str, Any] | None = None,
-             headers: dict[str, str] | None = None, raw: bytes | None = None) -> Reply:
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        query: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        raw: bytes | None = None,
+    ) -> Reply:
         sent = {"Accept": "application/json, */*", **(headers or {})}
         if self.token:
             sent["Authorization"] = self.token

@@ -46,12 +46,14 @@ class CognitoAuthorizer:
                 scope = f"Credential=local/20240101/{self.region}/cognito-idp/aws4_request"
                 request = urllib.request.Request(
                     f"{self.endpoint_url}/{self.pool_id}/.well-known/jwks.json",
-                    headers={"Authorization": f"AWS4-HMAC-SHA256 {scope}, SignedHeaders=host, Signature=0"})
+                    headers={"Authorization": f"AWS4-HMAC-SHA256 {scope}, SignedHeaders=host, Signature=0"},
+                )
                 with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - the local emulator
                     keys = json.loads(response.read())["keys"]
                 for key in keys:
-                    numbers = rsa.RSAPublicNumbers(int.from_bytes(_b64(key["e"]), "big"),
-                                                   int.from_bytes(_b64(key["n"]), "big"))
+                    numbers = rsa.RSAPublicNumbers(
+                        int.from_bytes(_b64(key["e"]), "big"), int.from_bytes(_b64(key["n"]), "big")
+                    )
                     self._keys[key["kid"]] = numbers.public_key()
             return self._keys
 

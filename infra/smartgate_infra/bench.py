@@ -47,13 +47,37 @@ TARE, GOODS_KG = 14_800, 20_600
 
 def bench_trucks(n: int) -> list[Declared]:
     now = utc_now()
-    return [declared({
-        "consignment_id": f"C-BENCH-{i:04d}", "trader_id": "TR-BENCH", "gate_id": GATE, "direction": "VN_TO_CN",
-        "plate_text": f"24C-{600 + i // 100:03d}.{i % 100:02d}", "country": "VN", "container_nos": [CONTAINER],
-        "driver_ref": f"DRV-BENCH-{i:04d}", "vehicle_tare_kg": TARE,
-        "goods": [{"hs_code": "4001.22", "description": "natural rubber", "quantity": 576, "unit": "bale",
-                   "net_kg": 20_160, "gross_kg": GOODS_KG, "value": 33_900, "currency": "USD", "origin": "VN"}],
-        "booking": {"booking_id": f"BK-BENCH-{i:04d}", "slot_minutes": [-30 - n, 90]}}, now) for i in range(n)]
+    return [
+        declared(
+            {
+                "consignment_id": f"C-BENCH-{i:04d}",
+                "trader_id": "TR-BENCH",
+                "gate_id": GATE,
+                "direction": "VN_TO_CN",
+                "plate_text": f"24C-{600 + i // 100:03d}.{i % 100:02d}",
+                "country": "VN",
+                "container_nos": [CONTAINER],
+                "driver_ref": f"DRV-BENCH-{i:04d}",
+                "vehicle_tare_kg": TARE,
+                "goods": [
+                    {
+                        "hs_code": "4001.22",
+                        "description": "natural rubber",
+                        "quantity": 576,
+                        "unit": "bale",
+                        "net_kg": 20_160,
+                        "gross_kg": GOODS_KG,
+                        "value": 33_900,
+                        "currency": "USD",
+                        "origin": "VN",
+                    }
+                ],
+                "booking": {"booking_id": f"BK-BENCH-{i:04d}", "slot_minutes": [-30 - n, 90]},
+            },
+            now,
+        )
+        for i in range(n)
+    ]
 
 
 def requests_before_command(log: Path, since: float) -> list[int]:
@@ -95,9 +119,16 @@ def run_bench(state: StackState, trucks: int = 200, say: Any = print) -> str:
         for i, entry in enumerate(fleet):
             c = entry.consignment
             time.sleep(GAP_S)
-            result = sim.cross(c.plate_text, c.country, containers=(CONTAINER,), weight_kg=TARE + GOODS_KG,
-                               pass_token=client.pass_token(entry), timeout=15, pace_s=PACE_S,
-                               at=start + SPACING * i)
+            result = sim.cross(
+                c.plate_text,
+                c.country,
+                containers=(CONTAINER,),
+                weight_kg=TARE + GOODS_KG,
+                pass_token=client.pass_token(entry),
+                timeout=15,
+                pace_s=PACE_S,
+                at=start + SPACING * i,
+            )
             if i < WARMUP:
                 continue
             if not result.ok or not result.signature_ok or result.command is None:
@@ -116,11 +147,19 @@ def run_bench(state: StackState, trucks: int = 200, say: Any = print) -> str:
     counts = requests_before_command(log, started) if log.exists() else []
     if counts:
         spread = ", ".join(f"{n} requests: {k}" for n, k in sorted(Counter(counts).items()))
-        say(f"DynamoDB requests before the barrier command, per decided truck: median {statistics.median(counts):g}, "
-            f"max {max(counts)} ({spread})")
-    say("decisions: " + ", ".join(f"{k} {v}" for k, v in sorted(channels.items()))
-        + " (each a booked, declared truck; a few are drawn by random selection)")
-    say(f"last detection -> barrier command, {len(latencies)} trucks: min {min(latencies, default=0):.1f} ms, "
-        f"mean {statistics.fmean(latencies) if latencies else 0:.1f} ms, max {max(latencies, default=0):.1f} ms")
-    return (f"trucks={trucks} p50_ms={percentile(latencies, 50):.1f} p99_ms={percentile(latencies, 99):.1f} "
-            f"errors={errors}")
+        say(
+            f"DynamoDB requests before the barrier command, per decided truck: median {statistics.median(counts):g}, "
+            f"max {max(counts)} ({spread})"
+        )
+    say(
+        "decisions: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(channels.items()))
+        + " (each a booked, declared truck; a few are drawn by random selection)"
+    )
+    say(
+        f"last detection -> barrier command, {len(latencies)} trucks: min {min(latencies, default=0):.1f} ms, "
+        f"mean {statistics.fmean(latencies) if latencies else 0:.1f} ms, max {max(latencies, default=0):.1f} ms"
+    )
+    return (
+        f"trucks={trucks} p50_ms={percentile(latencies, 50):.1f} p99_ms={percentile(latencies, 99):.1f} errors={errors}"
+    )

@@ -42,10 +42,29 @@ from smartgate.stats import percentile
 T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 GOODS = [
     dict(hs_code="4001.22", description="natural rubber", net_kg=20160, gross_kg=20600, value=33900, origin="VN"),
-    dict(hs_code="0810.90", description="dragon fruit", net_kg=15000, gross_kg=16200, value=18500, origin="VN",
-         perishable=True, shelf_life_deadline=T0 + timedelta(hours=96), reefer=True, needs_testing=["phytosanitary"]),
-    dict(hs_code="0306.17", description="frozen shrimp", net_kg=18000, gross_kg=19350, value=171000, origin="VN",
-         perishable=True, shelf_life_deadline=T0 + timedelta(days=30), reefer=True),
+    dict(
+        hs_code="0810.90",
+        description="dragon fruit",
+        net_kg=15000,
+        gross_kg=16200,
+        value=18500,
+        origin="VN",
+        perishable=True,
+        shelf_life_deadline=T0 + timedelta(hours=96),
+        reefer=True,
+        needs_testing=["phytosanitary"],
+    ),
+    dict(
+        hs_code="0306.17",
+        description="frozen shrimp",
+        net_kg=18000,
+        gross_kg=19350,
+        value=171000,
+        origin="VN",
+        perishable=True,
+        shelf_life_deadline=T0 + timedelta(days=30),
+        reefer=True,
+    ),
     dict(hs_code="7213.91", description="steel wire rod", net_kg=29400, gross_kg=29450, value=17600, origin="CN"),
     dict(hs_code="8517.79", description="display modules", net_kg=7200, gross_kg=8100, value=286000, origin="CN"),
     dict(hs_code="3808.91", description="insecticide", net_kg=16000, gross_kg=17200, value=64000, origin="CN"),
@@ -80,52 +99,110 @@ def generate(n: int, seed: int = 2026) -> list[tuple[Passage, dict[str, PassChec
         plate, country = _plate(rng, i)
         booked = rng.random() < 0.93
         kinds = rng.choices(GOODS, weights=[30, 8, 8, 25, 15, 3, 2, 9], k=rng.choice([1, 1, 1, 2, 3]))
-        lines = [GoodsLine.model_validate({"quantity": 100, "unit": "carton", "currency": "USD", **g})
-                 for g in {g["hs_code"]: g for g in kinds}.values()]
+        lines = [
+            GoodsLine.model_validate({"quantity": 100, "unit": "carton", "currency": "USD", **g})
+            for g in {g["hs_code"]: g for g in kinds}.values()
+        ]
         declared = rng.sample(CONTAINERS, rng.choice([0, 1, 1, 2]))
-        consignment = Consignment(consignment_id=f"C-{i}", trader_id=rng.choices(["TR-1", "TR-2", "TR-WATCH-0001"],
-                                                                           weights=[60, 38, 2])[0],
-                                  gate_id="sandbox", direction=direction, plate_text=plate, country=country,
-                                  container_nos=declared, driver_ref=f"D-{i}" if rng.random() < 0.95 else None,
-                                  vehicle_tare_kg=15000, goods=lines, declared_at=T0 - timedelta(days=1))
+        consignment = Consignment(
+            consignment_id=f"C-{i}",
+            trader_id=rng.choices(["TR-1", "TR-2", "TR-WATCH-0001"], weights=[60, 38, 2])[0],
+            gate_id="sandbox",
+            direction=direction,
+            plate_text=plate,
+            country=country,
+            container_nos=declared,
+            driver_ref=f"D-{i}" if rng.random() < 0.95 else None,
+            vehicle_tare_kg=15000,
+            goods=lines,
+            declared_at=T0 - timedelta(days=1),
+        )
         start = rng.choice([-30, -30, -30, 300])
-        booking = Booking(booking_id=f"B-{i}", trader_id=consignment.trader_id, gate_id="sandbox",
-                          direction=direction, plate_text=plate, country=country, consignment_id=f"C-{i}",
-                          slot_start=T0 + timedelta(minutes=start), slot_end=T0 + timedelta(minutes=start + 120),
-                          created_at=T0 - timedelta(days=1))
+        booking = Booking(
+            booking_id=f"B-{i}",
+            trader_id=consignment.trader_id,
+            gate_id="sandbox",
+            direction=direction,
+            plate_text=plate,
+            country=country,
+            consignment_id=f"C-{i}",
+            slot_start=T0 + timedelta(minutes=start),
+            slot_end=T0 + timedelta(minutes=start + 120),
+            created_at=T0 - timedelta(days=1),
+        )
         read = _confused(plate, rng) if rng.random() < 0.05 else plate
         at = T0
-        reads = [PlateRead(event_id=f"p{i}", gate_id="sandbox", lane_id=lane_id, camera=Camera.FRONT,
-                           plate_text=read, country=country, format_valid=rng.random() < 0.97,
-                           confidence=rng.choices([0.97, 0.92, 0.55], weights=[70, 27, 3])[0], captured_at=at)]
+        reads = [
+            PlateRead(
+                event_id=f"p{i}",
+                gate_id="sandbox",
+                lane_id=lane_id,
+                camera=Camera.FRONT,
+                plate_text=read,
+                country=country,
+                format_valid=rng.random() < 0.97,
+                confidence=rng.choices([0.97, 0.92, 0.55], weights=[70, 27, 3])[0],
+                captured_at=at,
+            )
+        ]
         if rng.random() < 0.3:
             reads.append(reads[0].model_copy(update={"event_id": f"r{i}", "camera": Camera.REAR}))
         boxes = [b for b in declared if rng.random() < 0.97]
         if rng.random() < 0.03:
             boxes.append(rng.choice(CONTAINERS))
-        containers = [ContainerRead(event_id=f"c{i}{k}", gate_id="sandbox", lane_id=lane_id, container_no=b,
-                                    check_digit_ok=True, confidence=0.9, captured_at=at) for k, b in enumerate(boxes)]
+        containers = [
+            ContainerRead(
+                event_id=f"c{i}{k}",
+                gate_id="sandbox",
+                lane_id=lane_id,
+                container_no=b,
+                check_digit_ok=True,
+                confidence=0.9,
+                captured_at=at,
+            )
+            for k, b in enumerate(boxes)
+        ]
         expected = consignment.gross_kg + 15000
-        weights = [WeightReading(event_id=f"w{i}", gate_id="sandbox", lane_id=lane_id,
-                                 gross_kg=round(expected * rng.choices([1.0, 1.02, 1.08, 1.2],
-                                                                       weights=[70, 22, 6, 2])[0]),
-                                 stable=True,
-                                 captured_at=at)] if lane_id != "open-01" else []
+        weights = (
+            [
+                WeightReading(
+                    event_id=f"w{i}",
+                    gate_id="sandbox",
+                    lane_id=lane_id,
+                    gross_kg=round(expected * rng.choices([1.0, 1.02, 1.08, 1.2], weights=[70, 22, 6, 2])[0]),
+                    stable=True,
+                    captured_at=at,
+                )
+            ]
+            if lane_id != "open-01"
+            else []
+        )
         checks: dict[str, PassCheck] = {}
         passes = []
         if rng.random() < 0.6:
-            passes.append(PassScanned(event_id=f"s{i}", gate_id="sandbox", lane_id=lane_id, token=f"t{i}",
-                                      captured_at=at))
-            checks[f"s{i}"] = rng.choices([PassCheck(True, booking_id=f"B-{i}", plate=plate),
-                                           PassCheck(False, "its signature does not verify")], weights=[96, 4])[0]
-        passage = Passage(passage_id=f"psg-{i}", gate_id="sandbox", lane_id=lane_id, direction=direction,
-                          status_at=at, plate_text=read, booking=booking if booked else None,
-                          consignment=consignment if booked else None,
-                          match=("exact" if read == plate else "fuzzy") if booked else "none",
-                          match_score=(1.0 if read == plate else 0.92) if booked else 0.0,
-                          detections=PassageDetections(plates=reads, containers=containers, passes=passes,
-                                                       weights=weights),
-                          first_seen=at, last_seen=at, opened_at=at)
+            passes.append(
+                PassScanned(event_id=f"s{i}", gate_id="sandbox", lane_id=lane_id, token=f"t{i}", captured_at=at)
+            )
+            checks[f"s{i}"] = rng.choices(
+                [PassCheck(True, booking_id=f"B-{i}", plate=plate), PassCheck(False, "its signature does not verify")],
+                weights=[96, 4],
+            )[0]
+        passage = Passage(
+            passage_id=f"psg-{i}",
+            gate_id="sandbox",
+            lane_id=lane_id,
+            direction=direction,
+            status_at=at,
+            plate_text=read,
+            booking=booking if booked else None,
+            consignment=consignment if booked else None,
+            match=("exact" if read == plate else "fuzzy") if booked else "none",
+            match_score=(1.0 if read == plate else 0.92) if booked else 0.0,
+            detections=PassageDetections(plates=reads, containers=containers, passes=passes, weights=weights),
+            first_seen=at,
+            last_seen=at,
+            opened_at=at,
+        )
         out.append((passage, checks))
     return out
 
@@ -143,8 +220,11 @@ def main(argv: list[str] | None = None) -> int:
     lanes = {p.lane_id: gates.lane("sandbox", p.lane_id) for p, _ in mix}
     facts: list[dict[str, FactValue]] = [passage_facts(p, lanes[p.lane_id], rule_set, c) for p, c in mix]
     channels = Counter(evaluate(rule_set, f).channel.value for f in facts)
-    print(f"rule set {rule_set.id} {rule_set.version}: {len(rule_set.rules)} rules; {len(mix)} passages: "
-          + ", ".join(f"{k} {v}" for k, v in sorted(channels.items())), file=sys.stderr)
+    print(
+        f"rule set {rule_set.id} {rule_set.version}: {len(rule_set.rules)} rules; {len(mix)} passages: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(channels.items())),
+        file=sys.stderr,
+    )
     for f in facts[:200]:  # warm up
         evaluate(rule_set, f)
 
@@ -164,10 +244,15 @@ def main(argv: list[str] | None = None) -> int:
             evaluate(rule_set, f)
             timings.append((time.perf_counter_ns() - t) / 1000)
     elapsed = time.perf_counter() - started
-    print(f"facts + evaluation: {combined_rate:,.0f} per s, p50 {statistics.median(combined):.1f} us, "
-          f"p99 {percentile(combined, 99):.1f} us", file=sys.stderr)
-    print(f"evaluation only: {len(timings)} evaluations in {elapsed:.2f} s, p50 {statistics.median(timings):.1f} us",
-          file=sys.stderr)
+    print(
+        f"facts + evaluation: {combined_rate:,.0f} per s, p50 {statistics.median(combined):.1f} us, "
+        f"p99 {percentile(combined, 99):.1f} us",
+        file=sys.stderr,
+    )
+    print(
+        f"evaluation only: {len(timings)} evaluations in {elapsed:.2f} s, p50 {statistics.median(timings):.1f} us",
+        file=sys.stderr,
+    )
     print(f"evals_per_s={len(timings) / elapsed:.0f} p99_us={percentile(timings, 99):.1f}")
     return 0
 

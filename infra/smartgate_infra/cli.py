@@ -43,10 +43,14 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_env(args: argparse.Namespace) -> int:
     state = _running(args.state_dir)
     region = load_template().region
-    print("# the running local stack; in a shell: eval \"$(.venv/bin/smartgate env)\"")
+    print('# the running local stack; in a shell: eval "$(.venv/bin/smartgate env)"')
     print("# (AWS tools in that shell then talk to the local emulator, with its dummy credentials)")
-    local_aws = {"AWS_REGION": region, "AWS_DEFAULT_REGION": region, "AWS_ACCESS_KEY_ID": "local",
-                 "AWS_SECRET_ACCESS_KEY": "local"}
+    local_aws = {
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+    }
     for name, value in {**ports_as_env(state.ports), **local_aws}.items():
         print(f"export {name}={shlex.quote(value)}")
     return 0
@@ -107,8 +111,10 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
     for entry in StackClient(_running(args.state_dir)).seed():
         b = entry.booking
-        print(f"{entry.consignment.consignment_id} {b.booking_id if b else '-'} {entry.consignment.plate_text} "
-              f"{entry.consignment.gate_id}")
+        print(
+            f"{entry.consignment.consignment_id} {b.booking_id if b else '-'} {entry.consignment.plate_text} "
+            f"{entry.consignment.gate_id}"
+        )
     return 0
 
 
@@ -137,8 +143,9 @@ def cmd_audit_replay(args: argparse.Namespace) -> int:
     from smartgate_infra.client import StackClient
 
     client = StackClient(_running(args.state_dir))
-    decisions = sorted((e for e in client.audit.for_passage(args.passage_id) if e.kind == "decision"),
-                       key=lambda e: e.seq)
+    decisions = sorted(
+        (e for e in client.audit.for_passage(args.passage_id) if e.kind == "decision"), key=lambda e: e.seq
+    )
     if not decisions:
         raise ServiceError(f"no recorded decision for passage {args.passage_id}")
     same = True
@@ -148,8 +155,10 @@ def cmd_audit_replay(args: argparse.Namespace) -> int:
         result = replay(entry, load_rule_set(text) if text else None)
         same &= result.same
         d = result.original
-        print(f"decision {d.decision_no} (audit {entry.gate_id}#{entry.seq}, {d.decided_at:%Y-%m-%d %H:%M:%S}Z) under "
-              f"{d.ruleset_id} {d.ruleset_version} [{d.ruleset_digest[:12]}]")
+        print(
+            f"decision {d.decision_no} (audit {entry.gate_id}#{entry.seq}, {d.decided_at:%Y-%m-%d %H:%M:%S}Z) under "
+            f"{d.ruleset_id} {d.ruleset_version} [{d.ruleset_digest[:12]}]"
+        )
         print(f"  recorded: {d.channel.value}: " + "; ".join(r.explanation for r in d.rules_fired))
         if result.problem:
             print(f"  replay:   cannot: {result.problem}")
@@ -236,8 +245,9 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     except (OSError, json.JSONDecodeError) as err:
         raise ServiceError(f"cannot read event file {args.event}: {err}") from err
     state = _running(args.state_dir)
-    aws = LocalAws(state.endpoint_url, f"http://{state.ports.host}:{state.ports.iot_data}",
-                   template.region, template.account_id)
+    aws = LocalAws(
+        state.endpoint_url, f"http://{state.ports.host}:{state.ports.iot_data}", template.region, template.account_id
+    )
     host = FunctionHost(FunctionSpec.from_resource(template, resource, ROOT), aws, args.state_dir / "logs")
     try:
         print(json.dumps(host.invoke(event), indent=2, ensure_ascii=False))
@@ -252,17 +262,26 @@ def cmd_invoke(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="smartgate", description=__doc__)
-    parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE,
-                        help="where the local stack keeps pids, logs and config (default .smartgate/)")
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=DEFAULT_STATE,
+        help="where the local stack keeps pids, logs and config (default .smartgate/)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("up", help="start the local stack (ports: SMARTGATE_AWS_PORT, SMARTGATE_MQTT_PORT, "
-                              "SMARTGATE_API_PORT, SMARTGATE_IOT_DATA_PORT)").set_defaults(func=cmd_up)
+    sub.add_parser(
+        "up",
+        help="start the local stack (ports: SMARTGATE_AWS_PORT, SMARTGATE_MQTT_PORT, "
+        "SMARTGATE_API_PORT, SMARTGATE_IOT_DATA_PORT)",
+    ).set_defaults(func=cmd_up)
     sub.add_parser("down", help="stop everything the local stack started").set_defaults(func=cmd_down)
     sub.add_parser("status", help="is the local stack running, on which ports").set_defaults(func=cmd_status)
-    sub.add_parser("env", help="shell exports that point tools and lane components at the running stack "
-                               "(eval \"$(smartgate env)\")").set_defaults(func=cmd_env)
+    sub.add_parser(
+        "env", help='shell exports that point tools and lane components at the running stack (eval "$(smartgate env)")'
+    ).set_defaults(func=cmd_env)
     sub.add_parser("doctor", help="is this machine ready for `make demo`? each finding with its fix").set_defaults(
-        func=cmd_doctor)
+        func=cmd_doctor
+    )
     demo = sub.add_parser("demo", help="trucks crossing end to end, with a summary")
     demo.add_argument("--keep", action="store_true", help="leave the stack running afterwards")
     demo.set_defaults(func=cmd_demo)
@@ -271,7 +290,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--keep", action="store_true")
     bench.set_defaults(func=cmd_bench)
     sub.add_parser("seed", help="put the seed consignments and bookings into the running stack").set_defaults(
-        func=cmd_seed)
+        func=cmd_seed
+    )
     audit = sub.add_parser("audit", help="the audit trail").add_subparsers(dest="audit_command", required=True)
     verify = audit.add_parser("verify", help="check every gate's hash chain; report the first broken link")
     verify.add_argument("--gate", action="append", help="only this gate (repeatable)")
@@ -287,10 +307,8 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("file")
     push.set_defaults(func=cmd_rules_push)
     rules.add_parser("list", help="the rule sets checked in and deployed").set_defaults(func=cmd_rules_list)
-    rules.add_parser("facts", help="the facts rules can read, with their operators").set_defaults(
-        func=cmd_rules_facts)
-    sub.add_parser("rejected", help="list rejected lane messages with their reasons").set_defaults(
-        func=cmd_rejected)
+    rules.add_parser("facts", help="the facts rules can read, with their operators").set_defaults(func=cmd_rules_facts)
+    sub.add_parser("rejected", help="list rejected lane messages with their reasons").set_defaults(func=cmd_rejected)
     invoke = sub.add_parser("invoke", help="invoke one function of template.yaml with an event file")
     invoke.add_argument("function", help="logical id in template.yaml, e.g. IngestDetectionsFunction")
     invoke.add_argument("event", help="event JSON file, e.g. events/iot/plate_read_ok.json")

@@ -35,12 +35,19 @@ class StackClient:
         self.state = state
         self.template = template or load_template(state_dir=state.state_dir)
         self._tokens: dict[tuple[str, tuple[str, ...], str | None], str] = {}
-        self.session = boto3.session.Session(aws_access_key_id="local", aws_secret_access_key="local",
-                                             region_name=self.template.region)
+        self.session = boto3.session.Session(
+            aws_access_key_id="local", aws_secret_access_key="local", region_name=self.template.region
+        )
         # pynamodb builds its own botocore clients from the environment: point this process at the stack.
-        os.environ.update({"AWS_ENDPOINT_URL": state.endpoint_url, "AWS_ACCESS_KEY_ID": "local",
-                           "AWS_SECRET_ACCESS_KEY": "local", "AWS_REGION": self.template.region,
-                           "AWS_DEFAULT_REGION": self.template.region})
+        os.environ.update(
+            {
+                "AWS_ENDPOINT_URL": state.endpoint_url,
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",
+                "AWS_REGION": self.template.region,
+                "AWS_DEFAULT_REGION": self.template.region,
+            }
+        )
 
     def client(self, service: str) -> Any:
         return self.session.client(service, endpoint_url=self.state.endpoint_url)
@@ -58,8 +65,9 @@ class StackClient:
 
     @cached_property
     def passages(self) -> DynamoPassageStore:
-        return DynamoPassageStore(self.name("PassagesTable"), self.name("LanesTable"), self.name("DetectionsTable"),
-                                  self.template.region)
+        return DynamoPassageStore(
+            self.name("PassagesTable"), self.name("LanesTable"), self.name("DetectionsTable"), self.template.region
+        )
 
     @cached_property
     def audit(self) -> DynamoAudit:
@@ -72,10 +80,20 @@ class StackClient:
     @cached_property
     def trade(self) -> DynamoTrade:
         n = self.name
-        return DynamoTrade(TradeTables(
-            companies=n("CompaniesTable"), fleet=n("FleetTable"), slots=n("SlotsTable"), bookings=n("BookingsTable"),
-            consignments=n("ConsignmentsTable"), timeline=n("TimelineTable"), outbox=n("OutboxTable"),
-            limits=n("LimitsTable"), access_log=n("AccessLogTable")), self.template.region)
+        return DynamoTrade(
+            TradeTables(
+                companies=n("CompaniesTable"),
+                fleet=n("FleetTable"),
+                slots=n("SlotsTable"),
+                bookings=n("BookingsTable"),
+                consignments=n("ConsignmentsTable"),
+                timeline=n("TimelineTable"),
+                outbox=n("OutboxTable"),
+                limits=n("LimitsTable"),
+                access_log=n("AccessLogTable"),
+            ),
+            self.template.region,
+        )
 
     def trade_store(self) -> DynamoTrade:
         return self.trade
@@ -94,18 +112,19 @@ class StackClient:
     def app_client_id(self) -> str:
         return str(self.template.resolve({"Ref": "UserPoolClient"}))
 
-    def create_user(self, username: str, password: str, groups: list[str], company_id: str | None = None,
-                    locale: str = "vi") -> None:
+    def create_user(
+        self, username: str, password: str, groups: list[str], company_id: str | None = None, locale: str = "vi"
+    ) -> None:
         """A user of the pool with a permanent password (local stack only); again: updates the groups."""
         idp = self.client("cognito-idp")
         attributes = [{"Name": "custom:locale", "Value": locale}]
         if company_id:
             attributes.append({"Name": "custom:company_id", "Value": company_id})
         with contextlib.suppress(idp.exceptions.UsernameExistsException):
-            idp.admin_create_user(UserPoolId=self.user_pool_id, Username=username, UserAttributes=attributes,
-                                  MessageAction="SUPPRESS")
-        idp.admin_set_user_password(UserPoolId=self.user_pool_id, Username=username, Password=password,
-                                    Permanent=True)
+            idp.admin_create_user(
+                UserPoolId=self.user_pool_id, Username=username, UserAttributes=attributes, MessageAction="SUPPRESS"
+            )
+        idp.admin_set_user_password(UserPoolId=self.user_pool_id, Username=username, Password=password, Permanent=True)
         for group in groups:
             idp.admin_add_user_to_group(UserPoolId=self.user_pool_id, Username=username, GroupName=group)
 
@@ -123,8 +142,10 @@ class StackClient:
     def sign_in(self, username: str, password: str) -> str:
         """An ID token for the user (what the web app gets by signing in)."""
         tokens = self.client("cognito-idp").initiate_auth(
-            ClientId=self.app_client_id, AuthFlow="USER_PASSWORD_AUTH",
-            AuthParameters={"USERNAME": username, "PASSWORD": password})["AuthenticationResult"]
+            ClientId=self.app_client_id,
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": username, "PASSWORD": password},
+        )["AuthenticationResult"]
         return str(tokens["IdToken"])
 
     def declare(self, entry: Declared) -> None:
@@ -150,8 +171,9 @@ class StackClient:
         url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
         seen: set[str] = set()
         while True:
-            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
-                                           VisibilityTimeout=0 if not delete else 30).get("Messages", [])
+            messages = sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0, VisibilityTimeout=0 if not delete else 30
+            ).get("Messages", [])
             fresh = [m for m in messages if m["MessageId"] not in seen]
             if not fresh:
                 return

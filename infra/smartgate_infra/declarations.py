@@ -43,13 +43,21 @@ def declared(raw: dict[str, Any], now: datetime) -> Declared:
     if booking_raw is not None:
         b = dict(booking_raw)
         start, end = b.pop("slot_minutes", (-30, 90))
-        booking = Booking.model_validate({
-            "trader_id": consignment.trader_id, "gate_id": consignment.gate_id,
-            "direction": consignment.direction, "plate_text": consignment.plate_text,
-            "country": consignment.country, "trailer_plate": consignment.trailer_plate,
-            "consignment_id": consignment.consignment_id,
-            "slot_start": now + timedelta(minutes=start), "slot_end": now + timedelta(minutes=end),
-            "created_at": now - timedelta(hours=20), **b})
+        booking = Booking.model_validate(
+            {
+                "trader_id": consignment.trader_id,
+                "gate_id": consignment.gate_id,
+                "direction": consignment.direction,
+                "plate_text": consignment.plate_text,
+                "country": consignment.country,
+                "trailer_plate": consignment.trailer_plate,
+                "consignment_id": consignment.consignment_id,
+                "slot_start": now + timedelta(minutes=start),
+                "slot_end": now + timedelta(minutes=end),
+                "created_at": now - timedelta(hours=20),
+                **b,
+            }
+        )
     return Declared(consignment, booking)
 
 
@@ -60,7 +68,13 @@ def pass_signer(template: Template) -> PassSigner:
 
 def pass_for(booking: Booking, signer: PassSigner) -> str:
     """A crossing pass for this booking, valid around its slot."""
-    return signer.issue(PassClaims(
-        booking_id=booking.booking_id, plate_key=plate_key(booking.plate_text), gate_id=booking.gate_id,
-        direction=booking.direction, not_before=int((booking.slot_start - PASS_GRACE).timestamp()),
-        not_after=int((booking.slot_end + PASS_GRACE).timestamp())))
+    return signer.issue(
+        PassClaims(
+            booking_id=booking.booking_id,
+            plate_key=plate_key(booking.plate_text),
+            gate_id=booking.gate_id,
+            direction=booking.direction,
+            not_before=int((booking.slot_start - PASS_GRACE).timestamp()),
+            not_after=int((booking.slot_end + PASS_GRACE).timestamp()),
+        )
+    )

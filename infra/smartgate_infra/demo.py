@@ -87,8 +87,9 @@ def wait_for(predicate: Any, timeout: float, interval: float = 0.1) -> Any:
     return predicate()
 
 
-def cross(client: StackClient, sim: LaneSimulator, truck: Truck, entries: dict[str, Declared],
-          timeout: float = 20) -> CrossingResult:
+def cross(
+    client: StackClient, sim: LaneSimulator, truck: Truck, entries: dict[str, Declared], timeout: float = 20
+) -> CrossingResult:
     """What the lane reads of a demo truck: its plate, declared containers, its weight where it is weighed
     (the declared goods and tare, 0.4 % over), its pass if booked."""
     entry = entries.get(truck.booking_id or "")
@@ -100,8 +101,7 @@ def cross(client: StackClient, sim: LaneSimulator, truck: Truck, entries: dict[s
         c = entry.consignment if entry else None
         weight = round((c.gross_kg + (c.vehicle_tare_kg or 0)) * 1.004) if c else 31_200
     token = client.pass_token(entry) if entry else None
-    return sim.cross(truck.plate, country, containers=containers, weight_kg=weight, pass_token=token,
-                     timeout=timeout)
+    return sim.cross(truck.plate, country, containers=containers, weight_kg=weight, pass_token=token, timeout=timeout)
 
 
 def run_demo(state: StackState, say: Any = print) -> bool:
@@ -114,8 +114,10 @@ def run_demo(state: StackState, say: Any = print) -> bool:
             continue
         entries[b.booking_id] = entry
         goods = "; ".join(line.description for line in c.goods)
-        say(f"   {b.booking_id:11} {b.gate_id:9} {b.direction.value:8} {b.plate_text:11} "
-            f"slot {b.slot_start:%H:%M}-{b.slot_end:%H:%M}Z  {goods[:58]}")
+        say(
+            f"   {b.booking_id:11} {b.gate_id:9} {b.direction.value:8} {b.plate_text:11} "
+            f"slot {b.slot_start:%H:%M}-{b.slot_end:%H:%M}Z  {goods[:58]}"
+        )
     client.tapped()  # start the event view from here
 
     lanes = Lanes(state, signing_key(client))
@@ -129,8 +131,10 @@ def run_demo(state: StackState, say: Any = print) -> bool:
             result = cross(client, sim, truck, entries)
             results.append((truck, result))
             if result.command:
-                say(f"      barrier {result.command.action.value.upper():4} {result.latency_ms:6.0f} ms after its last "
-                    f"detection, signature {'ok' if result.signature_ok else 'BAD'} - {result.command.reason}")
+                say(
+                    f"      barrier {result.command.action.value.upper():4} {result.latency_ms:6.0f} ms after its last "
+                    f"detection, signature {'ok' if result.signature_ok else 'BAD'} - {result.command.reason}"
+                )
             else:
                 say(f"      !! {result.error}")
 
@@ -141,8 +145,9 @@ def run_demo(state: StackState, say: Any = print) -> bool:
             first = outcome.checks[:3]
             want = " ".join(c.expected.split(" ", 1)[1] for c in first if " " in c.expected)
             got = " ".join(c.got.split(" ", 1)[1] for c in first if " " in c.got)
-            say(f"   {outcome.scenario.title[:38]:38} {want[:28]:28} {got[:28]:28} "
-                f"{'ok' if outcome.ok else 'MISMATCH'}")
+            say(
+                f"   {outcome.scenario.title[:38]:38} {want[:28]:28} {got[:28]:28} {'ok' if outcome.ok else 'MISMATCH'}"
+            )
             if not outcome.ok:
                 for c in outcome.checks:
                     if not c.ok:
@@ -158,14 +163,36 @@ def run_demo(state: StackState, say: Any = print) -> bool:
         say("\n== 4. Bad input and redelivery")
         sim = lanes.lane("kimthanh2", "in-2")
         sim.publish_raw(b"\x00\xff not json")
-        sim.publish_raw(json.dumps({"schema": "PlateRead.v1", "event_id": "bad-1", "gate_id": "kimthanh2",
-                                    "lane_id": "in-2", "plate_text": "29A-123.45", "country": "VN",
-                                    "format_valid": True, "confidence": 7, "captured_at": utc_now().isoformat()}
-                                   ).encode())
+        sim.publish_raw(
+            json.dumps(
+                {
+                    "schema": "PlateRead.v1",
+                    "event_id": "bad-1",
+                    "gate_id": "kimthanh2",
+                    "lane_id": "in-2",
+                    "plate_text": "29A-123.45",
+                    "country": "VN",
+                    "format_valid": True,
+                    "confidence": 7,
+                    "captured_at": utc_now().isoformat(),
+                }
+            ).encode()
+        )
         unknown = lanes.lane("kimthanh2", "in-9")
-        unknown.publish_raw(PlateRead(event_id="in-9-unknown", gate_id="kimthanh2", lane_id="in-9",
-                                      plate_text="29A-123.45", country="VN", format_valid=True, confidence=0.9,
-                                      captured_at=utc_now()).model_dump_json().encode())
+        unknown.publish_raw(
+            PlateRead(
+                event_id="in-9-unknown",
+                gate_id="kimthanh2",
+                lane_id="in-9",
+                plate_text="29A-123.45",
+                country="VN",
+                format_valid=True,
+                confidence=0.9,
+                captured_at=utc_now(),
+            )
+            .model_dump_json()
+            .encode()
+        )
         rejected = wait_for(lambda: len(client.rejected()) >= 3 and client.rejected(), 10) or []
         for r in rejected[-3:]:
             say(f"   rejected: {_reject_reason(r)}")
@@ -176,12 +203,15 @@ def run_demo(state: StackState, say: Any = print) -> bool:
             replayed = before.detections.plates[:1]
             for detection in replayed:
                 lanes.lane(first_truck.gate_id, first_truck.lane_id).transport.publish(
-                    lanes.lane(first_truck.gate_id, first_truck.lane_id).detections_topic, detection)
+                    lanes.lane(first_truck.gate_id, first_truck.lane_id).detections_topic, detection
+                )
             time.sleep(1.5)
             after = client.passages.get(passage_id)
             sim1 = lanes.lane(first_truck.gate_id, first_truck.lane_id)
-            say(f"   redelivered {replayed[0].event_id}: passage unchanged={before == after}, "
-                f"no second barrier command={sim1.unclaimed_commands == 0}")
+            say(
+                f"   redelivered {replayed[0].event_id}: passage unchanged={before == after}, "
+                f"no second barrier command={sim1.unclaimed_commands == 0}"
+            )
 
         say("\n== 5. What the bus and the officers saw")
         time.sleep(1.5)
@@ -214,13 +244,17 @@ def run_demo(state: StackState, say: Any = print) -> bool:
         good = got == truck.expect and bool(result.signature_ok)
         ok &= good
         action = result.command.action.value if result.command else "-"
-        say(f"   {truck.plate:12} {truck.gate_id + '/' + truck.lane_id:18} {truck.expect:8} {got:8} "
-            f"{action:7} {result.latency_ms:6.0f} {'ok' if good else 'MISMATCH'}")
+        say(
+            f"   {truck.plate:12} {truck.gate_id + '/' + truck.lane_id:18} {truck.expect:8} {got:8} "
+            f"{action:7} {result.latency_ms:6.0f} {'ok' if good else 'MISMATCH'}"
+        )
     scenarios_ok = all(o.ok for o in scenario_outcomes)
-    say(f"\n   {sum(1 for _, r in results if r.ok)}/{len(results)} trucks answered; "
+    say(
+        f"\n   {sum(1 for _, r in results if r.ok)}/{len(results)} trucks answered; "
         f"{'all as expected' if ok else 'SOME NOT AS EXPECTED'}; "
         f"scenarios {sum(o.ok for o in scenario_outcomes)}/{len(scenario_outcomes)} as expected; "
-        f"audit {'verified' if audit_ok else 'NOT OK'}; lane camera {'ok' if camera_ok else 'NOT OK'}")
+        f"audit {'verified' if audit_ok else 'NOT OK'}; lane camera {'ok' if camera_ok else 'NOT OK'}"
+    )
     return ok and scenarios_ok and audit_ok and camera_ok
 
 
@@ -241,8 +275,11 @@ def run_audit(client: StackClient, say: Any = print) -> bool:
             tampered = list(entries)
             victim = tampered.index(decisions[0])
             facts = {**decisions[0].detail["decision"]["facts"], "weight.deviation_pct": 0.0}
-            tampered[victim] = decisions[0].model_copy(update={"detail": {
-                **decisions[0].detail, "decision": {**decisions[0].detail["decision"], "facts": facts}}})
+            tampered[victim] = decisions[0].model_copy(
+                update={
+                    "detail": {**decisions[0].detail, "decision": {**decisions[0].detail["decision"], "facts": facts}}
+                }
+            )
             caught = verify(gate, tampered)
             ok &= caught.broken_at == decisions[0].seq
             say(f"   a copy with one fact changed in entry {decisions[0].seq}: verify says {caught.problem}")
@@ -252,9 +289,11 @@ def run_audit(client: StackClient, say: Any = print) -> bool:
             again = replay(entry, load_rule_set(text) if text else None)
             replayed = True
             ok &= again.same
-            say(f"   replayed {entry.passage_id} (entry {entry.seq}): recorded {again.original.channel.value}, "
+            say(
+                f"   replayed {entry.passage_id} (entry {entry.seq}): recorded {again.original.channel.value}, "
                 f"re-run {again.channel} under {again.original.ruleset_id} {again.original.ruleset_version} "
-                f"-> {'same decision' if again.same else 'DIFFERENT: ' + str(again.problem)}")
+                f"-> {'same decision' if again.same else 'DIFFERENT: ' + str(again.problem)}"
+            )
     return ok and replayed
 
 
@@ -302,26 +341,31 @@ def run_camera(state: StackState, client: StackClient, say: Any = print) -> bool
             say(f"   {truck.plate:12} NOT READ (camera saw: {[p.plate_text for p in seen.plates]})")
             ok = False
             continue
-        command = next((c for c in seen.commands if c.passage_id in by_passage and _names(client, c.passage_id,
-                                                                                          read.event_id)), None)
+        command = next(
+            (c for c in seen.commands if c.passage_id in by_passage and _names(client, c.passage_id, read.event_id)),
+            None,
+        )
         passage = client.passages.get(command.passage_id) if command else None
         channel = passage.channel.value if passage and passage.channel else "-"
         good = channel == expected and command is not None and read.crop_key is not None
         ok &= good
-        say(f"   {truck.plate:12} read {read.plate_text:12} valid={read.format_valid} conf={read.confidence:.2f} "
+        say(
+            f"   {truck.plate:12} read {read.plate_text:12} valid={read.format_valid} conf={read.confidence:.2f} "
             f"-> {channel:6} barrier {command.action.value if command else '-':4} "
-            f"{'(real photo)' if truck.photo else ''}{'' if good else ' MISMATCH'}")
+            f"{'(real photo)' if truck.photo else ''}{'' if good else ' MISMATCH'}"
+        )
     for container in seen.containers:
         expected_codes = {t.container_no for t, _ in trucks if t.container_no}
         good = container.container_no in expected_codes and container.check_digit_ok
         ok &= good
-        say(f"   container {container.container_no} check digit {'ok' if container.check_digit_ok else 'WRONG'}"
-            f"{'' if good else ' MISMATCH'}")
+        say(
+            f"   container {container.container_no} check digit {'ok' if container.check_digit_ok else 'WRONG'}"
+            f"{'' if good else ' MISMATCH'}"
+        )
     if not seen.containers:
         say("   !! no container code was read")
         ok = False
     return ok
-
 
 
 def _names(client: StackClient, passage_id: str, event_id: str) -> bool:

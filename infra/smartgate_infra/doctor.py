@@ -45,10 +45,10 @@ DEBIAN_PACKAGES = {
 
 @dataclass(frozen=True)
 class Finding:
-    level: str          # ok | later | note | block
+    level: str  # ok | later | note | block
     title: str
     detail: str = ""
-    fix: str = ""       # a command that fixes it (or does it now)
+    fix: str = ""  # a command that fixes it (or does it now)
 
     @property
     def blocks(self) -> bool:
@@ -58,8 +58,8 @@ class Finding:
 @dataclass(frozen=True)
 class PythonProbe:
     executable: str
-    version: tuple[int, int, int] | None   # None: not found or does not run
-    has_venv: bool                         # venv and ensurepip import (Debian splits them out)
+    version: tuple[int, int, int] | None  # None: not found or does not run
+    has_venv: bool  # venv and ensurepip import (Debian splits them out)
 
 
 @dataclass
@@ -77,7 +77,8 @@ class Machine:
     port_free: Callable[[int], bool] = field(default=lambda port: port_free(port))
     holders: Callable[[int], list[tuple[int, str]]] = field(default=lambda port: port_holders(port))
     sam_version: Callable[[Path, Mapping[str, str]], tuple[bool, str]] = field(
-        default=lambda sam, env: run_version(sam, env))
+        default=lambda sam, env: run_version(sam, env)
+    )
     policy_rc_d: Path = Path("/usr/sbin/policy-rc.d")
 
     @property
@@ -101,8 +102,10 @@ def _which(name: str) -> str | None:
 
 
 def probe_python(executable: str) -> PythonProbe:
-    code = ("import sys; import importlib.util as u; "
-            "print(*sys.version_info[:3], int(bool(u.find_spec('venv') and u.find_spec('ensurepip'))))")
+    code = (
+        "import sys; import importlib.util as u; "
+        "print(*sys.version_info[:3], int(bool(u.find_spec('venv') and u.find_spec('ensurepip'))))"
+    )
     try:
         out = subprocess.run([executable, "-c", code], capture_output=True, text=True, timeout=20).stdout.split()
         major, minor, micro, venv = (int(x) for x in out)
@@ -114,8 +117,13 @@ def probe_python(executable: str) -> PythonProbe:
 def run_version(binary: Path, env: Mapping[str, str]) -> tuple[bool, str]:
     """(runs, what ``binary --version`` printed)."""
     try:
-        out = subprocess.run([str(binary), "--version"], capture_output=True, text=True, timeout=60,
-                             env={**env, "SAM_CLI_TELEMETRY": "0"})
+        out = subprocess.run(
+            [str(binary), "--version"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**env, "SAM_CLI_TELEMETRY": "0"},
+        )
     except (OSError, subprocess.SubprocessError) as err:
         return False, str(err)
     return out.returncode == 0, out.stdout.strip() or out.stderr.strip()
@@ -155,20 +163,34 @@ def check_python(m: Machine) -> list[Finding]:
     probe = m.probe_python(exe)
     want = ".".join(map(str, MIN_PYTHON))
     if probe.version is None:
-        return [Finding("block", f"Python: `{exe}` not found or does not run",
-                        f"the set-up needs Python {want} or newer as `python3` (or set PYTHON=/path/to/python)",
-                        "sudo apt-get install -y python3 python3-venv")]
+        return [
+            Finding(
+                "block",
+                f"Python: `{exe}` not found or does not run",
+                f"the set-up needs Python {want} or newer as `python3` (or set PYTHON=/path/to/python)",
+                "sudo apt-get install -y python3 python3-venv",
+            )
+        ]
     version = ".".join(map(str, probe.version))
     if probe.version[:2] < MIN_PYTHON:
-        return [Finding("block", f"Python {version} at {probe.executable} is too old",
-                        f"the project needs Python {want} or newer; point the set-up at one with PYTHON=",
-                        f"sudo apt-get install -y python{want} python{want}-venv && "
-                        f"make demo PYTHON=python{want}")]
+        return [
+            Finding(
+                "block",
+                f"Python {version} at {probe.executable} is too old",
+                f"the project needs Python {want} or newer; point the set-up at one with PYTHON=",
+                f"sudo apt-get install -y python{want} python{want}-venv && make demo PYTHON=python{want}",
+            )
+        ]
     if not probe.has_venv:
         minor = f"{probe.version[0]}.{probe.version[1]}"
-        return [Finding("block", f"Python {version} cannot make virtual environments (no venv/ensurepip)",
-                        "Debian and Ubuntu ship them in a separate package",
-                        f"sudo apt-get install -y python{minor}-venv")]
+        return [
+            Finding(
+                "block",
+                f"Python {version} cannot make virtual environments (no venv/ensurepip)",
+                "Debian and Ubuntu ship them in a separate package",
+                f"sudo apt-get install -y python{minor}-venv",
+            )
+        ]
     return [Finding("ok", f"Python {version} ({probe.executable}), with venv")]
 
 
@@ -185,11 +207,21 @@ def _venv_ready(m: Machine) -> bool:
 
 def check_venv(m: Machine) -> list[Finding]:
     if not (m.venv / "bin" / "python").exists():
-        return [Finding("later", ".venv: no virtual environment yet",
-                        "`make demo` creates it and installs the project (a few minutes, ~0.9 GB)")]
+        return [
+            Finding(
+                "later",
+                ".venv: no virtual environment yet",
+                "`make demo` creates it and installs the project (a few minutes, ~0.9 GB)",
+            )
+        ]
     if not _venv_ready(m):
-        return [Finding("later", ".venv: the installed packages are older than pyproject.toml",
-                        "`make demo` brings them up to date")]
+        return [
+            Finding(
+                "later",
+                ".venv: the installed packages are older than pyproject.toml",
+                "`make demo` brings them up to date",
+            )
+        ]
     return [Finding("ok", ".venv: the project and its dependencies are installed")]
 
 
@@ -203,17 +235,33 @@ def check_debian_packages(m: Machine) -> list[Finding]:
         return [Finding("ok", f"Debian packages: {', '.join(DEBIAN_PACKAGES)}")]
     names = " ".join(missing)
     if m.which("apt-get") is None:
-        return [Finding("block", f"missing: {names}, and this machine has no apt-get",
-                        "install the Mosquitto MQTT broker and the fonts with your package manager",
-                        f"(Debian/Ubuntu) apt-get install -y {names}")]
+        return [
+            Finding(
+                "block",
+                f"missing: {names}, and this machine has no apt-get",
+                "install the Mosquitto MQTT broker and the fonts with your package manager",
+                f"(Debian/Ubuntu) apt-get install -y {names}",
+            )
+        ]
     if m.is_root:
         return [Finding("later", f"Debian packages not installed yet: {names}", "`make demo` installs them (apt-get)")]
     if m.which("sudo") is not None:
-        return [Finding("later", f"Debian packages not installed yet: {names}",
-                        "`make demo` installs them with sudo (it may ask for your password)",
-                        f"sudo apt-get install -y {names}")]
-    return [Finding("block", f"Debian packages missing: {names}, and you are neither root nor have sudo",
-                    "ask an administrator to install them", f"apt-get install -y {names}  (as root)")]
+        return [
+            Finding(
+                "later",
+                f"Debian packages not installed yet: {names}",
+                "`make demo` installs them with sudo (it may ask for your password)",
+                f"sudo apt-get install -y {names}",
+            )
+        ]
+    return [
+        Finding(
+            "block",
+            f"Debian packages missing: {names}, and you are neither root nor have sudo",
+            "ask an administrator to install them",
+            f"apt-get install -y {names}  (as root)",
+        )
+    ]
 
 
 def _our_stack_ports(m: Machine) -> set[int]:
@@ -247,10 +295,14 @@ def check_ports(m: Machine) -> list[Finding]:
             if port in ours:
                 findings.append(Finding("ok", f"port {port} for {setting.what} ({setting.variable}): your local stack"))
             elif not m.port_free(port):
-                findings.append(Finding(
-                    "block", f"port {port} for {setting.what} is taken by {_who(m, port)}",
-                    f"{setting.variable}={port} asks for exactly this port",
-                    f"unset {setting.variable}   (the stack then picks a free port), or set another"))
+                findings.append(
+                    Finding(
+                        "block",
+                        f"port {port} for {setting.what} is taken by {_who(m, port)}",
+                        f"{setting.variable}={port} asks for exactly this port",
+                        f"unset {setting.variable}   (the stack then picks a free port), or set another",
+                    )
+                )
             else:
                 findings.append(Finding("ok", f"port {port} for {setting.what} ({setting.variable}) is free"))
             continue
@@ -264,8 +316,14 @@ def check_ports(m: Machine) -> list[Finding]:
             fix = ""
             if setting.name == "mqtt" and "mosquitto" in who:
                 fix = "optional: sudo systemctl disable --now mosquitto   (a system-wide broker the stack does not use)"
-            findings.append(Finding("note", f"port {default} for {setting.what} is taken by {who}",
-                                    "the local stack picks another free port and says which", fix))
+            findings.append(
+                Finding(
+                    "note",
+                    f"port {default} for {setting.what} is taken by {who}",
+                    "the local stack picks another free port and says which",
+                    fix,
+                )
+            )
     return findings
 
 
@@ -276,22 +334,38 @@ def check_disk(m: Machine) -> list[Finding]:
     shown = f"{free / GIB:.1f} GB free in {m.root}"
     if free < need:
         why = "to run the stack" if installed else "for the first install"
-        return [Finding("block", f"disk: only {shown}", f"{need / GIB:.1f} GB are needed {why}",
-                        "free some space (`make clean` removes the stack's logs; pip cache: rm -rf ~/.cache/pip)")]
+        return [
+            Finding(
+                "block",
+                f"disk: only {shown}",
+                f"{need / GIB:.1f} GB are needed {why}",
+                "free some space (`make clean` removes the stack's logs; pip cache: rm -rf ~/.cache/pip)",
+            )
+        ]
     return [Finding("ok", f"disk: {shown}")]
 
 
 def check_sam(m: Machine) -> list[Finding]:
     sam = m.root / ".tools" / "sam" / "bin" / "sam"
     if not sam.exists():
-        return [Finding("later", "AWS SAM CLI: not installed yet",
-                        "`make demo` installs it into .tools/sam (its own environment); `make lint`, "
-                        "`make build` and `make deploy` use it")]
+        return [
+            Finding(
+                "later",
+                "AWS SAM CLI: not installed yet",
+                "`make demo` installs it into .tools/sam (its own environment); `make lint`, "
+                "`make build` and `make deploy` use it",
+            )
+        ]
     ok, version = m.sam_version(sam, m.env)
     if not ok:
-        return [Finding("note", f"AWS SAM CLI in .tools/sam does not run: {version[:200]}",
-                        "the demo does not need it; lint, build and deploy do",
-                        "rm -rf .tools/sam && make setup")]
+        return [
+            Finding(
+                "note",
+                f"AWS SAM CLI in .tools/sam does not run: {version[:200]}",
+                "the demo does not need it; lint, build and deploy do",
+                "rm -rf .tools/sam && make setup",
+            )
+        ]
     return [Finding("ok", f"AWS SAM CLI: {version}")]
 
 
@@ -301,8 +375,14 @@ def check_chromium(m: Machine) -> list[Finding]:
     found = m.which("chromium")
     if found:
         return [Finding("ok", f"Chromium: {found} (browser tests)")]
-    return [Finding("later", "Chromium: not installed yet", "`make test` installs it for the browser tests",
-                    "sudo apt-get install -y chromium")]
+    return [
+        Finding(
+            "later",
+            "Chromium: not installed yet",
+            "`make test` installs it for the browser tests",
+            "sudo apt-get install -y chromium",
+        )
+    ]
 
 
 POLICY_MARK = "smartgate bootstrap"
@@ -316,20 +396,38 @@ def check_leftover_policy(m: Machine) -> list[Finding]:
         return []
     if not ours:
         return []
-    return [Finding("note", f"{m.policy_rc_d} left by an interrupted set-up keeps system services from starting",
-                    "it was meant to live only while the set-up installs Mosquitto", f"sudo rm {m.policy_rc_d}")]
+    return [
+        Finding(
+            "note",
+            f"{m.policy_rc_d} left by an interrupted set-up keeps system services from starting",
+            "it was meant to live only while the set-up installs Mosquitto",
+            f"sudo rm {m.policy_rc_d}",
+        )
+    ]
 
 
 def check_running_stack(m: Machine) -> list[Finding]:
     if not _our_stack_ports(m):
         return []
-    return [Finding("note", "a local stack is running (`smartgate status`)",
-                    "`make demo` uses it as it is; stop it with `make down` for a clean start")]
+    return [
+        Finding(
+            "note",
+            "a local stack is running (`smartgate status`)",
+            "`make demo` uses it as it is; stop it with `make down` for a clean start",
+        )
+    ]
 
 
 CHECKS: tuple[Callable[[Machine], list[Finding]], ...] = (
-    check_python, check_venv, check_debian_packages, check_ports, check_disk, check_sam, check_chromium,
-    check_leftover_policy, check_running_stack,
+    check_python,
+    check_venv,
+    check_debian_packages,
+    check_ports,
+    check_disk,
+    check_sam,
+    check_chromium,
+    check_leftover_policy,
+    check_running_stack,
 )
 
 
@@ -353,8 +451,9 @@ def report(findings: Sequence[Finding]) -> str:
         lines.append(f"{len(blocking)} finding(s) block `make demo`; fix them and run `make doctor` again.")
     else:
         later = any(f.level == "later" for f in findings)
-        lines.append("ready: `make demo` should work" +
-                     ("; its first run installs what is marked 'later'." if later else "."))
+        lines.append(
+            "ready: `make demo` should work" + ("; its first run installs what is marked 'later'." if later else ".")
+        )
     return "\n".join(lines)
 
 

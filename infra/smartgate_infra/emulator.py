@@ -27,6 +27,7 @@ def _locked(method: Any) -> Any:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         with LOCK:
             return method(*args, **kwargs)
+
     return wrapper
 
 
@@ -69,10 +70,13 @@ def install() -> None:
                 current = self.get_item(op["TableName"], key)
                 condition = op.get("ConditionExpression")
                 if condition is not None and not get_filter_expression(
-                        condition, op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+                    condition, op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
                 ).expr(current):
-                    old = current.to_json()["Attributes"] if current and op.get(
-                        "ReturnValuesOnConditionCheckFailure") == "ALL_OLD" else None
+                    old = (
+                        current.to_json()["Attributes"]
+                        if current and op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD"
+                        else None
+                    )
                     errors.append(("ConditionalCheckFailed", ConditionalCheckFailed().message, old))
                     continue
                 errors.append((None, None, None))
@@ -83,14 +87,24 @@ def install() -> None:
                 names = op.get("ExpressionAttributeNames")
                 values = op.get("ExpressionAttributeValues")
                 if op_type == "Put":
-                    self.put_item(op["TableName"], op["Item"], expression_attribute_names=names,
-                                  expression_attribute_values=values)
+                    self.put_item(
+                        op["TableName"],
+                        op["Item"],
+                        expression_attribute_names=names,
+                        expression_attribute_values=values,
+                    )
                 elif op_type == "Delete":
-                    self.delete_item(op["TableName"], key, expression_attribute_names=names,
-                                     expression_attribute_values=values)
+                    self.delete_item(
+                        op["TableName"], key, expression_attribute_names=names, expression_attribute_values=values
+                    )
                 elif op_type == "Update":
-                    self.update_item(op["TableName"], key, update_expression=op["UpdateExpression"],
-                                     expression_attribute_names=names, expression_attribute_values=values)
+                    self.update_item(
+                        op["TableName"],
+                        key,
+                        update_expression=op["UpdateExpression"],
+                        expression_attribute_names=names,
+                        expression_attribute_values=values,
+                    )
 
     for name in ("put_item", "update_item", "delete_item", "batch_write_item"):
         setattr(DynamoDBBackend, name, _locked(getattr(DynamoDBBackend, name)))

@@ -102,8 +102,9 @@ class LocalAws:
 
 def base_environment() -> dict[str, str]:
     """The parent's environment without AWS settings that could point a function at a real account."""
-    return {k: v for k, v in os.environ.items()
-            if not k.startswith(("AWS_", "POWERTOOLS_")) and k not in ("PYTHONSTARTUP",)}
+    return {
+        k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_")) and k not in ("PYTHONSTARTUP",)
+    }
 
 
 class FunctionHost:
@@ -120,13 +121,15 @@ class FunctionHost:
 
     def _environment(self) -> dict[str, str]:
         env = base_environment()
-        env.update({
-            "AWS_LAMBDA_FUNCTION_NAME": self.spec.name,
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.spec.memory_mb),
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{self.spec.name}",
-            "PYTHONUNBUFFERED": "1",
-        })
+        env.update(
+            {
+                "AWS_LAMBDA_FUNCTION_NAME": self.spec.name,
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.spec.memory_mb),
+                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+                "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{self.spec.name}",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
         env.update(self.aws.environment())
         env.update(self.spec.environment)
         return env
@@ -145,16 +148,24 @@ class FunctionHost:
         with open(self.log_path, "a") as logfile:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "smartgate_infra.worker", str(self.spec.code_dir), self.spec.handler],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=logfile, text=True, bufsize=1,
-                env=self._environment(), cwd=self.spec.code_dir,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=logfile,
+                text=True,
+                bufsize=1,
+                env=self._environment(),
+                cwd=self.spec.code_dir,
             )
         self.replies = queue.Queue()
-        threading.Thread(target=self._reader, args=(self.proc,), daemon=True,
-                         name=f"worker-{self.spec.logical_id}").start()
+        threading.Thread(
+            target=self._reader, args=(self.proc,), daemon=True, name=f"worker-{self.spec.logical_id}"
+        ).start()
         ready = self.replies.get(timeout=60)
         if ready is None:
-            raise InvocationError(self.spec.logical_id, {"type": "Runtime.ExitError",
-                                                        "message": f"worker exited at start; see {self.log_path}"})
+            raise InvocationError(
+                self.spec.logical_id,
+                {"type": "Runtime.ExitError", "message": f"worker exited at start; see {self.log_path}"},
+            )
 
     def warm(self) -> None:
         """Start the worker now (once), so that the first event does not pay the cold start."""
@@ -179,20 +190,22 @@ class FunctionHost:
             assert self.proc is not None and self.proc.stdin is not None
             request_id = next(self.ids)
             deadline = time.time() + self.spec.timeout_s
-            self.proc.stdin.write(json.dumps({"id": request_id, "event": event,
-                                              "deadline_ms": deadline * 1000}) + "\n")
+            self.proc.stdin.write(json.dumps({"id": request_id, "event": event, "deadline_ms": deadline * 1000}) + "\n")
             self.proc.stdin.flush()
             try:
                 reply = self.replies.get(timeout=self.spec.timeout_s)
             except queue.Empty:
                 self.stop()
-                raise InvocationError(self.spec.logical_id, {
-                    "type": "Sandbox.Timedout",
-                    "message": f"Task timed out after {self.spec.timeout_s:.2f} seconds"}) from None
+                raise InvocationError(
+                    self.spec.logical_id,
+                    {"type": "Sandbox.Timedout", "message": f"Task timed out after {self.spec.timeout_s:.2f} seconds"},
+                ) from None
             if reply is None:
                 self.stop()
-                raise InvocationError(self.spec.logical_id, {
-                    "type": "Runtime.ExitError", "message": f"worker exited; see {self.log_path}"})
+                raise InvocationError(
+                    self.spec.logical_id,
+                    {"type": "Runtime.ExitError", "message": f"worker exited; see {self.log_path}"},
+                )
             if "error" in reply and reply["error"]:
                 raise InvocationError(self.spec.logical_id, reply["error"])
             return reply.get("result")
@@ -264,8 +277,9 @@ class AsyncInvoker:
 
     RETRY_DELAYS = (0.2, 1.0)
 
-    def __init__(self, host: FunctionPool | FunctionHost, sqs: Any, dlq_url: str | None,
-                 concurrency: int | None = None) -> None:
+    def __init__(
+        self, host: FunctionPool | FunctionHost, sqs: Any, dlq_url: str | None, concurrency: int | None = None
+    ) -> None:
         self.host = host
         self.sqs = sqs
         self.dlq_url = dlq_url
@@ -275,8 +289,10 @@ class AsyncInvoker:
         self.pending = 0
         self.lock = threading.Lock()
         n = concurrency if concurrency is not None else getattr(host, "limit", 1)
-        self.threads = [threading.Thread(target=self._run, daemon=True, name=f"async-{host.spec.logical_id}-{i}")
-                        for i in range(max(1, n))]
+        self.threads = [
+            threading.Thread(target=self._run, daemon=True, name=f"async-{host.spec.logical_id}-{i}")
+            for i in range(max(1, n))
+        ]
         for thread in self.threads:
             thread.start()
 
@@ -323,8 +339,12 @@ class AsyncInvoker:
 
     def _dead_letter(self, item: AsyncEvent, err: InvocationError) -> None:
         if not self.dlq_url:
-            log.error("event for %s dropped after %d attempts (no DeadLetterQueue): %s",
-                      self.host.spec.logical_id, item.attempts, err)
+            log.error(
+                "event for %s dropped after %d attempts (no DeadLetterQueue): %s",
+                self.host.spec.logical_id,
+                item.attempts,
+                err,
+            )
             return
         self.sqs.send_message(
             QueueUrl=self.dlq_url,

@@ -33,10 +33,10 @@ GAP_FRAMES = 3
 
 @dataclass(frozen=True)
 class CameraTruck:
-    plate: str                       # as printed
-    style: str                       # a synth style, used when there is no photo
+    plate: str  # as printed
+    style: str  # a synth style, used when there is no photo
     container_no: str | None = None
-    photo: Path | None = None        # a real photo of the plate, used as the camera's frames
+    photo: Path | None = None  # a real photo of the plate, used as the camera's frames
     frames: int = 3
 
 
@@ -105,17 +105,34 @@ def watch(state: StackState, gate_id: str, lane_id: str) -> tuple[Mqtt5Transport
     return transport, observer
 
 
-def run_lane_vision(state: StackState, frames: Path, gate_id: str, lane_id: str, evidence_bucket: str,
-                    *, read_containers: bool = True, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+def run_lane_vision(
+    state: StackState,
+    frames: Path,
+    gate_id: str,
+    lane_id: str,
+    evidence_bucket: str,
+    *,
+    read_containers: bool = True,
+    timeout: float = 600,
+) -> subprocess.CompletedProcess[str]:
     """The LaneVision component (its main.py) over a folder of frames, against the local stack."""
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SMARTGATE_"))},
-        "SMARTGATE_GATE_ID": gate_id, "SMARTGATE_LANE_ID": lane_id, "SMARTGATE_SOURCE": f"folder:{frames}",
-        "SMARTGATE_GAP_FRAMES": str(GAP_FRAMES), "SMARTGATE_READ_CONTAINERS": str(read_containers).lower(),
-        "SMARTGATE_EVIDENCE_BUCKET": evidence_bucket, "SMARTGATE_FAULT_EXIT_DELAY_S": "0",
-        "SMARTGATE_MQTT_HOST": state.ports.host, "SMARTGATE_MQTT_PORT": str(state.ports.mqtt),
-        "AWS_ENDPOINT_URL": state.endpoint_url, "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
+        "SMARTGATE_GATE_ID": gate_id,
+        "SMARTGATE_LANE_ID": lane_id,
+        "SMARTGATE_SOURCE": f"folder:{frames}",
+        "SMARTGATE_GAP_FRAMES": str(GAP_FRAMES),
+        "SMARTGATE_READ_CONTAINERS": str(read_containers).lower(),
+        "SMARTGATE_EVIDENCE_BUCKET": evidence_bucket,
+        "SMARTGATE_FAULT_EXIT_DELAY_S": "0",
+        "SMARTGATE_MQTT_HOST": state.ports.host,
+        "SMARTGATE_MQTT_PORT": str(state.ports.mqtt),
+        "AWS_ENDPOINT_URL": state.endpoint_url,
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
     }
-    return subprocess.run([sys.executable, str(MAIN)], env=env, capture_output=True, text=True, timeout=timeout,
-                          cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, str(MAIN)], env=env, capture_output=True, text=True, timeout=timeout, cwd=ROOT
+    )

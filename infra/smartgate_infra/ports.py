@@ -28,9 +28,9 @@ class Ports:
 
 @dataclass(frozen=True)
 class PortSetting:
-    name: str         # the Ports field
-    variable: str     # the environment variable that sets it
-    what: str         # what listens there, for messages
+    name: str  # the Ports field
+    variable: str  # the environment variable that sets it
+    what: str  # what listens there, for messages
 
 
 PORT_SETTINGS = (
@@ -97,8 +97,10 @@ def resolve_ports(env: Mapping[str, str] | None = None, host: str = HOST) -> tup
             port = _os_free_port(host)
         chosen[setting.name] = port
         reserved.add(port)
-        notes.append(f"port {default} ({setting.what}) is taken on this machine; using {port} instead "
-                     f"(set {setting.variable} to choose one)")
+        notes.append(
+            f"port {default} ({setting.what}) is taken on this machine; using {port} instead "
+            f"(set {setting.variable} to choose one)"
+        )
     return Ports(host=host, **chosen), notes
 
 
@@ -110,4 +112,3 @@ def ports_as_env(ports: Ports) -> dict[str, str]:
         "SMARTGATE_API_URL": f"http://{ports.host}:{ports.api}",
         "AWS_ENDPOINT_URL": f"http://{ports.host}:{ports.aws}",
     }
-

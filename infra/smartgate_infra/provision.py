@@ -20,7 +20,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from smartgate_infra.template import Resource, Template
 
 SERVED_BY_RUNTIME = {
-    "AWS::Serverless::Function", "AWS::Serverless::LayerVersion", "AWS::Lambda::Permission",
+    "AWS::Serverless::Function",
+    "AWS::Serverless::LayerVersion",
+    "AWS::Lambda::Permission",
 }
 
 
@@ -40,8 +42,13 @@ ASSIGNED_IDS = ("AWS::Cognito::UserPool", "AWS::Cognito::UserPoolClient")
 
 
 class Provisioner:
-    def __init__(self, template: Template, session: boto3.session.Session, endpoint_url: str,
-                 reload: Callable[[dict[str, str]], Template] | None = None) -> None:
+    def __init__(
+        self,
+        template: Template,
+        session: boto3.session.Session,
+        endpoint_url: str,
+        reload: Callable[[dict[str, str]], Template] | None = None,
+    ) -> None:
         """``reload(bindings)`` resolves the template again once assigned ids are known."""
         self.template = template
         self.session = session
@@ -72,11 +79,17 @@ class Provisioner:
         return self._clients[service]
 
     def check_supported(self) -> None:
-        unsupported = [f"{r.logical_id} ({r.type})" for r in self.template.resources.values()
-                       if r.type not in self.handlers and r.type not in SERVED_BY_RUNTIME]
+        unsupported = [
+            f"{r.logical_id} ({r.type})"
+            for r in self.template.resources.values()
+            if r.type not in self.handlers and r.type not in SERVED_BY_RUNTIME
+        ]
         if unsupported:
-            raise ProvisionError("the local stack cannot create or serve: " + ", ".join(unsupported)
-                                 + "; add support in infra/smartgate_infra/provision.py")
+            raise ProvisionError(
+                "the local stack cannot create or serve: "
+                + ", ".join(unsupported)
+                + "; add support in infra/smartgate_infra/provision.py"
+            )
 
     def provision(self) -> ProvisionReport:
         self.check_supported()
@@ -92,8 +105,9 @@ class Provisioner:
                 self.template = self.reload(dict(self.bindings))
         # Order matters only where one resource needs another to exist (subscriptions, rules).
         order = ["AWS::IAM::Role", "AWS::SQS::Queue", "AWS::SNS::Topic", "AWS::Events::EventBus"]
-        resources = sorted(self.template.resources.values(),
-                           key=lambda r: order.index(r.type) if r.type in order else len(order))
+        resources = sorted(
+            self.template.resources.values(), key=lambda r: order.index(r.type) if r.type in order else len(order)
+        )
         for resource in resources:
             if resource.type in ASSIGNED_IDS:
                 continue
@@ -120,8 +134,13 @@ class Provisioner:
         args: dict[str, Any] = {"PoolName": name}
         if "Schema" in p:
             args["Schema"] = [{**a, "Mutable": bool(a.get("Mutable", True))} for a in p["Schema"]]
-        for key in ("Policies", "AdminCreateUserConfig", "UsernameAttributes", "AutoVerifiedAttributes",
-                    "MfaConfiguration"):
+        for key in (
+            "Policies",
+            "AdminCreateUserConfig",
+            "UsernameAttributes",
+            "AutoVerifiedAttributes",
+            "MfaConfiguration",
+        ):
             if key in p:
                 args[key] = p[key]
         self.bindings[r.logical_id] = idp.create_user_pool(**args)["UserPool"]["Id"]
@@ -136,8 +155,11 @@ class Provisioner:
                 self.bindings[r.logical_id] = client["ClientId"]
                 return False
         created = idp.create_user_pool_client(
-            UserPoolId=pool_id, ClientName=r.physical_name, GenerateSecret=bool(p.get("GenerateSecret", False)),
-            ExplicitAuthFlows=list(p.get("ExplicitAuthFlows", [])))
+            UserPoolId=pool_id,
+            ClientName=r.physical_name,
+            GenerateSecret=bool(p.get("GenerateSecret", False)),
+            ExplicitAuthFlows=list(p.get("ExplicitAuthFlows", [])),
+        )
         self.bindings[r.logical_id] = created["UserPoolClient"]["ClientId"]
         return True
 
@@ -145,8 +167,9 @@ class Provisioner:
         idp = self.client("cognito-idp")
         p = r.properties
         try:
-            idp.create_group(UserPoolId=p["UserPoolId"], GroupName=r.physical_name,
-                             Description=str(p.get("Description", "")))
+            idp.create_group(
+                UserPoolId=p["UserPoolId"], GroupName=r.physical_name, Description=str(p.get("Description", ""))
+            )
         except ClientError as err:
             if err.response["Error"]["Code"] != "GroupExistsException":
                 raise
@@ -163,14 +186,17 @@ class Provisioner:
             "BillingMode": p.get("BillingMode", "PROVISIONED"),
         }
         if args["BillingMode"] == "PROVISIONED":
-            args["ProvisionedThroughput"] = p.get("ProvisionedThroughput",
-                                                  {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5})
+            args["ProvisionedThroughput"] = p.get(
+                "ProvisionedThroughput", {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5}
+            )
         for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
             if key in p:
                 args[key] = p[key]
         if "StreamSpecification" in p:
-            args["StreamSpecification"] = {"StreamEnabled": True,
-                                           "StreamViewType": p["StreamSpecification"]["StreamViewType"]}
+            args["StreamSpecification"] = {
+                "StreamEnabled": True,
+                "StreamViewType": p["StreamSpecification"]["StreamViewType"],
+            }
         if p.get("SSESpecification", {}).get("SSEEnabled"):
             args["SSESpecification"] = {"Enabled": True}
         try:
@@ -181,8 +207,10 @@ class Provisioner:
             return False
         ttl = p.get("TimeToLiveSpecification")
         if ttl and ttl.get("Enabled"):
-            ddb.update_time_to_live(TableName=r.physical_name, TimeToLiveSpecification={
-                "AttributeName": ttl["AttributeName"], "Enabled": True})
+            ddb.update_time_to_live(
+                TableName=r.physical_name,
+                TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
+            )
         return True
 
     def bucket(self, r: Resource) -> bool:
@@ -199,20 +227,29 @@ class Provisioner:
             kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
         s3.create_bucket(**kwargs)
         if "BucketEncryption" in p:
-            rules = [{"ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"],
-                      **({"BucketKeyEnabled": rule["BucketKeyEnabled"]} if "BucketKeyEnabled" in rule else {})}
-                     for rule in p["BucketEncryption"]["ServerSideEncryptionConfiguration"]]
-            s3.put_bucket_encryption(Bucket=r.physical_name,
-                                     ServerSideEncryptionConfiguration={"Rules": rules})
+            rules = [
+                {
+                    "ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"],
+                    **({"BucketKeyEnabled": rule["BucketKeyEnabled"]} if "BucketKeyEnabled" in rule else {}),
+                }
+                for rule in p["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+            ]
+            s3.put_bucket_encryption(Bucket=r.physical_name, ServerSideEncryptionConfiguration={"Rules": rules})
         if "PublicAccessBlockConfiguration" in p:
-            s3.put_public_access_block(Bucket=r.physical_name,
-                                       PublicAccessBlockConfiguration=p["PublicAccessBlockConfiguration"])
+            s3.put_public_access_block(
+                Bucket=r.physical_name, PublicAccessBlockConfiguration=p["PublicAccessBlockConfiguration"]
+            )
         if "VersioningConfiguration" in p:
-            s3.put_bucket_versioning(Bucket=r.physical_name,
-                                     VersioningConfiguration={"Status": p["VersioningConfiguration"]["Status"]})
+            s3.put_bucket_versioning(
+                Bucket=r.physical_name, VersioningConfiguration={"Status": p["VersioningConfiguration"]["Status"]}
+            )
         if "LifecycleConfiguration" in p:
-            s3.put_bucket_lifecycle_configuration(Bucket=r.physical_name, LifecycleConfiguration={
-                "Rules": [_lifecycle_rule(rule) for rule in p["LifecycleConfiguration"]["Rules"]]})
+            s3.put_bucket_lifecycle_configuration(
+                Bucket=r.physical_name,
+                LifecycleConfiguration={
+                    "Rules": [_lifecycle_rule(rule) for rule in p["LifecycleConfiguration"]["Rules"]]
+                },
+            )
         return True
 
     def topic(self, r: Resource) -> bool:
@@ -230,11 +267,21 @@ class Provisioner:
 
     def queue(self, r: Resource) -> bool:
         sqs = self.client("sqs")
-        attribute_names = ("DelaySeconds", "MaximumMessageSize", "MessageRetentionPeriod",
-                           "ReceiveMessageWaitTimeSeconds", "VisibilityTimeout", "FifoQueue",
-                           "ContentBasedDeduplication", "SqsManagedSseEnabled")
-        attributes = {k: str(v).lower() if isinstance(v, bool) else str(v)
-                      for k, v in r.properties.items() if k in attribute_names}
+        attribute_names = (
+            "DelaySeconds",
+            "MaximumMessageSize",
+            "MessageRetentionPeriod",
+            "ReceiveMessageWaitTimeSeconds",
+            "VisibilityTimeout",
+            "FifoQueue",
+            "ContentBasedDeduplication",
+            "SqsManagedSseEnabled",
+        )
+        attributes = {
+            k: str(v).lower() if isinstance(v, bool) else str(v)
+            for k, v in r.properties.items()
+            if k in attribute_names
+        }
         if "RedrivePolicy" in r.properties:
             attributes["RedrivePolicy"] = json.dumps(r.properties["RedrivePolicy"])
         try:
@@ -302,8 +349,9 @@ class Provisioner:
                 raise
             return False
         if "RetentionInDays" in r.properties:
-            logs.put_retention_policy(logGroupName=r.physical_name,
-                                      retentionInDays=int(r.properties["RetentionInDays"]))
+            logs.put_retention_policy(
+                logGroupName=r.physical_name, retentionInDays=int(r.properties["RetentionInDays"])
+            )
         return True
 
     def role(self, r: Resource) -> bool:
@@ -312,23 +360,31 @@ class Provisioner:
             iam.get_role(RoleName=r.physical_name)
             return False
         except ClientError:
-            iam.create_role(RoleName=r.physical_name,
-                            AssumeRolePolicyDocument=json.dumps(r.properties["AssumeRolePolicyDocument"]))
+            iam.create_role(
+                RoleName=r.physical_name, AssumeRolePolicyDocument=json.dumps(r.properties["AssumeRolePolicyDocument"])
+            )
         for policy in r.properties.get("Policies", []):
-            iam.put_role_policy(RoleName=r.physical_name, PolicyName=policy["PolicyName"],
-                                PolicyDocument=json.dumps(policy["PolicyDocument"]))
+            iam.put_role_policy(
+                RoleName=r.physical_name,
+                PolicyName=policy["PolicyName"],
+                PolicyDocument=json.dumps(policy["PolicyDocument"]),
+            )
         return True
 
 
 def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
     """CloudFormation's lifecycle rule shape -> the S3 API's."""
-    out: dict[str, Any] = {"ID": rule.get("Id", "rule"), "Status": rule["Status"],
-                           "Filter": {"Prefix": rule.get("Prefix", "")}}
+    out: dict[str, Any] = {
+        "ID": rule.get("Id", "rule"),
+        "Status": rule["Status"],
+        "Filter": {"Prefix": rule.get("Prefix", "")},
+    }
     if "ExpirationInDays" in rule:
         out["Expiration"] = {"Days": int(rule["ExpirationInDays"])}
     if "NoncurrentVersionExpiration" in rule:
         out["NoncurrentVersionExpiration"] = {
-            "NoncurrentDays": int(rule["NoncurrentVersionExpiration"]["NoncurrentDays"])}
+            "NoncurrentDays": int(rule["NoncurrentVersionExpiration"]["NoncurrentDays"])
+        }
     return out
 
 

@@ -49,19 +49,24 @@ def _now_iso() -> str:
 
 
 class LocalRuntime:
-    def __init__(self, template: Template, root: Path, ports: Ports, state_dir: Path,
-                 schedule_speedup: float = 1.0) -> None:
+    def __init__(
+        self, template: Template, root: Path, ports: Ports, state_dir: Path, schedule_speedup: float = 1.0
+    ) -> None:
         """``schedule_speedup`` > 1 runs rate() schedules that many times faster (tests, demos)."""
         self.template = template
         self.schedule_speedup = schedule_speedup
         self.root = root
         self.ports = ports
         self.state_dir = state_dir
-        self.aws = LocalAws(endpoint_url=f"http://{ports.host}:{ports.aws}",
-                            iot_data_url=f"http://{ports.host}:{ports.iot_data}",
-                            region=template.region, account_id=template.account_id)
-        self.session = boto3.session.Session(aws_access_key_id="local", aws_secret_access_key="local",
-                                             region_name=template.region)
+        self.aws = LocalAws(
+            endpoint_url=f"http://{ports.host}:{ports.aws}",
+            iot_data_url=f"http://{ports.host}:{ports.iot_data}",
+            region=template.region,
+            account_id=template.account_id,
+        )
+        self.session = boto3.session.Session(
+            aws_access_key_id="local", aws_secret_access_key="local", region_name=template.region
+        )
         self.sqs = self.session.client("sqs", endpoint_url=self.aws.endpoint_url)
         self.stop_event = threading.Event()
         self.threads: list[threading.Thread] = []
@@ -79,8 +84,10 @@ class LocalRuntime:
     # ------------------------------------------------------------------ validation
 
     def _load_functions(self) -> None:
-        self.functions = {r.logical_id: FunctionSpec.from_resource(self.template, r, self.root)
-                          for r in self.template.of_type("AWS::Serverless::Function")}
+        self.functions = {
+            r.logical_id: FunctionSpec.from_resource(self.template, r, self.root)
+            for r in self.template.of_type("AWS::Serverless::Function")
+        }
         self.by_arn = {spec.arn: spec for spec in self.functions.values()}
 
     def check(self) -> None:
@@ -93,7 +100,8 @@ class LocalRuntime:
                 if event.get("Type") not in SUPPORTED_EVENTS:
                     raise RuntimeConfigError(
                         f"{spec.logical_id}.Events.{name}: event type {event.get('Type')!r} is not served "
-                        f"locally (supported: {', '.join(sorted(SUPPORTED_EVENTS))})")
+                        f"locally (supported: {', '.join(sorted(SUPPORTED_EVENTS))})"
+                    )
                 props = event.get("Properties", {})
                 if event["Type"] == "IoTRule":
                     try:
@@ -113,8 +121,9 @@ class LocalRuntime:
                     if kind not in ("Lambda", "Sqs", "Republish"):
                         raise RuntimeConfigError(f"{rule.logical_id}: IoT rule action {kind} is not served locally")
                     if kind == "Lambda" and body["FunctionArn"] not in self.by_arn:
-                        raise RuntimeConfigError(f"{rule.logical_id}: Lambda action targets unknown function "
-                                                 f"{body['FunctionArn']}")
+                        raise RuntimeConfigError(
+                            f"{rule.logical_id}: Lambda action targets unknown function {body['FunctionArn']}"
+                        )
             if not payload.get("RuleDisabled"):
                 self.rules.append((rule.physical_name, sql, payload))
 
@@ -168,19 +177,23 @@ class LocalRuntime:
             if not pool_arn:
                 raise RuntimeConfigError(f"Globals.Api.Auth.Authorizers.{name}: only Cognito authorizers are served")
             pool_id = str(pool_arn).rsplit("/", 1)[-1]
-            client_ids = {self.template.bindings[lid] for lid, r in
-                          ((r.logical_id, r) for r in self.template.of_type("AWS::Cognito::UserPoolClient"))
-                          if r.properties.get("UserPoolId") == pool_id and lid in self.template.bindings}
-            self.authorizers[name] = CognitoAuthorizer(self.aws.endpoint_url, self.template.region, pool_id,
-                                                       client_ids)
+            client_ids = {
+                self.template.bindings[lid]
+                for lid, r in ((r.logical_id, r) for r in self.template.of_type("AWS::Cognito::UserPoolClient"))
+                if r.properties.get("UserPoolId") == pool_id and lid in self.template.bindings
+            }
+            self.authorizers[name] = CognitoAuthorizer(self.aws.endpoint_url, self.template.region, pool_id, client_ids)
 
     def route_authorizer(self, function: str, path: str, method: str) -> CognitoAuthorizer | None:
         """The authorizer an Api event uses: its own Auth.Authorizer, else the API's default; NONE: none."""
         default = self.template.api_auth().get("DefaultAuthorizer")
         for event in self.functions[function].events.values():
             props = event.get("Properties", {})
-            if event.get("Type") == "Api" and props.get("Path") == path and props.get("Method", "").upper() in (
-                    method, "ANY"):
+            if (
+                event.get("Type") == "Api"
+                and props.get("Path") == path
+                and props.get("Method", "").upper() in (method, "ANY")
+            ):
                 name = (props.get("Auth") or {}).get("Authorizer", default)
                 return None if name in (None, "NONE") else self.authorizers[name]
         return None
@@ -201,6 +214,10 @@ class LocalRuntime:
             if match and route_method in (method, "ANY"):
                 return template_path, match, logical_id
         return None
+
+    def methods_for(self, path: str) -> list[str]:
+        """The methods some Api event serves on this path (for 405 Method Not Allowed)."""
+        return sorted({m for m, _, pattern, _ in self.routes if pattern.match(path)})
 
     def _thread(self, target: Callable[[], None], name: str) -> None:
         thread = threading.Thread(target=target, daemon=True, name=name)
@@ -260,8 +277,16 @@ class LocalRuntime:
             assert self.mqtt_out is not None
             self.mqtt_out.publish(body["Topic"], json.dumps(result).encode(), qos=int(body.get("Qos", 0)))
 
-    def _rule_error(self, rule_name: str, rule: dict[str, Any], topic: str, payload: bytes,
-                    failed_action: str, resource: str, message: str) -> None:
+    def _rule_error(
+        self,
+        rule_name: str,
+        rule: dict[str, Any],
+        topic: str,
+        payload: bytes,
+        failed_action: str,
+        resource: str,
+        message: str,
+    ) -> None:
         """The IoT rule error-action message, in AWS's format, to the rule's error action."""
         log.warning("rule %s failed on %s: %s", rule_name, topic, message)
         error_action = rule.get("ErrorAction")
@@ -312,8 +337,9 @@ class LocalRuntime:
         return str(self.sqs.create_queue(QueueName=f"{self.template.stack_name}-runtime-{name}")["QueueUrl"])
 
     def _queue_arn(self, queue_url: str) -> str:
-        return str(self.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
-                   ["Attributes"]["QueueArn"])
+        return str(
+            self.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        )
 
     def _route_rule_to_queue(self, spec: FunctionSpec, name: str, props: dict[str, Any]) -> str:
         """EventBridge matches the pattern (in the emulator); its target is a queue we deliver from."""
@@ -341,8 +367,12 @@ class LocalRuntime:
         events = self.session.client("events", endpoint_url=self.aws.endpoint_url)
         for bus in self.template.of_type("AWS::Events::EventBus"):
             rule = f"{self.template.stack_name}-local-tap"
-            events.put_rule(Name=rule, EventBusName=bus.physical_name, State="ENABLED",
-                            EventPattern=json.dumps({"source": [{"prefix": "smartgate."}]}))
+            events.put_rule(
+                Name=rule,
+                EventBusName=bus.physical_name,
+                State="ENABLED",
+                EventPattern=json.dumps({"source": [{"prefix": "smartgate."}]}),
+            )
             events.put_targets(Rule=rule, EventBusName=bus.physical_name, Targets=[{"Id": "tap", "Arn": queue_arn}])
         sns = self.session.client("sns", endpoint_url=self.aws.endpoint_url)
         for topic in self.template.of_type("AWS::SNS::Topic"):
@@ -351,9 +381,13 @@ class LocalRuntime:
     def _poll_queue(self, queue_url: str, spec: FunctionSpec, source: str, props: dict[str, Any] | None = None) -> None:
         while not self.stop_event.is_set():
             try:
-                messages = self.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10,
-                                                    WaitTimeSeconds=1, MessageAttributeNames=["All"],
-                                                    AttributeNames=["All"]).get("Messages", [])
+                messages = self.sqs.receive_message(
+                    QueueUrl=queue_url,
+                    MaxNumberOfMessages=10,
+                    WaitTimeSeconds=1,
+                    MessageAttributeNames=["All"],
+                    AttributeNames=["All"],
+                ).get("Messages", [])
             except Exception:  # noqa: BLE001 - the emulator is going away at shutdown
                 if self.stop_event.wait(0.5):
                     return
@@ -371,11 +405,15 @@ class LocalRuntime:
                     except InvocationError as err:
                         log.warning("SQS batch for %s failed; message stays in the queue: %s", spec.logical_id, err)
                         continue
-                    failed = {f.get("itemIdentifier") for f in (result or {}).get("batchItemFailures", [])} \
-                        if isinstance(result, dict) else set()
+                    failed = (
+                        {f.get("itemIdentifier") for f in (result or {}).get("batchItemFailures", [])}
+                        if isinstance(result, dict)
+                        else set()
+                    )
                     if message["MessageId"] in failed:
-                        log.warning("SQS record %s for %s failed; it stays in the queue", message["MessageId"],
-                                    spec.logical_id)
+                        log.warning(
+                            "SQS record %s for %s failed; it stays in the queue", message["MessageId"], spec.logical_id
+                        )
                         continue
                 self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
@@ -384,10 +422,21 @@ class LocalRuntime:
         while not self.stop_event.wait(interval):
             if props.get("Enabled", True) is False or props.get("State") == "DISABLED":
                 continue
-            event = json.loads(props["Input"]) if "Input" in props else {
-                "version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event",
-                "source": "aws.events", "account": self.template.account_id, "time": _now_iso(),
-                "region": self.template.region, "resources": [rule_arn], "detail": {}}
+            event = (
+                json.loads(props["Input"])
+                if "Input" in props
+                else {
+                    "version": "0",
+                    "id": str(uuid.uuid4()),
+                    "detail-type": "Scheduled Event",
+                    "source": "aws.events",
+                    "account": self.template.account_id,
+                    "time": _now_iso(),
+                    "region": self.template.region,
+                    "resources": [rule_arn],
+                    "detail": {},
+                }
+            )
             self.async_invokers[spec.logical_id].submit(event, source="schedule")
 
 
@@ -407,33 +456,56 @@ def _route_pattern(path: str) -> re.Pattern[str]:
 def _rate_seconds(expression: str, spec: FunctionSpec, name: str) -> float:
     match = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)", expression.strip())
     if not match:
-        raise RuntimeConfigError(f"{spec.logical_id}.Events.{name}: only rate(...) schedules run locally, "
-                                 f"got {expression!r}")
+        raise RuntimeConfigError(
+            f"{spec.logical_id}.Events.{name}: only rate(...) schedules run locally, got {expression!r}"
+        )
     unit = {"minute": 60, "hour": 3600, "day": 86400}[match.group(2).rstrip("s")]
     return int(match.group(1)) * unit
 
 
 def _sns_event(message: dict[str, Any], template: Template) -> dict[str, Any]:
     body = json.loads(message["Body"])
-    return {"Records": [{
-        "EventSource": "aws:sns", "EventVersion": "1.0",
-        "EventSubscriptionArn": f"{body.get('TopicArn', '')}:{uuid.uuid4()}",
-        "Sns": {
-            "Type": body.get("Type", "Notification"), "MessageId": body.get("MessageId"),
-            "TopicArn": body.get("TopicArn"), "Subject": body.get("Subject"), "Message": body.get("Message"),
-            "Timestamp": body.get("Timestamp"), "SignatureVersion": "1", "Signature": "",
-            "SigningCertUrl": "", "UnsubscribeUrl": "", "MessageAttributes": body.get("MessageAttributes", {}),
-        }}]}
+    return {
+        "Records": [
+            {
+                "EventSource": "aws:sns",
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": f"{body.get('TopicArn', '')}:{uuid.uuid4()}",
+                "Sns": {
+                    "Type": body.get("Type", "Notification"),
+                    "MessageId": body.get("MessageId"),
+                    "TopicArn": body.get("TopicArn"),
+                    "Subject": body.get("Subject"),
+                    "Message": body.get("Message"),
+                    "Timestamp": body.get("Timestamp"),
+                    "SignatureVersion": "1",
+                    "Signature": "",
+                    "SigningCertUrl": "",
+                    "UnsubscribeUrl": "",
+                    "MessageAttributes": body.get("MessageAttributes", {}),
+                },
+            }
+        ]
+    }
 
 
 def _sqs_event(message: dict[str, Any], queue_url: str, template: Template) -> dict[str, Any]:
     name = queue_url.rstrip("/").rsplit("/", 1)[-1]
-    return {"Records": [{
-        "messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"], "body": message["Body"],
-        "attributes": message.get("Attributes", {}), "messageAttributes": message.get("MessageAttributes", {}),
-        "md5OfBody": message.get("MD5OfBody"), "eventSource": "aws:sqs",
-        "eventSourceARN": f"arn:aws:sqs:{template.region}:{template.account_id}:{name}",
-        "awsRegion": template.region}]}
+    return {
+        "Records": [
+            {
+                "messageId": message["MessageId"],
+                "receiptHandle": message["ReceiptHandle"],
+                "body": message["Body"],
+                "attributes": message.get("Attributes", {}),
+                "messageAttributes": message.get("MessageAttributes", {}),
+                "md5OfBody": message.get("MD5OfBody"),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": f"arn:aws:sqs:{template.region}:{template.account_id}:{name}",
+                "awsRegion": template.region,
+            }
+        ]
+    }
 
 
 class _StreamPoller:
@@ -461,7 +533,8 @@ class _StreamPoller:
                     shard_id = shard["ShardId"]
                     if shard_id not in iterators:
                         iterators[shard_id] = self.client.get_shard_iterator(
-                            StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType=start)["ShardIterator"]
+                            StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType=start
+                        )["ShardIterator"]
                     iterators[shard_id] = self._poll_shard(shard_id, iterators[shard_id])
             except Exception:  # noqa: BLE001 - keep polling; the emulator may be restarting or stopping
                 if self.runtime.stop_event.is_set():
@@ -537,7 +610,7 @@ class _IotDataHandler(_QuietHandler):
         if not url.path.startswith("/topics/"):
             self._send(404, b'{"message": "only Publish (POST /topics/{topic}) is served"}')
             return
-        topic = unquote(url.path[len("/topics/"):])
+        topic = unquote(url.path[len("/topics/") :])
         qos = int(parse_qs(url.query).get("qos", ["0"])[0])
         try:
             assert self.runtime.mqtt_out is not None
@@ -556,7 +629,18 @@ class _ApiHandler(_QuietHandler):
         method = self.command.upper()
         route = self.runtime.find_route(method, url.path)
         if route is None:
-            self._send(404, json.dumps({"message": f"no API route for {method} {url.path}"}).encode())
+            self._body()  # read what was sent, so the kept-alive connection stays in step
+            allowed = self.runtime.methods_for(url.path)
+            if allowed:
+                self._send(
+                    405,
+                    json.dumps(
+                        {"message": f"{method} is not allowed on {url.path}; allowed: {', '.join(allowed)}"}
+                    ).encode(),
+                    {"Content-Type": "application/json", "Allow": ", ".join(allowed)},
+                )
+            else:
+                self._send(404, json.dumps({"message": f"no API route for {method} {url.path}"}).encode())
             return
         template_path, match, logical_id = route
         body = self._body()
@@ -571,17 +655,31 @@ class _ApiHandler(_QuietHandler):
         query = parse_qs(url.query, keep_blank_values=True)
         headers = dict(self.headers.items())
         is_text = not body or headers.get("Content-Type", "").startswith(("application/json", "text/"))
+        if is_text and body:
+            try:
+                body.decode()
+            except UnicodeDecodeError:
+                is_text = False  # not UTF-8 whatever its type says: passed on base64-encoded, as binary
         event = {
-            "resource": template_path, "path": url.path, "httpMethod": method,
-            "headers": headers, "multiValueHeaders": {k: [v] for k, v in headers.items()},
+            "resource": template_path,
+            "path": url.path,
+            "httpMethod": method,
+            "headers": headers,
+            "multiValueHeaders": {k: [v] for k, v in headers.items()},
             "queryStringParameters": {k: v[-1] for k, v in query.items()} or None,
             "multiValueQueryStringParameters": query or None,
             "pathParameters": {k: unquote(v) for k, v in match.groupdict().items()} or None,
             "stageVariables": None,
             "requestContext": {
-                "resourcePath": template_path, "httpMethod": method, "path": f"/Prod{url.path}",
-                "stage": "Prod", "requestId": str(uuid.uuid4()), "accountId": self.runtime.template.account_id,
-                "apiId": "local-api", "protocol": "HTTP/1.1", "requestTimeEpoch": int(time.time() * 1000),
+                "resourcePath": template_path,
+                "httpMethod": method,
+                "path": f"/Prod{url.path}",
+                "stage": "Prod",
+                "requestId": str(uuid.uuid4()),
+                "accountId": self.runtime.template.account_id,
+                "apiId": "local-api",
+                "protocol": "HTTP/1.1",
+                "requestTimeEpoch": int(time.time() * 1000),
                 "identity": {"sourceIp": self.client_address[0], "userAgent": headers.get("User-Agent")},
                 **({"authorizer": {"claims": claims}} if claims is not None else {}),
             },
@@ -602,4 +700,12 @@ class _ApiHandler(_QuietHandler):
         out_headers.setdefault("Content-Type", "application/json")
         self._send(int(result.get("statusCode", 200)), payload, out_headers)
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle  # noqa: N815
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_TRACE = do_CONNECT = _handle  # noqa: N815
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("do_"):  # any other method (QUERY, PROPFIND ...): 405 or 404 as for the others
+            return self._handle
+        raise AttributeError(name)
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        self._send(405, b"", {"Allow": "GET, POST, PUT, DELETE, PATCH", "Content-Type": "application/json"})

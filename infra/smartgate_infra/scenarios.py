@@ -105,8 +105,14 @@ def declaration(s: Scenario) -> Declared | None:
     if s.consignment is None:
         return None
     key = scenario_key(s)
-    raw = {"consignment_id": f"C-{key}", "trader_id": "TR-SCENARIOS", "company_name": "Scenario Trading Co.",
-           "gate_id": GATE, "driver_ref": f"DRV-{key}"[:128], **s.consignment}
+    raw = {
+        "consignment_id": f"C-{key}",
+        "trader_id": "TR-SCENARIOS",
+        "company_name": "Scenario Trading Co.",
+        "gate_id": GATE,
+        "driver_ref": f"DRV-{key}"[:128],
+        **s.consignment,
+    }
     if s.booking is not None:
         raw["booking"] = {"booking_id": f"BK-{key}", "driver_name": "Scenario Driver", **s.booking}
     return declared(raw, utc_now())
@@ -117,12 +123,13 @@ class Runner:
 
     def __init__(self, client: StackClient, lanes: Any) -> None:
         self.client = client
-        self.lanes = lanes   # smartgate_infra.demo.Lanes
+        self.lanes = lanes  # smartgate_infra.demo.Lanes
 
     # ---- building what the lane sends
 
-    def _detections(self, sim: LaneSimulator, specs: list[dict[str, Any]], entry: Declared | None,
-                    country: Country) -> list[TruckDetection]:
+    def _detections(
+        self, sim: LaneSimulator, specs: list[dict[str, Any]], entry: Declared | None, country: Country
+    ) -> list[TruckDetection]:
         out: list[TruckDetection] = []
         for spec in specs:
             kw: dict[str, Any] = {"confidence": spec.get("confidence")}
@@ -157,9 +164,12 @@ class Runner:
 
     def _api(self, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         token = self.client.token_for("lab-scenarios", ["lab"])
-        request = urllib.request.Request(f"{self.client.state.api_url}{path}", data=json.dumps(body).encode(),
-                                         headers={"Content-Type": "application/json", "Authorization": token},
-                                         method="POST")
+        request = urllib.request.Request(
+            f"{self.client.state.api_url}{path}",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json", "Authorization": token},
+            method="POST",
+        )
         try:
             with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - the local stack
                 return response.status, json.loads(response.read())
@@ -173,15 +183,19 @@ class Runner:
         passage = None
         while time.monotonic() < deadline:
             passage = self.client.passages.get(passage_id)
-            if passage is not None and passage.version > since_version and (
-                    expect.status is None or passage.status == expect.status):
+            if (
+                passage is not None
+                and passage.version > since_version
+                and (expect.status is None or passage.status == expect.status)
+            ):
                 return passage
             time.sleep(0.2)
         return passage
 
     @staticmethod
-    def _check(step: str, expect: Expect, passage: Passage | None, action: str | None,
-               before: Passage | None = None) -> list[Check]:
+    def _check(
+        step: str, expect: Expect, passage: Passage | None, action: str | None, before: Passage | None = None
+    ) -> list[Check]:
         checks = []
         decision = passage.decision if passage else None
         if expect.channel:
@@ -241,19 +255,28 @@ class Runner:
                 command = sim.next_command(3.0)
                 action = command.action.value if command else None
             elif step.lab_sample is not None:
-                status, body = self._api(f"/passages/{result.command.passage_id}/lab-samples",
-                                         {"sample_id": sample_id, "taken_by": "lab-officer-1",
-                                          **step.lab_sample})
+                status, body = self._api(
+                    f"/passages/{result.command.passage_id}/lab-samples",
+                    {"sample_id": sample_id, "taken_by": "lab-officer-1", **step.lab_sample},
+                )
                 if status != 200:
                     outcome.checks.append(Check(label, "lab sample registered", f"HTTP {status} {body}", False))
                     continue
             elif step.lab_result is not None:
                 ok = step.lab_result.get("outcome") == "pass"
-                params = [{"name": "fruit fly larvae (Bactrocera)", "value": 0 if ok else 3, "unit": "per kg",
-                           "limit": "0", "ok": ok}]
+                params = [
+                    {
+                        "name": "fruit fly larvae (Bactrocera)",
+                        "value": 0 if ok else 3,
+                        "unit": "per kg",
+                        "limit": "0",
+                        "ok": ok,
+                    }
+                ]
                 status, body = self._api(
                     f"/passages/{result.command.passage_id}/lab-samples/{sample_id}/result",
-                    {"tested_by": "lab-analyst-2", "parameters": params, **step.lab_result})
+                    {"tested_by": "lab-analyst-2", "parameters": params, **step.lab_result},
+                )
                 if status != 200:
                     outcome.checks.append(Check(label, "lab result posted", f"HTTP {status} {body}", False))
                     continue
@@ -261,8 +284,7 @@ class Runner:
                 time.sleep(1.5)
                 after = self.client.passages.get(result.command.passage_id)
             else:
-                after = self._wait_passage(result.command.passage_id, step.expect,
-                                           before.version if before else 0)
+                after = self._wait_passage(result.command.passage_id, step.expect, before.version if before else 0)
             outcome.checks.extend(self._check(label, step.expect, after, action, before))
         outcome.passage = self.client.passages.get(result.command.passage_id)
         return outcome

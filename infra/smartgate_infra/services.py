@@ -66,9 +66,11 @@ def port_free(port: int, host: str = HOST) -> bool:
 
 
 def taken_port_message(port: int, what: str, env_var: str, host: str = HOST) -> str:
-    return (f"port {host}:{port} for {what} is already taken; stop what uses it (`smartgate down` if it "
-            f"is an earlier stack), or choose another port with {env_var}=<port>, or leave {env_var} "
-            f"unset and the stack picks a free port itself")
+    return (
+        f"port {host}:{port} for {what} is already taken; stop what uses it (`smartgate down` if it "
+        f"is an earlier stack), or choose another port with {env_var}=<port>, or leave {env_var} "
+        f"unset and the stack picks a free port itself"
+    )
 
 
 def require_free(port: int, what: str, env_var: str) -> None:
@@ -126,8 +128,12 @@ def _spawn(args: list[str], log_path: Path, env: dict[str, str] | None = None) -
     log = open(log_path, "ab")  # noqa: SIM115 - handed to the child
     try:
         return subprocess.Popen(
-            args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, env=env,
+            args,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env=env,
         )
     finally:
         log.close()
@@ -168,7 +174,6 @@ def start_moto(port: int, workdir: Path) -> Service:
     """The moto AWS API emulator in server mode (with atomic DynamoDB transactions, see
     smartgate_infra.emulator); boto3 reaches it through AWS_ENDPOINT_URL."""
     require_free(port, "the AWS emulator", "SMARTGATE_AWS_PORT")
-    proc = _spawn([sys.executable, "-m", "smartgate_infra.emulator", "-H", HOST, "-p", str(port)],
-                  workdir / "moto.log")
+    proc = _spawn([sys.executable, "-m", "smartgate_infra.emulator", "-H", HOST, "-p", str(port)], workdir / "moto.log")
     wait_for_port(port, 30, proc)
     return Service("aws", port, proc)

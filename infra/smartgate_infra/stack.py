@@ -47,8 +47,9 @@ def load_template(root: Path = ROOT, state_dir: Path | str | None = None) -> Tem
         path = Path(state_dir) / "bindings.json"
         if path.exists():
             bindings = json.loads(path.read_text())
-    return Template.load(root / "template.yaml", stack_name=STACK_NAME, parameter_overrides=LOCAL_PARAMETERS,
-                         bindings=bindings)
+    return Template.load(
+        root / "template.yaml", stack_name=STACK_NAME, parameter_overrides=LOCAL_PARAMETERS, bindings=bindings
+    )
 
 
 @dataclass
@@ -75,8 +76,9 @@ class StackState:
         if not path.exists():
             return None
         data = json.loads(path.read_text())
-        return cls(ports=Ports(**data["ports"]), pids=data["pids"], state_dir=data["state_dir"],
-                   started_at=data["started_at"])
+        return cls(
+            ports=Ports(**data["ports"]), pids=data["pids"], state_dir=data["state_dir"], started_at=data["started_at"]
+        )
 
     def running(self) -> dict[str, bool]:
         return {name: pid_alive(pid) for name, pid in self.pids.items()}
@@ -124,9 +126,19 @@ def _start_runtime(state_dir: Path, ports: Ports, root: Path) -> int:
     log_path = state_dir / "runtime.log"
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "smartgate_infra.stack", "--serve", str(state_dir), str(root),
-             json.dumps(asdict(ports))],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "smartgate_infra.stack",
+                "--serve",
+                str(state_dir),
+                str(root),
+                json.dumps(asdict(ports)),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -167,10 +179,16 @@ def status(state_dir: Path) -> dict[str, Any]:
     return {
         "running": all(alive.values()),
         "processes": alive,
-        "ports": {"aws": state.ports.aws, "mqtt": state.ports.mqtt, "api": state.ports.api,
-                  "iot_data": state.ports.iot_data},
-        "listening": {name: port_in_use(port) for name, port in
-                      (("aws", state.ports.aws), ("mqtt", state.ports.mqtt), ("api", state.ports.api))},
+        "ports": {
+            "aws": state.ports.aws,
+            "mqtt": state.ports.mqtt,
+            "api": state.ports.api,
+            "iot_data": state.ports.iot_data,
+        },
+        "listening": {
+            name: port_in_use(port)
+            for name, port in (("aws", state.ports.aws), ("mqtt", state.ports.mqtt), ("api", state.ports.api))
+        },
         "uptime_s": round(time.time() - state.started_at, 1),
     }
 

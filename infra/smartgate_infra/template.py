@@ -46,15 +46,34 @@ class UnsupportedTemplateError(ValueError):
 
 # --------------------------------------------------------------------------------------------- YAML
 
+
 class CfnYamlLoader(yaml.SafeLoader):
     """SafeLoader that understands CloudFormation short-form tags."""
 
 
 _SHORT_TAGS = {
-    "Ref": "Ref", "Condition": "Condition",
-    **{name: f"Fn::{name}" for name in (
-        "GetAtt", "Sub", "Join", "Select", "Split", "If", "Equals", "Not", "And", "Or",
-        "FindInMap", "Base64", "ImportValue", "GetAZs", "Cidr")},
+    "Ref": "Ref",
+    "Condition": "Condition",
+    **{
+        name: f"Fn::{name}"
+        for name in (
+            "GetAtt",
+            "Sub",
+            "Join",
+            "Select",
+            "Split",
+            "If",
+            "Equals",
+            "Not",
+            "And",
+            "Or",
+            "FindInMap",
+            "Base64",
+            "ImportValue",
+            "GetAZs",
+            "Cidr",
+        )
+    },
 }
 
 
@@ -70,6 +89,7 @@ def _tag_constructor(key: str) -> Callable[[yaml.Loader, yaml.Node], dict[str, A
         if key == "Fn::GetAtt" and isinstance(value, str):
             value = value.split(".", 1)
         return {key: value}
+
     return construct
 
 
@@ -80,17 +100,20 @@ CfnYamlLoader.add_constructor("tag:yaml.org,2002:timestamp", CfnYamlLoader.const
 
 # ------------------------------------------------------------------------------ per-type knowledge
 
+
 @dataclass(frozen=True)
 class _Kind:
     name_property: str
-    ref: str                                  # format of the Ref value
-    attrs: dict[str, str]                     # GetAtt attribute -> format
+    ref: str  # format of the Ref value
+    attrs: dict[str, str]  # GetAtt attribute -> format
     generate: Callable[[str, str], str] = lambda stack, lid: f"{stack}-{lid}"  # name when none is declared
 
 
 _P = "arn:{partition}:"
-_DDB = {"Arn": _P + "dynamodb:{region}:{account}:table/{name}",
-        "StreamArn": _P + "dynamodb:{region}:{account}:table/{name}/stream/1970-01-01T00:00:00.000"}
+_DDB = {
+    "Arn": _P + "dynamodb:{region}:{account}:table/{name}",
+    "StreamArn": _P + "dynamodb:{region}:{account}:table/{name}/stream/1970-01-01T00:00:00.000",
+}
 _SNS_ARN = _P + "sns:{region}:{account}:{name}"
 _SQS_URL = "https://sqs.{region}.{suffix}/{account}/{name}"
 _LAMBDA = {"Arn": _P + "lambda:{region}:{account}:function:{name}"}
@@ -98,41 +121,75 @@ _LAYER = _P + "lambda:{region}:{account}:layer:{name}:1"
 _KINDS: dict[str, _Kind] = {
     "AWS::DynamoDB::Table": _Kind("TableName", "{name}", _DDB),
     "AWS::Serverless::SimpleTable": _Kind("TableName", "{name}", _DDB),
-    "AWS::S3::Bucket": _Kind("BucketName", "{name}", {
-        "Arn": _P + "s3:::{name}", "DomainName": "{name}.s3.{suffix}",
-        "RegionalDomainName": "{name}.s3.{region}.{suffix}"},
-        lambda stack, lid: f"{stack}-{lid}".lower()),
-    "AWS::SNS::Topic": _Kind("TopicName", _SNS_ARN, {
-        "Arn": _SNS_ARN, "TopicArn": _SNS_ARN, "TopicName": "{name}"}),
-    "AWS::SQS::Queue": _Kind("QueueName", _SQS_URL, {
-        "Arn": _P + "sqs:{region}:{account}:{name}", "QueueName": "{name}", "QueueUrl": _SQS_URL}),
-    "AWS::Events::EventBus": _Kind("Name", "{name}", {
-        "Arn": _P + "events:{region}:{account}:event-bus/{name}", "Name": "{name}"}),
+    "AWS::S3::Bucket": _Kind(
+        "BucketName",
+        "{name}",
+        {
+            "Arn": _P + "s3:::{name}",
+            "DomainName": "{name}.s3.{suffix}",
+            "RegionalDomainName": "{name}.s3.{region}.{suffix}",
+        },
+        lambda stack, lid: f"{stack}-{lid}".lower(),
+    ),
+    "AWS::SNS::Topic": _Kind("TopicName", _SNS_ARN, {"Arn": _SNS_ARN, "TopicArn": _SNS_ARN, "TopicName": "{name}"}),
+    "AWS::SQS::Queue": _Kind(
+        "QueueName",
+        _SQS_URL,
+        {"Arn": _P + "sqs:{region}:{account}:{name}", "QueueName": "{name}", "QueueUrl": _SQS_URL},
+    ),
+    "AWS::Events::EventBus": _Kind(
+        "Name", "{name}", {"Arn": _P + "events:{region}:{account}:event-bus/{name}", "Name": "{name}"}
+    ),
     "AWS::Events::Rule": _Kind("Name", "{name}", {"Arn": _P + "events:{region}:{account}:rule/{name}"}),
-    "AWS::IoT::TopicRule": _Kind("RuleName", "{name}", {"Arn": _P + "iot:{region}:{account}:rule/{name}"},
-                                 lambda stack, lid: f"{stack}_{lid}".replace("-", "_")),
+    "AWS::IoT::TopicRule": _Kind(
+        "RuleName",
+        "{name}",
+        {"Arn": _P + "iot:{region}:{account}:rule/{name}"},
+        lambda stack, lid: f"{stack}_{lid}".replace("-", "_"),
+    ),
     "AWS::Serverless::Function": _Kind("FunctionName", "{name}", _LAMBDA),
     "AWS::Lambda::Function": _Kind("FunctionName", "{name}", _LAMBDA),
     "AWS::Serverless::LayerVersion": _Kind("LayerName", _LAYER, {"Arn": _LAYER}),
     "AWS::Lambda::LayerVersion": _Kind("LayerName", _LAYER, {"Arn": _LAYER}),
-    "AWS::Logs::LogGroup": _Kind("LogGroupName", "{name}", {
-        "Arn": _P + "logs:{region}:{account}:log-group:{name}:*"}),
+    "AWS::Logs::LogGroup": _Kind("LogGroupName", "{name}", {"Arn": _P + "logs:{region}:{account}:log-group:{name}:*"}),
     "AWS::IAM::Role": _Kind("RoleName", "{name}", {"Arn": _P + "iam::{account}:role/{name}"}),
     "AWS::IoT::Policy": _Kind("PolicyName", "{name}", {"Arn": _P + "iot:{region}:{account}:policy/{name}"}),
     # Ids the service assigns ({id}): known once the resource exists (Template.load(bindings=...)).
-    "AWS::Cognito::UserPool": _Kind("UserPoolName", "{id}", {
-        "Arn": _P + "cognito-idp:{region}:{account}:userpool/{id}", "ProviderURL": "cognito-idp.{region}.{suffix}/{id}",
-        "ProviderName": "cognito-idp.{region}.{suffix}/{id}"}),
+    "AWS::Cognito::UserPool": _Kind(
+        "UserPoolName",
+        "{id}",
+        {
+            "Arn": _P + "cognito-idp:{region}:{account}:userpool/{id}",
+            "ProviderURL": "cognito-idp.{region}.{suffix}/{id}",
+            "ProviderName": "cognito-idp.{region}.{suffix}/{id}",
+        },
+    ),
     "AWS::Cognito::UserPoolClient": _Kind("ClientName", "{id}", {"ClientId": "{id}"}),
     "AWS::Cognito::UserPoolGroup": _Kind("GroupName", "{name}", {}),
 }
 UNBOUND = "unbound-"
 """Prefix of an assigned id that is not known yet (before the resource is created)."""
 _IMPLICIT_APIS = {  # SAM implicit API -> (event Type that creates it, local Ref value)
-    "ServerlessRestApi": ("Api", "local-api"), "ServerlessHttpApi": ("HttpApi", "local-http-api")}
-_SUPPORTED_FNS = {"Ref", "Condition", "Fn::GetAtt", "Fn::Sub", "Fn::Join", "Fn::Select", "Fn::Split",
-                  "Fn::If", "Fn::Equals", "Fn::Not", "Fn::And", "Fn::Or", "Fn::FindInMap", "Fn::Base64"}
-_NO_VALUE = object()                          # what Ref AWS::NoValue evaluates to before being dropped
+    "ServerlessRestApi": ("Api", "local-api"),
+    "ServerlessHttpApi": ("HttpApi", "local-http-api"),
+}
+_SUPPORTED_FNS = {
+    "Ref",
+    "Condition",
+    "Fn::GetAtt",
+    "Fn::Sub",
+    "Fn::Join",
+    "Fn::Select",
+    "Fn::Split",
+    "Fn::If",
+    "Fn::Equals",
+    "Fn::Not",
+    "Fn::And",
+    "Fn::Or",
+    "Fn::FindInMap",
+    "Fn::Base64",
+}
+_NO_VALUE = object()  # what Ref AWS::NoValue evaluates to before being dropped
 _SUB_VAR = re.compile(r"\$\{([^}]*)\}")
 
 
@@ -153,8 +210,11 @@ def _scalar_str(value: Any, path: str) -> str:
 
 def _merge_globals(global_value: Any, local_value: Any) -> Any:
     """SAM's Globals merge: dicts merge recursively, lists concatenate, anything else -> local wins."""
-    if isinstance(global_value, dict) and isinstance(local_value, dict) and not (
-            _is_intrinsic(global_value) or _is_intrinsic(local_value)):
+    if (
+        isinstance(global_value, dict)
+        and isinstance(local_value, dict)
+        and not (_is_intrinsic(global_value) or _is_intrinsic(local_value))
+    ):
         merged = dict(global_value)
         for key, value in local_value.items():
             merged[key] = _merge_globals(merged[key], value) if key in merged else value
@@ -165,6 +225,7 @@ def _merge_globals(global_value: Any, local_value: Any) -> Any:
 
 
 # -------------------------------------------------------------------------------------- the model
+
 
 @dataclass(frozen=True)
 class Resource:
@@ -188,30 +249,48 @@ class Template:
     _doc: dict[str, Any] = field(default_factory=dict, repr=False)
     bindings: dict[str, str] = field(default_factory=dict)
     _raw: dict[str, dict[str, Any]] = field(default_factory=dict, init=False, repr=False)  # active, merged
-    _names: dict[str, str] = field(default_factory=dict, init=False, repr=False)           # physical names
-    _naming: list[str] = field(default_factory=list, init=False, repr=False)     # names being resolved
+    _names: dict[str, str] = field(default_factory=dict, init=False, repr=False)  # physical names
+    _naming: list[str] = field(default_factory=list, init=False, repr=False)  # names being resolved
     _evaluating: list[str] = field(default_factory=list, init=False, repr=False)  # conditions being evaluated
 
     # ---------------------------------------------------------------------------------- loading
     @classmethod
-    def load(cls, path: str | Path, *, stack_name: str = "smartgate-local", region: str = "us-east-1",
-             account_id: str = "123456789012", parameter_overrides: dict[str, str] | None = None,
-             bindings: dict[str, str] | None = None) -> Template:
+    def load(
+        cls,
+        path: str | Path,
+        *,
+        stack_name: str = "smartgate-local",
+        region: str = "us-east-1",
+        account_id: str = "123456789012",
+        parameter_overrides: dict[str, str] | None = None,
+        bindings: dict[str, str] | None = None,
+    ) -> Template:
         """``bindings``: logical id -> the id the service assigned (a Cognito user pool's), once known."""
         with open(path, encoding="utf-8") as fh:
             doc = yaml.load(fh, Loader=CfnYamlLoader)  # a SafeLoader subclass
-        return cls.from_dict(doc, stack_name=stack_name, region=region, account_id=account_id,
-                             parameter_overrides=parameter_overrides, bindings=bindings)
+        return cls.from_dict(
+            doc,
+            stack_name=stack_name,
+            region=region,
+            account_id=account_id,
+            parameter_overrides=parameter_overrides,
+            bindings=bindings,
+        )
 
     @classmethod
-    def from_dict(cls, doc: dict[str, Any], *, stack_name: str = "smartgate-local", region: str = "us-east-1",
-                  account_id: str = "123456789012",
-                  parameter_overrides: dict[str, str] | None = None,
-                  bindings: dict[str, str] | None = None) -> Template:
+    def from_dict(
+        cls,
+        doc: dict[str, Any],
+        *,
+        stack_name: str = "smartgate-local",
+        region: str = "us-east-1",
+        account_id: str = "123456789012",
+        parameter_overrides: dict[str, str] | None = None,
+        bindings: dict[str, str] | None = None,
+    ) -> Template:
         if not isinstance(doc, dict) or not isinstance(doc.get("Resources"), dict):
             raise UnsupportedTemplateError("template has no Resources mapping")
-        tpl = cls(stack_name=stack_name, region=region, account_id=account_id, _doc=doc,
-                  bindings=dict(bindings or {}))
+        tpl = cls(stack_name=stack_name, region=region, account_id=account_id, _doc=doc, bindings=dict(bindings or {}))
         tpl._load_parameters(dict(parameter_overrides or {}))
         for name in doc.get("Conditions") or {}:
             tpl._condition(name, "Conditions")
@@ -229,8 +308,7 @@ class Template:
             tpl._physical_name(lid, f"Resources.{lid}")
         for lid, raw in tpl._raw.items():
             resolved = tpl._eval(raw["Properties"], f"Resources.{lid}.Properties")
-            tpl.resources[lid] = Resource(lid, raw["Type"], {} if resolved is _NO_VALUE else resolved,
-                                          tpl._names[lid])
+            tpl.resources[lid] = Resource(lid, raw["Type"], {} if resolved is _NO_VALUE else resolved, tpl._names[lid])
         for name, out in (doc.get("Outputs") or {}).items():
             if "Condition" in out and not tpl._condition(out["Condition"], f"Outputs.{name}.Condition"):
                 continue
@@ -271,9 +349,14 @@ class Template:
 
     def with_bindings(self, bindings: dict[str, str]) -> Template:
         """The same template resolved again, now that the services' assigned ids are known."""
-        return Template.from_dict(self._doc, stack_name=self.stack_name, region=self.region,
-                                  account_id=self.account_id, parameter_overrides=dict(self.parameters),
-                                  bindings=bindings)
+        return Template.from_dict(
+            self._doc,
+            stack_name=self.stack_name,
+            region=self.region,
+            account_id=self.account_id,
+            parameter_overrides=dict(self.parameters),
+            bindings=bindings,
+        )
 
     def api_auth(self) -> dict[str, Any]:
         """``Globals.Api.Auth`` (the implicit REST API's authorizers), resolved."""
@@ -402,15 +485,25 @@ class Template:
 
     # ------------------------------------------------------------------------ Ref / GetAtt / names
     def _fmt(self, pattern: str, name: str, lid: str = "") -> str:
-        return pattern.format(partition="aws", region=self.region, account=self.account_id,
-                              suffix="amazonaws.com", name=name, id=self.bindings.get(lid, f"{UNBOUND}{lid}"))
+        return pattern.format(
+            partition="aws",
+            region=self.region,
+            account=self.account_id,
+            suffix="amazonaws.com",
+            name=name,
+            id=self.bindings.get(lid, f"{UNBOUND}{lid}"),
+        )
 
     def _ref(self, name: Any, path: str) -> Any:
         pseudo = {
-            "AWS::Region": self.region, "AWS::AccountId": self.account_id, "AWS::StackName": self.stack_name,
+            "AWS::Region": self.region,
+            "AWS::AccountId": self.account_id,
+            "AWS::StackName": self.stack_name,
             "AWS::StackId": f"arn:aws:cloudformation:{self.region}:{self.account_id}:stack/"
-                            f"{self.stack_name}/00000000-0000-0000-0000-000000000000",
-            "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com", "AWS::NotificationARNs": [],
+            f"{self.stack_name}/00000000-0000-0000-0000-000000000000",
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::NotificationARNs": [],
         }
         if name == "AWS::NoValue":
             return _NO_VALUE
@@ -438,7 +531,8 @@ class Template:
         kind = _KINDS.get(rtype or "")
         if kind is None or attr not in kind.attrs:
             raise UnsupportedTemplateError(
-                f"{path}: GetAtt {lid}.{attr} ({rtype or 'SAM implicit resource'}) is not supported locally")
+                f"{path}: GetAtt {lid}.{attr} ({rtype or 'SAM implicit resource'}) is not supported locally"
+            )
         return self._fmt(kind.attrs[attr], self._physical_name(lid, path), lid)
 
     def _resource_type(self, lid: Any, path: str) -> str | None:
@@ -448,14 +542,20 @@ class Template:
         declared = self._doc["Resources"]
         if isinstance(lid, str) and lid in declared:
             raise UnsupportedTemplateError(
-                f"{path}: refers to {lid}, whose Condition {declared[lid].get('Condition')!r} is false")
+                f"{path}: refers to {lid}, whose Condition {declared[lid].get('Condition')!r} is false"
+            )
         functions = {k: v for k, v in self._raw.items() if v["Type"] == "AWS::Serverless::Function"}
-        if isinstance(lid, str) and lid.endswith("Role") and "Role" not in functions.get(lid[:-4], {}).get(
-                "Properties", {"Role": None}):
+        if (
+            isinstance(lid, str)
+            and lid.endswith("Role")
+            and "Role" not in functions.get(lid[:-4], {}).get("Properties", {"Role": None})
+        ):
             return None
         if lid in _IMPLICIT_APIS and any(
-                isinstance(event, dict) and event.get("Type") == _IMPLICIT_APIS[lid][0]
-                for fn in functions.values() for event in (fn["Properties"].get("Events") or {}).values()):
+            isinstance(event, dict) and event.get("Type") == _IMPLICIT_APIS[lid][0]
+            for fn in functions.values()
+            for event in (fn["Properties"].get("Events") or {}).values()
+        ):
             return None
         raise UnsupportedTemplateError(f"{path}: unknown logical id or parameter {lid!r}")
 
@@ -463,7 +563,7 @@ class Template:
         if lid in self._names:
             return self._names[lid]
         if lid in self._naming:
-            chain = " -> ".join([*self._naming[self._naming.index(lid):], lid])
+            chain = " -> ".join([*self._naming[self._naming.index(lid) :], lid])
             raise UnsupportedTemplateError(f"{path}: physical name reference cycle {chain}")
         raw = self._raw[lid]
         kind = _KINDS.get(raw["Type"])

@@ -60,8 +60,10 @@ def serve(code_dir: Path, handler_name: str) -> None:
         handler = load_handler(code_dir, handler_name)
         init_error = None
     except Exception as err:  # noqa: BLE001 - reported on every invocation, as Lambda does
-        handler, init_error = None, {"type": type(err).__name__, "message": f"init failed: {err}",
-                                     "trace": traceback.format_exc()}
+        handler, init_error = (
+            None,
+            {"type": type(err).__name__, "message": f"init failed: {err}", "trace": traceback.format_exc()},
+        )
     replies.write(json.dumps({"ready": init_error is None, "error": init_error}) + "\n")
     for line in sys.stdin:
         request = json.loads(line)
@@ -78,9 +80,19 @@ def serve(code_dir: Path, handler_name: str) -> None:
         try:
             replies.write(json.dumps(reply, default=str) + "\n")
         except (TypeError, ValueError) as err:
-            replies.write(json.dumps({"id": request["id"], "error": {
-                "type": "Runtime.MarshalError", "message": f"result is not JSON serialisable: {err}", "trace": ""}})
-                + "\n")
+            replies.write(
+                json.dumps(
+                    {
+                        "id": request["id"],
+                        "error": {
+                            "type": "Runtime.MarshalError",
+                            "message": f"result is not JSON serialisable: {err}",
+                            "trace": "",
+                        },
+                    }
+                )
+                + "\n"
+            )
         sys.stderr.flush()
 
 

@@ -24,8 +24,13 @@ DEFAULT_RULES = ROOT / "layers" / "core" / "smartgate" / "data" / "rulesets" / "
 
 
 def cli(state_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "smartgate_infra.cli", "--state-dir", str(state_dir), *args],
-                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "smartgate_infra.cli", "--state-dir", str(state_dir), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -39,15 +44,37 @@ def _truck(stack_client, lanes, gate: str, lane: str, plate: str, direction: str
     from smartgate.schemas import utc_now
 
     tag = plate_key(plate)[2:]
-    entry = declared({"consignment_id": f"C-E2E-{tag}", "trader_id": "TR-E2E", "gate_id": gate, "direction": direction,
-                      "plate_text": plate, "country": "CN", "driver_ref": "DRV-E2E", "vehicle_tare_kg": 12_700,
-                      "goods": [{"hs_code": "7213.91", "description": "steel wire rod", "quantity": 14, "unit": "coil",
-                                 "net_kg": 29_400, "gross_kg": 29_450, "value": 17_600, "currency": "USD",
-                                 "origin": "CN"}],
-                      "booking": {"booking_id": f"BK-E2E-{tag}", "slot_minutes": [-30, 90]}}, utc_now())
+    entry = declared(
+        {
+            "consignment_id": f"C-E2E-{tag}",
+            "trader_id": "TR-E2E",
+            "gate_id": gate,
+            "direction": direction,
+            "plate_text": plate,
+            "country": "CN",
+            "driver_ref": "DRV-E2E",
+            "vehicle_tare_kg": 12_700,
+            "goods": [
+                {
+                    "hs_code": "7213.91",
+                    "description": "steel wire rod",
+                    "quantity": 14,
+                    "unit": "coil",
+                    "net_kg": 29_400,
+                    "gross_kg": 29_450,
+                    "value": 17_600,
+                    "currency": "USD",
+                    "origin": "CN",
+                }
+            ],
+            "booking": {"booking_id": f"BK-E2E-{tag}", "slot_minutes": [-30, 90]},
+        },
+        utc_now(),
+    )
     stack_client.declare(entry)
-    return lanes.lane(gate, lane).cross(plate, "CN", weight_kg=42_150, pass_token=stack_client.pass_token(entry),
-                                        timeout=20)
+    return lanes.lane(gate, lane).cross(
+        plate, "CN", weight_kg=42_150, pass_token=stack_client.pass_token(entry), timeout=20
+    )
 
 
 def _audited(stack_client, passage_id: str, timeout: float = 15):  # type: ignore[no-untyped-def]
@@ -75,15 +102,23 @@ def test_audit_verify_finds_a_deliberately_altered_entry(stack, stack_client, st
     body = json.loads(original)
     body["detail"]["decision"]["channel"] = "RED"
     try:
-        ddb.update_item(TableName=table, Key=key, UpdateExpression="SET body = :b",
-                        ExpressionAttributeValues={":b": {"S": json.dumps(body)}})
+        ddb.update_item(
+            TableName=table,
+            Key=key,
+            UpdateExpression="SET body = :b",
+            ExpressionAttributeValues={":b": {"S": json.dumps(body)}},
+        )
         # Then verify names the first broken entry and fails
         broken = cli(state_dir, "audit", "verify", "--gate", "sandbox")
         assert broken.returncode == 1
         assert f"BROKEN at entry {entry.seq}" in broken.stdout and "altered" in broken.stdout
     finally:
-        ddb.update_item(TableName=table, Key=key, UpdateExpression="SET body = :b",
-                        ExpressionAttributeValues={":b": {"S": original}})
+        ddb.update_item(
+            TableName=table,
+            Key=key,
+            UpdateExpression="SET body = :b",
+            ExpressionAttributeValues={":b": {"S": original}},
+        )
     assert cli(state_dir, "audit", "verify", "--gate", "sandbox").returncode == 0
 
 
@@ -98,11 +133,17 @@ def test_audit_replay_reruns_a_decision_under_its_rule_set(stack, stack_client, 
 
 
 def test_a_pushed_rule_set_is_in_force_without_a_redeploy_and_a_broken_one_is_refused(  # type: ignore[no-untyped-def]
-        stack, stack_client, state_dir, lanes, tmp_path: Path) -> None:
+    stack, stack_client, state_dir, lanes, tmp_path: Path
+) -> None:
     # Given a trial rule set for Mong Cai imports that puts a steel HS heading under document check
     trial = yaml.safe_load(DEFAULT_RULES.read_text())
-    trial.update({"id": "mongcai-import-trial", "version": "trial-1",
-                  "applies_to": {"gates": ["mongcai"], "directions": ["CN_TO_VN"]}})
+    trial.update(
+        {
+            "id": "mongcai-import-trial",
+            "version": "trial-1",
+            "applies_to": {"gates": ["mongcai"], "directions": ["CN_TO_VN"]},
+        }
+    )
     trial["lists"]["restricted_cn_to_vn"] = [*trial["lists"]["restricted_cn_to_vn"], "7213"]
     good = tmp_path / "trial.yaml"
     good.write_text(yaml.safe_dump(trial, allow_unicode=True))

@@ -23,8 +23,16 @@ def lanes(stack, stack_client) -> Iterator[Lanes]:  # type: ignore[no-untyped-de
 
 def test_the_scenario_table_covers_what_a_gate_meets() -> None:
     titles = {s.title for s in SCENARIOS}
-    for needed in ("Clean green", "Weight off", "Wrong container", "Unknown plate", "Restricted HS code",
-                   "Watchlist hit", "Late truck", "Duplicate detections"):
+    for needed in (
+        "Clean green",
+        "Weight off",
+        "Wrong container",
+        "Unknown plate",
+        "Restricted HS code",
+        "Watchlist hit",
+        "Late truck",
+        "Duplicate detections",
+    ):
         assert needed in titles
     assert len({s.lane for s in SCENARIOS}) == len(SCENARIOS), "each scenario on a lane of its own"
 

@@ -40,15 +40,17 @@ def lane(stack, stack_client) -> Iterator[LaneSimulator]:  # type: ignore[no-unt
 
 
 def test_a_truck_booked_through_the_api_crosses_with_its_pass_and_the_trader_follows_it(
-        stack, stack_client, lane) -> None:  # type: ignore[no-untyped-def]
+    stack, stack_client, lane
+) -> None:  # type: ignore[no-untyped-def]
     trader = new_trader(stack, stack_client, prefix="E2E")
     declared = trader.declare("24C-246.80", vehicle_tare_kg=15000, driver_id=trader.driver())
     booking = trader.book(declared["consignment_id"], window_start(utc_now())).body
     token = trader.api.get(f"/bookings/{booking['booking_id']}/pass").body["token"]
 
     gross = sum(line["gross_kg"] for line in declared["goods"]) + 15000
-    result = lane.cross("24C-246.80", "VN", containers=tuple(declared["container_nos"]), weight_kg=gross,
-                        pass_token=token, timeout=20)
+    result = lane.cross(
+        "24C-246.80", "VN", containers=tuple(declared["container_nos"]), weight_kg=gross, pass_token=token, timeout=20
+    )
     assert result.ok and result.command.action == BarrierAction.OPEN, result.command.reason
     passage = stack_client.passages.get(result.command.passage_id)
     assert passage.booking_id == booking["booking_id"] and passage.channel == "GREEN"
@@ -63,8 +65,11 @@ def test_a_truck_booked_through_the_api_crosses_with_its_pass_and_the_trader_fol
     assert timeline() == ["booked", "arrived", "cleared", "crossed"]
     view = trader.api.get(f"/bookings/{booking['booking_id']}").body
     assert view["booking"]["status"] == "CROSSED"
-    told = [n["kind"] for n in trader.api.get("/notifications", limit=50).body["items"]
-            if n["booking_id"] == booking["booking_id"]]
+    told = [
+        n["kind"]
+        for n in trader.api.get("/notifications", limit=50).body["items"]
+        if n["booking_id"] == booking["booking_id"]
+    ]
     assert {"booked", "arrived", "cleared", "crossed"} <= set(told)
     assert stack_client.trade.company(trader.company_id).open_bookings == 0  # the slot was used
     assert stack_client.trade.consignment(declared["consignment_id"])[1] == booking["booking_id"]

@@ -53,9 +53,14 @@ def test_booked_truck_gets_green_and_the_barrier_opens(lane, stack_client, entri
     entry = entries["BK-KT2-0001"]
     c = entry.consignment
     # When the lane publishes its plate, pass, container and weight, and waits
-    result = lane.cross("24C-123.45", "VN", containers=tuple(c.container_nos),
-                        weight_kg=c.gross_kg + (c.vehicle_tare_kg or 0), pass_token=stack_client.pass_token(entry),
-                        timeout=20)
+    result = lane.cross(
+        "24C-123.45",
+        "VN",
+        containers=tuple(c.container_nos),
+        weight_kg=c.gross_kg + (c.vehicle_tare_kg or 0),
+        pass_token=stack_client.pass_token(entry),
+        timeout=20,
+    )
     # Then the barrier command opens, is signed by the cloud, and the passage is stored as GREEN
     assert result.ok, result.error
     assert result.signature_ok is True
@@ -64,9 +69,13 @@ def test_booked_truck_gets_green_and_the_barrier_opens(lane, stack_client, entri
     assert passage is not None and passage.channel == "GREEN" and passage.booking_id == "BK-KT2-0001"
     # And ClearanceDecided.v2 is on the bus for the partner gate and the trader
     seen: list[dict[str, Any]] = []
-    decided = eventually(lambda: [e for e in bus_events(stack_client, seen)
-                                  if e.get("detail", {}).get("passage_id") == passage.passage_id
-                                  and e["detail-type"] == "ClearanceDecided.v2"])
+    decided = eventually(
+        lambda: [
+            e
+            for e in bus_events(stack_client, seen)
+            if e.get("detail", {}).get("passage_id") == passage.passage_id and e["detail-type"] == "ClearanceDecided.v2"
+        ]
+    )
     assert decided
     assert decided[0]["source"] == "smartgate.clearance" and decided[0]["detail"]["channel"] == "GREEN"
 
@@ -80,8 +89,11 @@ def test_unknown_truck_gets_red_the_barrier_holds_and_officers_are_alerted(lane,
     seen: list[dict[str, Any]] = []
 
     def alert() -> list[dict[str, Any]]:
-        return [m for m in bus_events(stack_client, seen)
-                if m.get("Type") == "Notification" and passage_id in m.get("Message", "")]
+        return [
+            m
+            for m in bus_events(stack_client, seen)
+            if m.get("Type") == "Notification" and passage_id in m.get("Message", "")
+        ]
 
     [notification] = eventually(alert)
     assert notification["Subject"].startswith("RED channel: 29C-999.99")
@@ -96,15 +108,26 @@ def test_malformed_messages_are_kept_with_a_reason_and_change_nothing(lane, stac
     marker = uuid.uuid4().hex
     # When a lane sends garbage and a message with a bad field
     lane.publish_raw(f"not json {marker}".encode())
-    bad = {"schema": "PlateRead.v1", "event_id": f"bad-{marker}", "gate_id": "kimthanh2", "lane_id": lane.lane_id,
-           "plate_text": "29A-123.45", "country": "VN", "format_valid": True, "confidence": 7,
-           "captured_at": utc_now().isoformat()}
+    bad = {
+        "schema": "PlateRead.v1",
+        "event_id": f"bad-{marker}",
+        "gate_id": "kimthanh2",
+        "lane_id": lane.lane_id,
+        "plate_text": "29A-123.45",
+        "country": "VN",
+        "format_valid": True,
+        "confidence": 7,
+        "captured_at": utc_now().isoformat(),
+    }
     lane.publish_raw(json.dumps(bad).encode())
 
     # Then both are in the rejected queue with their reasons, where an operator can find them
     def found() -> list[dict[str, Any]]:
-        return [m for m in stack_client.rejected() if marker in json.dumps(m)
-                or marker in _b64(m.get("base64OriginalPayload", ""))]
+        return [
+            m
+            for m in stack_client.rejected()
+            if marker in json.dumps(m) or marker in _b64(m.get("base64OriginalPayload", ""))
+        ]
 
     messages = eventually(lambda: len(found()) >= 2 and found())
     reasons = " | ".join(m.get("reason") or m["failures"][0]["errorMessage"] for m in messages)

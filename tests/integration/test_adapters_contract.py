@@ -63,8 +63,16 @@ def test_bookings_are_found_by_folded_plate_with_their_declaration(bookings) -> 
 
 
 def _new(lane: str) -> tuple[Passage, LaneTrack]:
-    p = Passage(passage_id=unique("psg"), gate_id="sandbox", lane_id=lane, direction="VN_TO_CN",  # type: ignore[arg-type]
-                status_at=T0, first_seen=T0, last_seen=T0, opened_at=T0)
+    p = Passage(
+        passage_id=unique("psg"),
+        gate_id="sandbox",
+        lane_id=lane,
+        direction="VN_TO_CN",  # type: ignore[arg-type]
+        status_at=T0,
+        first_seen=T0,
+        last_seen=T0,
+        opened_at=T0,
+    )
     return p, LaneTrack(gate_id="sandbox", lane_id=lane)
 
 
@@ -107,17 +115,27 @@ def test_a_save_needs_the_version_it_read(store) -> None:  # type: ignore[no-unt
 
 
 def _entry(gate: str, seq: int, entry_id: str, prev: str = GENESIS) -> AuditEntry:
-    return AuditEntry(gate_id=gate, seq=seq, entry_id=entry_id, kind="state", passage_id="psg-x", actor="clearance",
-                      at=T0, detail={"to": "HELD"}, prev_hash=prev, hash=f"{seq:064d}")
+    return AuditEntry(
+        gate_id=gate,
+        seq=seq,
+        entry_id=entry_id,
+        kind="state",
+        passage_id="psg-x",
+        actor="clearance",
+        at=T0,
+        detail={"to": "HELD"},
+        prev_hash=prev,
+        hash=f"{seq:064d}",
+    )
 
 
 def test_the_audit_appends_each_entry_once_and_in_order(audit) -> None:  # type: ignore[no-untyped-def]
     gate = unique("gate")
     first = _entry(gate, 1, unique("e"))
     assert audit.append(first) is True
-    assert audit.append(first) is False                       # the same entry again: recorded once
+    assert audit.append(first) is False  # the same entry again: recorded once
     with pytest.raises(Conflict):
-        audit.append(_entry(gate, 1, unique("e")))            # seq taken by another append
+        audit.append(_entry(gate, 1, unique("e")))  # seq taken by another append
     second = _entry(gate, 2, unique("e"), first.hash)
     assert audit.append(second) is True
     assert audit.last(gate) == second
@@ -133,8 +151,11 @@ def test_two_detections_racing_on_one_passage_lose_no_update(stack_client) -> No
     w.book(c, bid=unique("BK"))
     deps = CrossingDeps(**{**w.deps.__dict__, "store": stack_client.passages})
     at = T0 + timedelta(seconds=uuid.uuid4().int % 10_000)
-    detections = [plate("24C-595.95", at, lane=lane), container("MSKU6011672", at, lane=lane),
-                  weight(35_400, at, lane=lane)]
+    detections = [
+        plate("24C-595.95", at, lane=lane),
+        container("MSKU6011672", at, lane=lane),
+        weight(35_400, at, lane=lane),
+    ]
     # When their three detections are ingested at the same moment, from three threads
     errors = race(lambda d: ingest_detection(d, deps), detections)
     # Then one passage holds all three, decided once, and no write was lost

@@ -79,14 +79,24 @@ def test_traders_cannot_use_the_gates_routes(stack, stack_client) -> None:  # ty
 
 
 def test_lab_requests_are_checked_before_anything_is_stored(stack) -> None:  # type: ignore[no-untyped-def]
-    status, body = call(stack, "POST", "/passages/psg-nope/lab-samples",
-                        {"sample_id": "S-1", "tests": ["phytosanitary"], "taken_by": "lab-1"})
+    status, body = call(
+        stack,
+        "POST",
+        "/passages/psg-nope/lab-samples",
+        {"sample_id": "S-1", "tests": ["phytosanitary"], "taken_by": "lab-1"},
+    )
     assert status == 404 and "psg-nope" in body["detail"]
-    status, body = call(stack, "POST", "/passages/psg-nope/lab-samples", {"sample_id": "S-1", "tests": [],
-                                                                          "taken_by": "lab-1"})
+    status, body = call(
+        stack, "POST", "/passages/psg-nope/lab-samples", {"sample_id": "S-1", "tests": [], "taken_by": "lab-1"}
+    )
     assert status == 422 and [e["field"] for e in body["errors"]] == ["body.tests"]
-    status, body = call(stack, "POST", "/passages/psg-nope/lab-samples/S-1/result",
-                        {"outcome": "maybe", "tested_by": "lab-2"}, token=LAB["value"])
+    status, body = call(
+        stack,
+        "POST",
+        "/passages/psg-nope/lab-samples/S-1/result",
+        {"outcome": "maybe", "tested_by": "lab-2"},
+        token=LAB["value"],
+    )
     assert status == 422 and [e["field"] for e in body["errors"]] == ["body.outcome"]
 
 

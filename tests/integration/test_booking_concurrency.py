@@ -18,8 +18,15 @@ ALREADY = 3
 
 def test_simultaneous_bookings_never_overbook_and_each_refusal_is_clear(stack, stack_client) -> None:  # type: ignore[no-untyped-def]
     start = future_window(60)
-    assert operator(stack, stack_client).put("/gates/sandbox/capacity", {"direction": "VN_TO_CN", "windows": [
-        {"start": start.isoformat(), "capacity": CAPACITY}]}).status == 200
+    assert (
+        operator(stack, stack_client)
+        .put(
+            "/gates/sandbox/capacity",
+            {"direction": "VN_TO_CN", "windows": [{"start": start.isoformat(), "capacity": CAPACITY}]},
+        )
+        .status
+        == 200
+    )
     early = new_trader(stack, stack_client, prefix="EA")
     for n in range(ALREADY):
         assert early.book(early.declare(f"24C-71{n}.00")["consignment_id"], start).status == 201

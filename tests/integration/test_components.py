@@ -29,16 +29,26 @@ def test_every_component_zip_runs_from_where_greengrass_unpacks_it(tmp_path: Pat
         assert not [n for n in names if "__pycache__" in n or n.endswith("recipe.yaml")]
         # Python finds `smartgate` beside main.py, not in this checkout: run with the project off the path
         main = unpacked / component.name / "main.py"
-        probe = ("import runpy, sys; sys.argv = ['main.py', '--help']; "
-                 f"sys.path[:] = [p for p in sys.path if 'layers/core' not in p and 'infra' not in p]; "
-                 f"sys.path.insert(0, {str(main.parent)!r}); runpy.run_path({str(main)!r}, run_name='__main__')")
+        probe = (
+            "import runpy, sys; sys.argv = ['main.py', '--help']; "
+            f"sys.path[:] = [p for p in sys.path if 'layers/core' not in p and 'infra' not in p]; "
+            f"sys.path.insert(0, {str(main.parent)!r}); runpy.run_path({str(main)!r}, run_name='__main__')"
+        )
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
         result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, env=env)
         assert result.returncode == 0, result.stderr
         assert "usage" in result.stdout.lower()
         located = subprocess.run(
-            [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(main.parent)!r}); "
-             "sys.path[:] = [p for p in sys.path if 'layers/core' not in p]; "
-             "import smartgate; print(smartgate.__file__)"],
-            capture_output=True, text=True, timeout=60, env=env)
+            [
+                sys.executable,
+                "-c",
+                f"import sys; sys.path.insert(0, {str(main.parent)!r}); "
+                "sys.path[:] = [p for p in sys.path if 'layers/core' not in p]; "
+                "import smartgate; print(smartgate.__file__)",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+        )
         assert str(unpacked) in located.stdout, located.stdout + located.stderr

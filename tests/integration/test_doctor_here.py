@@ -16,8 +16,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def doctor(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("SMARTGATE_", "VIRTUAL_ENV"))}
-    return subprocess.run(["make", "--no-print-directory", "doctor"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120, env={**clean, **env})
+    return subprocess.run(
+        ["make", "--no-print-directory", "doctor"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**clean, **env},
+    )
 
 
 def test_this_machine_after_the_set_up_is_ready() -> None:
@@ -27,8 +33,13 @@ def test_this_machine_after_the_set_up_is_ready() -> None:
     assert lines[0].startswith("smartgate doctor")
     assert lines[-1].startswith("ready: `make demo` should work")
     assert not [line for line in lines if line.startswith("  BLOCK")]
-    for what in ("Python 3.", ".venv: the project and its dependencies are installed", "Debian packages: mosquitto",
-                 "disk:", "AWS SAM CLI"):
+    for what in (
+        "Python 3.",
+        ".venv: the project and its dependencies are installed",
+        "Debian packages: mosquitto",
+        "disk:",
+        "AWS SAM CLI",
+    ):
         assert any(what in line for line in lines), what
 
 

@@ -56,15 +56,21 @@ class FakeCloud:
             return
         now = datetime.now(UTC)
         command = BarrierCommand(
-            command_id=f"cmd-{detection.event_id}", gate_id=detection.gate_id, lane_id=detection.lane_id,
-            action=BarrierAction.OPEN, passage_id=f"psg-{detection.event_id}",
-            reason="GREEN: booked slot, documents complete", issued_at=now,
+            command_id=f"cmd-{detection.event_id}",
+            gate_id=detection.gate_id,
+            lane_id=detection.lane_id,
+            action=BarrierAction.OPEN,
+            passage_id=f"psg-{detection.event_id}",
+            reason="GREEN: booked slot, documents complete",
+            issued_at=now,
             expires_at=now + timedelta(minutes=1),
         )
         signature = hmac.new(self.key, command.signing_payload(), hashlib.sha256).hexdigest()
         # publishing from inside a callback: the transport's dispatcher thread makes this safe
-        self.transport.publish(topics.commands_topic(detection.gate_id, detection.lane_id),
-                               command.model_copy(update={"signature": signature}))
+        self.transport.publish(
+            topics.commands_topic(detection.gate_id, detection.lane_id),
+            command.model_copy(update={"signature": signature}),
+        )
 
 
 # --------------------------------------------------------------------------- transport
@@ -75,9 +81,17 @@ def test_schema_model_round_trip(connect: Callable[[str], Mqtt5Transport]) -> No
     topic = topics.detections_topic(GATE, "rt-1")
     inbox = Inbox()
     subscriber.subscribe(topic, inbox)
-    sent = PlateRead(event_id="rt-1-e1", gate_id=GATE, lane_id="rt-1", plate_text="29C-123.45",
-                     country=Country.VN, format_valid=True, confidence=0.97, char_confidences=[0.97] * 8,
-                     captured_at=datetime.now(UTC))
+    sent = PlateRead(
+        event_id="rt-1-e1",
+        gate_id=GATE,
+        lane_id="rt-1",
+        plate_text="29C-123.45",
+        country=Country.VN,
+        format_valid=True,
+        confidence=0.97,
+        char_confidences=[0.97] * 8,
+        captured_at=datetime.now(UTC),
+    )
 
     publisher.publish(topic, sent)
 
@@ -128,8 +142,9 @@ def test_connect_to_nothing_fails_fast_and_clearly() -> None:
     assert time.monotonic() - started < 2
 
 
-def test_bad_topics_and_unconnected_use_raise_transport_error(connect: Callable[[str], Mqtt5Transport],
-                                                              broker: Service) -> None:
+def test_bad_topics_and_unconnected_use_raise_transport_error(
+    connect: Callable[[str], Mqtt5Transport], broker: Service
+) -> None:
     with pytest.raises(TransportError, match="not connected"):
         Mqtt5Transport(HOST, broker.port, "never-connected").publish("a/b", b"x")
     transport = connect("bad-topics")
@@ -262,32 +277,60 @@ def _write_pki(directory: Path) -> dict[str, Path]:
 
     Issuer = tuple[x509.Name, ec.EllipticCurvePrivateKey]
 
-    def issue(subject: str, key: ec.EllipticCurvePrivateKey, issuer: Issuer,
-              extensions: list[tuple[x509.ExtensionType, bool]]) -> x509.Certificate:
-        builder = (x509.CertificateBuilder().subject_name(name(subject)).issuer_name(issuer[0])
-                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
-                   .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=1)))
+    def issue(
+        subject: str, key: ec.EllipticCurvePrivateKey, issuer: Issuer, extensions: list[tuple[x509.ExtensionType, bool]]
+    ) -> x509.Certificate:
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(name(subject))
+            .issuer_name(issuer[0])
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5))
+            .not_valid_after(now + timedelta(days=1))
+        )
         for extension, critical in extensions:
             builder = builder.add_extension(extension, critical)
         return builder.sign(issuer[1], hashes.SHA256())
 
     ca_key, server_key, client_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
-    ca = issue("smartgate-test-ca", ca_key, (name("smartgate-test-ca"), ca_key),
-               [(x509.BasicConstraints(ca=True, path_length=None), True)])
-    server = issue("localhost", server_key, (ca.subject, ca_key), [
-        (x509.SubjectAlternativeName([x509.DNSName("localhost"),
-                                      x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False),
-        (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)])
-    client = issue("lane-kimthanh2-in-1", client_key, (ca.subject, ca_key),
-                   [(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), False)])
+    ca = issue(
+        "smartgate-test-ca",
+        ca_key,
+        (name("smartgate-test-ca"), ca_key),
+        [(x509.BasicConstraints(ca=True, path_length=None), True)],
+    )
+    server = issue(
+        "localhost",
+        server_key,
+        (ca.subject, ca_key),
+        [
+            (
+                x509.SubjectAlternativeName(
+                    [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                ),
+                False,
+            ),
+            (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False),
+        ],
+    )
+    client = issue(
+        "lane-kimthanh2-in-1",
+        client_key,
+        (ca.subject, ca_key),
+        [(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), False)],
+    )
     paths = {}
     triples = (("ca", ca, ca_key), ("server", server, server_key), ("client", client, client_key))
     for label, cert, key in triples:
         paths[f"{label}_cert"] = directory / f"{label}.crt"
         paths[f"{label}_cert"].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         paths[f"{label}_key"] = directory / f"{label}.key"
-        paths[f"{label}_key"].write_bytes(key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        paths[f"{label}_key"].write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
     return paths
 
 
@@ -307,8 +350,13 @@ def tls_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Servi
         "persistence false\nlog_dest stdout\n"
     )
     with open(workdir / "mosquitto.log", "ab") as log:
-        proc = subprocess.Popen([mosquitto_binary(), "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            [mosquitto_binary(), "-c", str(conf)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     service = Service("mqtt-tls", port, proc)
     try:
         wait_for_port(port, 10, proc)
@@ -319,8 +367,9 @@ def tls_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Servi
 
 def test_mutual_tls_round_trip(tls_broker: tuple[Service, dict[str, Path]]) -> None:
     service, pki = tls_broker
-    transport = Mqtt5Transport.mtls(HOST, service.port, str(pki["client_cert"]), str(pki["client_key"]),
-                                    str(pki["ca_cert"]), "lane-mtls")
+    transport = Mqtt5Transport.mtls(
+        HOST, service.port, str(pki["client_cert"]), str(pki["client_key"]), str(pki["ca_cert"]), "lane-mtls"
+    )
     with transport:
         inbox = Inbox()
         topic = topics.commands_topic(GATE, "tls-1")
@@ -329,25 +378,34 @@ def test_mutual_tls_round_trip(tls_broker: tuple[Service, dict[str, Path]]) -> N
         assert inbox.get() == (topic, b"over mTLS")
 
 
-def test_mutual_tls_with_an_untrusted_client_is_refused(tls_broker: tuple[Service, dict[str, Path]],
-                                                         tmp_path: Path) -> None:
+def test_mutual_tls_with_an_untrusted_client_is_refused(
+    tls_broker: tuple[Service, dict[str, Path]], tmp_path: Path
+) -> None:
     service, pki = tls_broker
     stranger = _write_pki(tmp_path)  # a client certificate from another CA
-    transport = Mqtt5Transport.mtls(HOST, service.port, str(stranger["client_cert"]),
-                                    str(stranger["client_key"]), str(pki["ca_cert"]), "lane-stranger")
+    transport = Mqtt5Transport.mtls(
+        HOST,
+        service.port,
+        str(stranger["client_cert"]),
+        str(stranger["client_key"]),
+        str(pki["ca_cert"]),
+        "lane-stranger",
+    )
     with pytest.raises(TransportError, match=f"cannot connect to MQTT broker 127.0.0.1:{service.port}"):
         transport.connect(WAIT)
 
 
 def test_mutual_tls_with_an_untrusted_server_times_out_with_a_hint(
-    tls_broker: tuple[Service, dict[str, Path]], tmp_path: Path,
+    tls_broker: tuple[Service, dict[str, Path]],
+    tmp_path: Path,
 ) -> None:
     # s2n (awscrt's TLS) delays reporting a rejected server certificate by 10-30 s ("blinding"),
     # so the lane sees no CONNACK within its timeout rather than a quick error
     service, pki = tls_broker
     other_ca = _write_pki(tmp_path)["ca_cert"]
-    transport = Mqtt5Transport.mtls(HOST, service.port, str(pki["client_cert"]), str(pki["client_key"]),
-                                    str(other_ca), "lane-wrong-ca")
+    transport = Mqtt5Transport.mtls(
+        HOST, service.port, str(pki["client_cert"]), str(pki["client_key"]), str(other_ca), "lane-wrong-ca"
+    )
     started = time.monotonic()
     with pytest.raises(TransportError, match=r"no CONNACK within 1s; with TLS .*untrusted server cert"):
         transport.connect(1.0)

@@ -17,17 +17,25 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def ddb(stack):  # type: ignore[no-untyped-def]
-    return boto3.client("dynamodb", endpoint_url=stack.endpoint_url, region_name="us-east-1",
-                        aws_access_key_id="local", aws_secret_access_key="local")
+    return boto3.client(
+        "dynamodb",
+        endpoint_url=stack.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
 
 
 @pytest.fixture(scope="module")
 def table(ddb) -> str:  # type: ignore[no-untyped-def]
     name = f"emulator-test-{uuid.uuid4().hex[:6]}"
-    ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
-                     KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
-                     AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
-                     StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"})
+    ddb.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+    )
     return name
 
 
@@ -53,8 +61,9 @@ def test_concurrent_writes_survive_failing_transactions(ddb, table) -> None:  # 
     def fail_forever() -> None:
         while not stop.is_set():
             with contextlib.suppress(ClientError):
-                ddb.transact_write_items(TransactItems=[put(table, f"x-{uuid.uuid4().hex}"),
-                                                        put(table, "exists", "attribute_not_exists(k)")])
+                ddb.transact_write_items(
+                    TransactItems=[put(table, f"x-{uuid.uuid4().hex}"), put(table, "exists", "attribute_not_exists(k)")]
+                )
 
     failing = [threading.Thread(target=fail_forever) for _ in range(2)]
     for thread in failing:
@@ -72,8 +81,13 @@ def test_concurrent_writes_survive_failing_transactions(ddb, table) -> None:  # 
 
 
 def test_the_stream_keeps_delivering_after_a_failed_transaction(stack, ddb, table) -> None:  # type: ignore[no-untyped-def]
-    streams = boto3.client("dynamodbstreams", endpoint_url=stack.endpoint_url, region_name="us-east-1",
-                           aws_access_key_id="local", aws_secret_access_key="local")
+    streams = boto3.client(
+        "dynamodbstreams",
+        endpoint_url=stack.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
     arn = ddb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
     shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
     iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="LATEST")["ShardIterator"]

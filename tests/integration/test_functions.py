@@ -21,8 +21,12 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def host(stack, stack_client, tmp_path_factory):  # type: ignore[no-untyped-def]
     hosts: dict[str, FunctionHost] = {}
-    aws = LocalAws(stack.endpoint_url, f"http://127.0.0.1:{stack.ports.iot_data}",
-                   stack_client.template.region, stack_client.template.account_id)
+    aws = LocalAws(
+        stack.endpoint_url,
+        f"http://127.0.0.1:{stack.ports.iot_data}",
+        stack_client.template.region,
+        stack_client.template.account_id,
+    )
     logs = tmp_path_factory.mktemp("function-logs")
 
     def get(logical_id: str) -> FunctionHost:
@@ -86,8 +90,9 @@ def test_wrong_lane_and_unknown_lane_are_rejected(host) -> None:  # type: ignore
     result = ingest.invoke(load_event("iot/plate_read_wrong_lane"))
     assert result["outcome"] == "rejected" and "gate_id/lane_id" in result["reason"]
     unknown = load_event("iot/weight_reading")
-    unknown.update({"lane_id": "in-99", "mqtt_topic": "smartgate/kimthanh2/lanes/in-99/detections",
-                    "event_id": "in-99-weight-1"})
+    unknown.update(
+        {"lane_id": "in-99", "mqtt_topic": "smartgate/kimthanh2/lanes/in-99/detections", "event_id": "in-99-weight-1"}
+    )
     result = ingest.invoke(unknown)
     assert result["outcome"] == "rejected" and result["reason"].startswith("lane_id: unknown lane 'in-99'")
 
@@ -105,8 +110,13 @@ def test_stream_record_is_announced_on_the_bus(host, stack_client) -> None:  # t
     seen: dict[str, dict] = {}
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and set(seen) != set(expected):
-        seen.update({m["detail"]["event_id"]: m for m in stack_client.tapped()
-                     if m.get("detail", {}).get("event_id") in expected})
+        seen.update(
+            {
+                m["detail"]["event_id"]: m
+                for m in stack_client.tapped()
+                if m.get("detail", {}).get("event_id") in expected
+            }
+        )
         time.sleep(0.2)
     assert {k: m["detail-type"].split(".")[0] for k, m in seen.items()} == expected
     decided = next(m for m in seen.values() if m["detail-type"] == "ClearanceDecided.v2")
@@ -166,13 +176,28 @@ def test_the_shelf_life_watch_runs_on_its_schedule_event(host) -> None:  # type:
 
 def test_smartgate_invoke_runs_a_function_on_an_event_file(stack, state_dir: Path) -> None:  # type: ignore[no-untyped-def]
     result = subprocess.run(
-        [sys.executable, "-m", "smartgate_infra.cli", "--state-dir", str(state_dir), "invoke",
-         "ApiFunction", str(event_path("api/get_health"))],
-        capture_output=True, text=True, timeout=120, cwd=ROOT)
+        [
+            sys.executable,
+            "-m",
+            "smartgate_infra.cli",
+            "--state-dir",
+            str(state_dir),
+            "invoke",
+            "ApiFunction",
+            str(event_path("api/get_health")),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["statusCode"] == 200
     missing = subprocess.run(
         [sys.executable, "-m", "smartgate_infra.cli", "--state-dir", str(state_dir), "invoke", "Nope", "x.json"],
-        capture_output=True, text=True, timeout=120, cwd=ROOT)
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
     assert missing.returncode == 2 and "IngestDetectionsFunction" in missing.stderr
-

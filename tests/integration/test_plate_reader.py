@@ -78,8 +78,9 @@ def test_grayscale_and_bgra_frames_are_accepted(reader: LaneReader) -> None:
     assert isinstance(reader.read(bgra), list)
 
 
-@pytest.mark.parametrize("bad", [
-    np.zeros((0, 0, 3), np.uint8), np.zeros((10, 10, 3), np.float32), np.zeros((5, 5, 2), np.uint8)])
+@pytest.mark.parametrize(
+    "bad", [np.zeros((0, 0, 3), np.uint8), np.zeros((10, 10, 3), np.float32), np.zeros((5, 5, 2), np.uint8)]
+)
 def test_empty_or_malformed_frames_are_refused_clearly(reader: LaneReader, bad: np.ndarray) -> None:
     with pytest.raises(ValueError):
         reader.read(bad)
@@ -134,8 +135,9 @@ def test_bench_last_line_format(reader: LaneReader, capsys: pytest.CaptureFixtur
     if not (DEV / "labels.csv").is_file():
         pytest.skip("dev photos absent")
     # a two-image folder: the bench works on any folder with labels.csv
-    (tmp_path / "labels.csv").write_text("file,plate,country,rows\n"
-                                         "a.jpg,皖AYL375,CN,1\nb.jpg,51F-882.70,VN,1\n", encoding="utf-8")
+    (tmp_path / "labels.csv").write_text(
+        "file,plate,country,rows\na.jpg,皖AYL375,CN,1\nb.jpg,51F-882.70,VN,1\n", encoding="utf-8"
+    )
     for name, src in (("a.jpg", "cn_ccpd_00.jpg"), ("b.jpg", "vn_carlongplate_00.jpg")):
         (tmp_path / name).write_bytes((DEV / src).read_bytes())
     assert bench.main(["--data", str(tmp_path)]) == 0
@@ -154,6 +156,6 @@ def test_text_lines_stacked_like_a_two_row_plate_become_one_region() -> None:
 
     top, bottom, sign = quad(100, 100, 170, 140), quad(95, 145, 175, 190), quad(600, 50, 900, 90)
     regions = text_regions([top, bottom, sign], (720, 1280))
-    assert regions[0] == (95, 100, 175, 190)           # the two stacked lines, as one two-row plate
-    assert (600, 50, 900, 90) in regions                # a long single line may be a one-row plate
-    assert (100, 100, 170, 140) not in regions          # a squarish single line is not
+    assert regions[0] == (95, 100, 175, 190)  # the two stacked lines, as one two-row plate
+    assert (600, 50, 900, 90) in regions  # a long single line may be a one-row plate
+    assert (100, 100, 170, 140) not in regions  # a squarish single line is not

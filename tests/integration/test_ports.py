@@ -101,7 +101,11 @@ def test_the_cli_refuses_a_taken_explicit_port(tmp_path: Path) -> None:
     with held(port):
         result = subprocess.run(
             [sys.executable, "-m", "smartgate_infra.cli", "--state-dir", str(tmp_path), "up"],
-            capture_output=True, text=True, timeout=120, env=_env({"SMARTGATE_MQTT_PORT": str(port)}))
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=_env({"SMARTGATE_MQTT_PORT": str(port)}),
+        )
     assert result.returncode == 2
     assert f"127.0.0.1:{port} for the MQTT broker is already taken" in result.stderr
     assert "SMARTGATE_MQTT_PORT" in result.stderr

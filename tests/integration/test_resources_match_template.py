@@ -29,10 +29,12 @@ def test_tables_match_template(stack_client) -> None:  # type: ignore[no-untyped
         live = ddb.describe_table(TableName=table.physical_name)["Table"]
         p = table.properties
         assert live["KeySchema"] == p["KeySchema"]
-        assert sorted(live["AttributeDefinitions"], key=lambda a: a["AttributeName"]) == \
-            sorted(p["AttributeDefinitions"], key=lambda a: a["AttributeName"])
-        assert {i["IndexName"] for i in live.get("GlobalSecondaryIndexes", [])} == \
-            {i["IndexName"] for i in p.get("GlobalSecondaryIndexes", [])}
+        assert sorted(live["AttributeDefinitions"], key=lambda a: a["AttributeName"]) == sorted(
+            p["AttributeDefinitions"], key=lambda a: a["AttributeName"]
+        )
+        assert {i["IndexName"] for i in live.get("GlobalSecondaryIndexes", [])} == {
+            i["IndexName"] for i in p.get("GlobalSecondaryIndexes", [])
+        }
         if "StreamSpecification" in p:
             assert live["StreamSpecification"]["StreamViewType"] == p["StreamSpecification"]["StreamViewType"]
         else:

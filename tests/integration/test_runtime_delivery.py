@@ -85,8 +85,16 @@ def test_sns_subscription(harness: Harness) -> None:
 def test_eventbridge_rule_matches_its_pattern_only(harness: Harness) -> None:
     events = harness.client("events")
     for kind in ("unwanted", "wanted"):
-        events.put_events(Entries=[{"EventBusName": "test-bus", "Source": "test.source", "DetailType": "Thing.v1",
-                                    "Detail": json.dumps({"kind": kind})}])
+        events.put_events(
+            Entries=[
+                {
+                    "EventBusName": "test-bus",
+                    "Source": "test.source",
+                    "DetailType": "Thing.v1",
+                    "Detail": json.dumps({"kind": kind}),
+                }
+            ]
+        )
     event = harness.wait_for(lambda e: e.get("detail-type") == "Thing.v1")
     assert event["detail"] == {"kind": "wanted"} and event["account"] == harness.template.account_id
     time.sleep(1)
@@ -108,7 +116,8 @@ def test_sqs_queue(harness: Harness) -> None:
     sqs.send_message(QueueUrl=url, MessageBody="job-7")
     event = harness.wait_for(lambda e: e.get("Records", [{}])[0].get("eventSource") == "aws:sqs")
     assert event["Records"][0]["body"] == "job-7" and event["Records"][0]["eventSourceARN"].endswith(
-        harness.template.resources["Jobs"].physical_name)
+        harness.template.resources["Jobs"].physical_name
+    )
 
 
 def test_iot_rule_event_with_where_clause(harness: Harness) -> None:
@@ -145,7 +154,8 @@ def test_failing_async_invocation_is_retried_then_dead_lettered(harness: Harness
     messages: list[dict[str, Any]] = []
     while not messages and time.monotonic() < deadline:
         messages = sqs.receive_message(QueueUrl=url, MessageAttributeNames=["All"], WaitTimeSeconds=1).get(
-            "Messages", [])
+            "Messages", []
+        )
     assert messages, "the failed event never reached the dead-letter queue"
     assert json.loads(messages[0]["Body"]) == {"truck": "29C-999.99"}
     assert "always fails" in messages[0]["MessageAttributes"]["ErrorMessage"]["StringValue"]

@@ -47,8 +47,12 @@ def test_up_then_down_leaves_nothing_running(tmp_path: Path) -> None:
 
 
 def test_the_cli_reports_a_stack_that_is_not_running(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "smartgate_infra.cli", "--state-dir", str(tmp_path), "rejected"],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "smartgate_infra.cli", "--state-dir", str(tmp_path), "rejected"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2 and "not running" in result.stderr
 
 
@@ -66,9 +70,11 @@ def test_a_resource_type_the_stack_cannot_create_is_named(tmp_path: Path) -> Non
 
 
 def test_an_event_source_the_runtime_cannot_serve_is_named(tmp_path: Path) -> None:
-    extra = ("  Odd:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: functions/api/\n"
-             "      Handler: app.app\n      Events:\n        Kin:\n          Type: Kinesis\n"
-             "          Properties: {Stream: x, StartingPosition: LATEST}\n")
+    extra = (
+        "  Odd:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: functions/api/\n"
+        "      Handler: app.app\n      Events:\n        Kin:\n          Type: Kinesis\n"
+        "          Properties: {Stream: x, StartingPosition: LATEST}\n"
+    )
     template = unservable(tmp_path, extra)
     with pytest.raises(RuntimeConfigError, match=r"Odd.Events.Kin: event type 'Kinesis'"):
         LocalRuntime(template, tmp_path, ports(), tmp_path / "state")

@@ -16,8 +16,14 @@ def test_sam_validate_lint() -> None:
     if not SAM.exists():
         pytest.fail(f"SAM CLI missing at {SAM}; `make test` installs it (infra/bootstrap.sh sam)")
     env = {**os.environ, "SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": "us-east-1"}
-    result = subprocess.run([str(SAM), "validate", "--lint", "--region", "us-east-1", "-t", "template.yaml"],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [str(SAM), "validate", "--lint", "--region", "us-east-1", "-t", "template.yaml"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "is a valid SAM Template" in result.stdout + result.stderr
 
@@ -29,6 +35,12 @@ def test_sam_lint_catches_a_broken_template(tmp_path: Path) -> None:
     broken = (ROOT / "template.yaml").read_text().replace("BillingMode: PAY_PER_REQUEST", "BillingMode: FREE", 1)
     (tmp_path / "template.yaml").write_text(broken)
     env = {**os.environ, "SAM_CLI_TELEMETRY": "0"}
-    result = subprocess.run([str(SAM), "validate", "--lint", "--region", "us-east-1", "-t", "template.yaml"],
-                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [str(SAM), "validate", "--lint", "--region", "us-east-1", "-t", "template.yaml"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode != 0

@@ -45,8 +45,10 @@ def test_a_company_user_with_a_temporary_password_sets_a_new_one(stack, stack_cl
     api = ApiClient(stack.api_url)
     first = api.post("/sessions", {"username": username, "password": created.body["temporary_password"]})
     assert first.status == 409 and first.fields() == ["body.new_password"]
-    second = api.post("/sessions", {"username": username, "password": created.body["temporary_password"],
-                                    "new_password": "Dongxing-border-2026"})
+    second = api.post(
+        "/sessions",
+        {"username": username, "password": created.body["temporary_password"], "new_password": "Dongxing-border-2026"},
+    )
     assert second.status == 201
     assert api.as_(second.body["id_token"]).get("/me").body["company_id"] == trader.company_id
     again = trader.api.post(f"/companies/{trader.company_id}/users", {"username": username})
@@ -54,22 +56,25 @@ def test_a_company_user_with_a_temporary_password_sets_a_new_one(stack, stack_cl
 
 
 def test_declare_book_and_get_a_pass_the_lane_verifies_offline(stack, stack_client, trader) -> None:  # type: ignore[no-untyped-def]
-    driver = trader.api.post("/drivers", {"full_name": "Nguyễn Văn An", "document_number": "B12345678",
-                                          "country": "VN", "phone": "+84 912 345 678"})
+    driver = trader.api.post(
+        "/drivers",
+        {"full_name": "Nguyễn Văn An", "document_number": "B12345678", "country": "VN", "phone": "+84 912 345 678"},
+    )
     assert driver.status == 201
     consignment = trader.declare("24C-123.45", driver_id=driver.body["driver_id"])
     assert consignment["trader_id"] == trader.company_id and consignment["consignment_id"].startswith("C-")
     start = future_window(30)
     day = start.astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).date().isoformat()
-    before = {w["start"]: w for w in trader.api.get("/slots", gate_id="sandbox", direction="VN_TO_CN",
-                                                     date=day).body}
+    before = {w["start"]: w for w in trader.api.get("/slots", gate_id="sandbox", direction="VN_TO_CN", date=day).body}
     booked = trader.book(consignment["consignment_id"], start)
     assert booked.status == 201, booked.raw
     booking = booked.body
     assert (booking["plate_text"], booking["driver_id"], booking["status"]) == (
-        "24C-123.45", driver.body["driver_id"], "BOOKED")
-    after = {w["start"]: w for w in trader.api.get("/slots", gate_id="sandbox", direction="VN_TO_CN",
-                                                    date=day).body}
+        "24C-123.45",
+        driver.body["driver_id"],
+        "BOOKED",
+    )
+    after = {w["start"]: w for w in trader.api.get("/slots", gate_id="sandbox", direction="VN_TO_CN", date=day).body}
     key = start.isoformat().replace("+00:00", "Z")
     assert after[key]["booked"] == before[key]["booked"] + 1 and after[key]["free"] == before[key]["free"] - 1
 
@@ -80,8 +85,11 @@ def test_declare_book_and_get_a_pass_the_lane_verifies_offline(stack, stack_clie
     check = lane.check(token, "sandbox", "VN_TO_CN", start + timedelta(minutes=5))
     assert check.valid and check.in_window and check.booking_id == booking["booking_id"]
     assert not lane.check(token, "kimthanh2", "VN_TO_CN", start).valid
-    assert not Ed25519PassVerifier({issued.body["key_id"]: Ed25519PrivateKey.generate().public_key()}).check(
-        token, "sandbox", "VN_TO_CN", start).valid
+    assert (
+        not Ed25519PassVerifier({issued.body["key_id"]: Ed25519PrivateKey.generate().public_key()})
+        .check(token, "sandbox", "VN_TO_CN", start)
+        .valid
+    )
 
     png = trader.api.call("GET", issued.body["png"], headers={"Accept": "image/png"})
     assert png.status == 200 and png.headers["content-type"] == "image/png"
@@ -125,27 +133,43 @@ def test_the_same_idempotency_key_gives_the_first_answer_and_another_body_is_ref
     first = trader.api.call("POST", "/bookings", body, headers={"Idempotency-Key": "retry-test-0001"})
     second = trader.api.call("POST", "/bookings", body, headers={"Idempotency-Key": "retry-test-0001"})
     assert first.status == second.status == 201 and first.body == second.body
-    other = trader.api.call("POST", "/bookings", {**body, "window_start": future_window(33).isoformat()},
-                            headers={"Idempotency-Key": "retry-test-0001"})
+    other = trader.api.call(
+        "POST",
+        "/bookings",
+        {**body, "window_start": future_window(33).isoformat()},
+        headers={"Idempotency-Key": "retry-test-0001"},
+    )
     assert other.status == 422 and other.fields() == ["Idempotency-Key"]
-    bookings = [b for b in trader.api.get("/bookings", limit=100).body["items"]
-                if b["consignment_id"] == consignment["consignment_id"]]
+    bookings = [
+        b
+        for b in trader.api.get("/bookings", limit=100).body["items"]
+        if b["consignment_id"] == consignment["consignment_id"]
+    ]
     assert len(bookings) == 1
 
 
-@pytest.mark.parametrize(("change", "field"), [
-    ({"plate_text": "24C-12A.45"}, "body.plate_text"),
-    ({"country": "CN", "plate_text": "24C-123.45"}, "body.plate_text"),
-    ({"container_nos": ["MSCU1234560"]}, "body.container_nos.0"),
-    ({"goods": [{**GOODS[0], "hs_code": "08A0"}]}, "body.goods.0.hs_code"),
-    ({"goods": [{**GOODS[0], "gross_kg": 10}]}, "body.goods.0"),
-    ({"gate_id": "nowhere"}, "body.gate_id"),
-    ({"driver_id": "DR-nobody"}, "body.driver_id"),
-])
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"plate_text": "24C-12A.45"}, "body.plate_text"),
+        ({"country": "CN", "plate_text": "24C-123.45"}, "body.plate_text"),
+        ({"container_nos": ["MSCU1234560"]}, "body.container_nos.0"),
+        ({"goods": [{**GOODS[0], "hs_code": "08A0"}]}, "body.goods.0.hs_code"),
+        ({"goods": [{**GOODS[0], "gross_kg": 10}]}, "body.goods.0"),
+        ({"gate_id": "nowhere"}, "body.gate_id"),
+        ({"driver_id": "DR-nobody"}, "body.driver_id"),
+    ],
+)
 def test_a_bad_declaration_names_its_field_and_stores_nothing(trader, change, field) -> None:  # type: ignore[no-untyped-def]
     before = trader.api.get("/consignments", limit=100).body["items"]
-    body = {"gate_id": "sandbox", "direction": "VN_TO_CN", "country": "VN", "plate_text": "24C-123.45",
-            "goods": GOODS, **change}
+    body = {
+        "gate_id": "sandbox",
+        "direction": "VN_TO_CN",
+        "country": "VN",
+        "plate_text": "24C-123.45",
+        "goods": GOODS,
+        **change,
+    }
     reply = trader.api.post("/consignments", body)
     assert reply.status == 422, reply.raw
     assert reply.headers["content-type"] == "application/problem+json" and field in reply.fields()
@@ -154,14 +178,19 @@ def test_a_bad_declaration_names_its_field_and_stores_nothing(trader, change, fi
 
 def test_bad_slots_are_refused_naming_the_window(trader) -> None:  # type: ignore[no-untyped-def]
     consignment = trader.declare("24C-456.78")
-    for start, words in [(future_window(1) - timedelta(hours=3), "in the past"),
-                         (future_window(34) + timedelta(minutes=5), "not the start"),
-                         (future_window(24 * 15), "days ahead")]:
+    for start, words in [
+        (future_window(1) - timedelta(hours=3), "in the past"),
+        (future_window(34) + timedelta(minutes=5), "not the start"),
+        (future_window(24 * 15), "days ahead"),
+    ]:
         reply = trader.book(consignment["consignment_id"], start)
         assert reply.status == 422 and reply.fields() == ["body.window_start"], reply.raw
         assert words in reply.problem["detail"]
-    held = [b for b in trader.api.get("/bookings", limit=100).body["items"]
-            if b["consignment_id"] == consignment["consignment_id"]]
+    held = [
+        b
+        for b in trader.api.get("/bookings", limit=100).body["items"]
+        if b["consignment_id"] == consignment["consignment_id"]
+    ]
     assert held == [] and trader.api.get(f"/consignments/{consignment['consignment_id']}").status == 200
 
 
@@ -169,8 +198,14 @@ def test_another_companys_records_are_invisible_and_unchangeable(trader, rival) 
     consignment = trader.declare("24C-567.89")
     booking = trader.book(consignment["consignment_id"], future_window(35)).body
     cid, bid = consignment["consignment_id"], booking["booking_id"]
-    for path in (f"/consignments/{cid}", f"/bookings/{bid}", f"/bookings/{bid}/pass", f"/bookings/{bid}/pass.png",
-                 f"/bookings/{bid}/timeline", f"/companies/{trader.company_id}"):
+    for path in (
+        f"/consignments/{cid}",
+        f"/bookings/{bid}",
+        f"/bookings/{bid}/pass",
+        f"/bookings/{bid}/pass.png",
+        f"/bookings/{bid}/timeline",
+        f"/companies/{trader.company_id}",
+    ):
         reply = rival.api.call("GET", path, headers={"Accept": "*/*"})
         assert reply.status == 404, (path, reply.status)
         assert cid not in reply.raw.decode() or path.startswith("/consignments")
@@ -178,10 +213,19 @@ def test_another_companys_records_are_invisible_and_unchangeable(trader, rival) 
     assert rival.api.post(f"/bookings/{bid}/reschedule", {"window_start": future_window(36).isoformat()}).status == 404
     stolen = rival.book(cid, future_window(36))
     assert stolen.status == 404 and stolen.fields() == ["body.consignment_id"]
-    assert rival.api.post("/companies", {"company_id": "RV-EVIL", "name": "x", "country": "VN",
-                                         "tax_id": "0101234567"}).status == 403
-    assert rival.api.put("/gates/sandbox/capacity", {"direction": "VN_TO_CN", "windows": [
-        {"start": future_window(35).isoformat(), "capacity": 0}]}).status == 403
+    assert (
+        rival.api.post(
+            "/companies", {"company_id": "RV-EVIL", "name": "x", "country": "VN", "tax_id": "0101234567"}
+        ).status
+        == 403
+    )
+    assert (
+        rival.api.put(
+            "/gates/sandbox/capacity",
+            {"direction": "VN_TO_CN", "windows": [{"start": future_window(35).isoformat(), "capacity": 0}]},
+        ).status
+        == 403
+    )
     assert cid not in [c["consignment_id"] for c in rival.api.get("/consignments", limit=100).body["items"]]
     assert trader.api.get(f"/bookings/{bid}").body["booking"]["status"] == "BOOKED"
 
@@ -189,8 +233,13 @@ def test_another_companys_records_are_invisible_and_unchangeable(trader, rival) 
 def test_a_full_window_is_refused_and_a_lowered_capacity_moves_the_last_booked(stack, stack_client, trader) -> None:  # type: ignore[no-untyped-def]
     gate = operator(stack, stack_client)
     start = future_window(40)
-    assert gate.put("/gates/sandbox/capacity", {"direction": "CN_TO_VN", "windows": [
-        {"start": start.isoformat(), "capacity": 3}]}).status == 200
+    assert (
+        gate.put(
+            "/gates/sandbox/capacity",
+            {"direction": "CN_TO_VN", "windows": [{"start": start.isoformat(), "capacity": 3}]},
+        ).status
+        == 200
+    )
     bookings = []
     for n in range(3):
         c = trader.declare(f"29C-11{n}.22", direction="CN_TO_VN")
@@ -201,8 +250,10 @@ def test_a_full_window_is_refused_and_a_lowered_capacity_moves_the_last_booked(s
     full = trader.book(extra["consignment_id"], start)
     assert full.status == 409 and full.fields() == ["body.window_start"] and "full" in full.problem["detail"]
 
-    dropped = gate.put("/gates/sandbox/capacity", {"direction": "CN_TO_VN", "windows": [
-        {"start": start.isoformat(), "partner_capacity": 1}]})
+    dropped = gate.put(
+        "/gates/sandbox/capacity",
+        {"direction": "CN_TO_VN", "windows": [{"start": start.isoformat(), "partner_capacity": 1}]},
+    )
     assert dropped.status == 200, dropped.raw
     window = dropped.body["windows"][0]
     assert (window["capacity"], window["our_capacity"], window["partner_capacity"], window["booked"]) == (1, 3, 1, 1)

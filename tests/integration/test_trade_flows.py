@@ -28,8 +28,13 @@ class Clock:
 @pytest.fixture
 def deps(stack_client) -> TradeDeps:  # type: ignore[no-untyped-def]
     store = stack_client.trade
-    return TradeDeps(store=store, gates=default_gates("local"), passes=None,
-                     notifier=OutboxNotifier(store, None, "us-east-1"), clock=Clock(utc_now()))
+    return TradeDeps(
+        store=store,
+        gates=default_gates("local"),
+        passes=None,
+        notifier=OutboxNotifier(store, None, "us-east-1"),
+        clock=Clock(utc_now()),
+    )
 
 
 def test_a_booking_nobody_used_becomes_a_no_show_and_costs_its_company(stack, stack_client, deps) -> None:  # type: ignore[no-untyped-def]
@@ -53,22 +58,43 @@ def test_a_booking_nobody_used_becomes_a_no_show_and_costs_its_company(stack, st
 def test_a_redelivered_passage_event_changes_nothing_more(stack, stack_client, deps) -> None:  # type: ignore[no-untyped-def]
     trader = new_trader(stack, stack_client, prefix="RD")
     booking = trader.book(trader.declare("24C-924.68")["consignment_id"], window_start(utc_now())).body
-    event = PassageStateChanged(event_id="evt-rd-held", passage_id="psg-rd-1", gate_id="sandbox", lane_id="out-40",
-                                booking_id=booking["booking_id"], from_status=PassageStatus.OPEN,
-                                to_status=PassageStatus.HELD, reason="document check", actor="rules",
-                                at=utc_now())
+    event = PassageStateChanged(
+        event_id="evt-rd-held",
+        passage_id="psg-rd-1",
+        gate_id="sandbox",
+        lane_id="out-40",
+        booking_id=booking["booking_id"],
+        from_status=PassageStatus.OPEN,
+        to_status=PassageStatus.HELD,
+        reason="document check",
+        actor="rules",
+        at=utc_now(),
+    )
     assert passage_changed(deps, event) == "held"
     assert passage_changed(deps, event) == "held"
     timeline = [e["status"] for e in trader.api.get(f"/bookings/{booking['booking_id']}/timeline").body]
     assert timeline == ["booked", "arrived", "held"]
-    kinds = [n["kind"] for n in trader.api.get("/notifications").body["items"]
-             if n["booking_id"] == booking["booking_id"]]
+    kinds = [
+        n["kind"] for n in trader.api.get("/notifications").body["items"] if n["booking_id"] == booking["booking_id"]
+    ]
     assert sorted(kinds) == ["arrived", "booked", "held"]
     assert stack_client.trade.company(trader.company_id).open_bookings == 0
-    released = event.model_copy(update={"event_id": "evt-rd-rel", "from_status": PassageStatus.HELD,
-                                        "to_status": PassageStatus.RELEASED, "at": utc_now()})
-    departed = event.model_copy(update={"event_id": "evt-rd-dep", "from_status": PassageStatus.RELEASED,
-                                        "to_status": PassageStatus.DEPARTED, "at": utc_now() + timedelta(seconds=1)})
+    released = event.model_copy(
+        update={
+            "event_id": "evt-rd-rel",
+            "from_status": PassageStatus.HELD,
+            "to_status": PassageStatus.RELEASED,
+            "at": utc_now(),
+        }
+    )
+    departed = event.model_copy(
+        update={
+            "event_id": "evt-rd-dep",
+            "from_status": PassageStatus.RELEASED,
+            "to_status": PassageStatus.DEPARTED,
+            "at": utc_now() + timedelta(seconds=1),
+        }
+    )
     assert passage_changed(deps, departed) == "crossed"  # out of order: the later event first
     assert passage_changed(deps, released) == "cleared"
     assert trader.api.get(f"/bookings/{booking['booking_id']}").body["booking"]["status"] == "CROSSED"

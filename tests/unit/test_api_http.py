@@ -35,9 +35,16 @@ def document() -> None: ...
 
 def test_a_validation_error_names_every_field() -> None:
     with pytest.raises(ValidationError) as err:
-        ConsignmentIn.model_validate({"gate_id": "kimthanh2", "direction": "VN_TO_CN", "country": "VN",
-                                      "plate_text": "24C-123.45", "container_nos": ["MSCU1234560"],
-                                      "goods": [{"hs_code": "12", "description": "x", "net_mass_kg": 1}]})
+        ConsignmentIn.model_validate(
+            {
+                "gate_id": "kimthanh2",
+                "direction": "VN_TO_CN",
+                "country": "VN",
+                "plate_text": "24C-123.45",
+                "container_nos": ["MSCU1234560"],
+                "goods": [{"hs_code": "12", "description": "x", "net_mass_kg": 1}],
+            }
+        )
     problem = validation_problem(err.value).problem()
     fields = {e.field for e in problem.errors}
     assert problem.status == 422 and "body.goods.0.hs_code" in fields and "body.container_nos.0" in fields
@@ -67,13 +74,31 @@ def test_cursors_round_trip_and_junk_is_a_field_error() -> None:
 
 
 def test_the_document_is_valid_openapi_and_describes_each_route() -> None:
-    specs = [RouteSpec("/bookings", "POST", "book", book, "bookings", request=BookingIn, response=PassOut,
-                       status=201, idempotent=True, errors=(409,)),
-             RouteSpec("/bookings", "GET", "list", listing, "bookings", response=Page[PassOut],
-                       query=(Query("cursor"), Query("limit", int))),
-             RouteSpec("/bookings/{booking_id}/pass.png", "GET", "qr", qr, "bookings", response="binary",
-                       media="image/png"),
-             RouteSpec("/openapi.json", "GET", "doc", document, "meta", roles=None)]
+    specs = [
+        RouteSpec(
+            "/bookings",
+            "POST",
+            "book",
+            book,
+            "bookings",
+            request=BookingIn,
+            response=PassOut,
+            status=201,
+            idempotent=True,
+            errors=(409,),
+        ),
+        RouteSpec(
+            "/bookings",
+            "GET",
+            "list",
+            listing,
+            "bookings",
+            response=Page[PassOut],
+            query=(Query("cursor"), Query("limit", int)),
+        ),
+        RouteSpec("/bookings/{booking_id}/pass.png", "GET", "qr", qr, "bookings", response="binary", media="image/png"),
+        RouteSpec("/openapi.json", "GET", "doc", document, "meta", roles=None),
+    ]
     doc = openapi_document(specs, "t", "1")
     validate(doc)
     post = doc["paths"]["/bookings"]["post"]

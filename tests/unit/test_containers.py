@@ -54,15 +54,18 @@ def test_separators_and_case_are_ignored() -> None:
     assert container_check_digit_ok("CSQU 305438 3")
 
 
-@pytest.mark.parametrize(("code", "reason"), [
-    ("CSQU3054384", "check digit is 4, expected 3"),
-    ("CSQU305438", "11 characters, got 10"),
-    ("CS1U3054383", "owner code must be 3 letters"),
-    ("CSQX3054383", "category must be U, J or Z"),
-    ("CSQU3O54383", "serial must be 6 digits"),
-    ("CSQU305438X", "check digit must be a digit"),
-    ("1234567890X", "owner code must be 3 letters"),
-])
+@pytest.mark.parametrize(
+    ("code", "reason"),
+    [
+        ("CSQU3054384", "check digit is 4, expected 3"),
+        ("CSQU305438", "11 characters, got 10"),
+        ("CS1U3054383", "owner code must be 3 letters"),
+        ("CSQX3054383", "category must be U, J or Z"),
+        ("CSQU3O54383", "serial must be 6 digits"),
+        ("CSQU305438X", "check digit must be a digit"),
+        ("1234567890X", "owner code must be 3 letters"),
+    ],
+)
 def test_bad_codes_say_what_is_wrong(code: str, reason: str) -> None:
     result = validate_container(code)
     assert not result.check_digit_ok and result.reason is not None and reason in result.reason
@@ -84,7 +87,7 @@ def test_every_single_digit_change_breaks_the_check_digit(code: str, position: i
     # check digit 0 can hide one change: CSQU0000070 and CSQU9000070 both pass — remainders 10 and 0)
     assume(code[10] != "0" or position == 10)
     # When one digit of the serial or the check digit itself is changed
-    changed = code[:position] + str((int(code[position]) + shift) % 10) + code[position + 1:]
+    changed = code[:position] + str((int(code[position]) + shift) % 10) + code[position + 1 :]
     # Then the check digit no longer matches
     assert not container_check_digit_ok(changed)
 
@@ -96,16 +99,19 @@ def test_the_documented_remainder_ten_blind_spot() -> None:
 # --------------------------------------------------------------------------- correction
 
 
-@pytest.mark.parametrize(("read", "position"), [
-    ("CSQU3O54383", 5),   # 0 read as O
-    ("CSQU3D54383", 5),   # 0 read as D
-    ("C5QU3054383", 1),   # S read as 5
-    ("CS0U3054383", 2),   # Q read as 0
-    ("CSQU30543B3", 9),   # 8 read as B
-    ("CSQU305A383", 7),   # 4 read as A
-    ("BICUI234565", 4),   # 1 read as I
-    ("MSKU601167Z", 10),  # 2 read as Z in the check digit
-])
+@pytest.mark.parametrize(
+    ("read", "position"),
+    [
+        ("CSQU3O54383", 5),  # 0 read as O
+        ("CSQU3D54383", 5),  # 0 read as D
+        ("C5QU3054383", 1),  # S read as 5
+        ("CS0U3054383", 2),  # Q read as 0
+        ("CSQU30543B3", 9),  # 8 read as B
+        ("CSQU305A383", 7),  # 4 read as A
+        ("BICUI234565", 4),  # 1 read as I
+        ("MSKU601167Z", 10),  # 2 read as Z in the check digit
+    ],
+)
 def test_a_single_confusion_of_the_wrong_kind_is_corrected(read: str, position: int) -> None:
     # Given a read with one character of the wrong kind, from the confusion table
     # When it is corrected
@@ -131,12 +137,15 @@ def test_a_well_formed_code_with_a_wrong_check_digit_is_reported_as_read_by_defa
     assert allowed.corrected and allowed.text == "CSQU3054383" and allowed.position == 9
 
 
-@pytest.mark.parametrize(("read", "candidates"), [
-    # C read as G: CSQU3054383 fixes it, and so does 8 -> 0 at position 9 (GSQU3054303)
-    ("GSQU3054383", {"CSQU3054383", "GSQU3054303"}),
-    # 8 read as 0: three codes one confusion away pass
-    ("CSQU3054303", {"CSQU3054383", "CSQU3054803", "GSQU3054303"}),
-])
+@pytest.mark.parametrize(
+    ("read", "candidates"),
+    [
+        # C read as G: CSQU3054383 fixes it, and so does 8 -> 0 at position 9 (GSQU3054303)
+        ("GSQU3054383", {"CSQU3054383", "GSQU3054303"}),
+        # 8 read as 0: three codes one confusion away pass
+        ("CSQU3054303", {"CSQU3054383", "CSQU3054803", "GSQU3054303"}),
+    ],
+)
 def test_a_confusion_with_several_fixes_is_not_corrected(read: str, candidates: set[str]) -> None:
     result = correct_container(read, allow_same_kind=True)
     assert not result.corrected and not result.check_digit_ok and result.text == read
@@ -159,14 +168,17 @@ def test_two_confusions_of_the_wrong_kind_are_never_corrected_example() -> None:
 
 def _confusable_positions(code: str, kind_changes: bool) -> list[int]:
     """Positions where a confusion changes the character's kind (letter <-> digit) or keeps it."""
-    return [i for i, ch in enumerate(code)
-            if any((alt.isdigit() != ch.isdigit()) == kind_changes for alt in CONFUSIONS.get(ch, ""))]
+    return [
+        i
+        for i, ch in enumerate(code)
+        if any((alt.isdigit() != ch.isdigit()) == kind_changes for alt in CONFUSIONS.get(ch, ""))
+    ]
 
 
 def _confuse(code: str, i: int, kind_changes: bool, data: st.DataObject) -> str:
     ch = code[i]
     options = [alt for alt in CONFUSIONS[ch] if (alt.isdigit() != ch.isdigit()) == kind_changes]
-    return code[:i] + data.draw(st.sampled_from(options)) + code[i + 1:]
+    return code[:i] + data.draw(st.sampled_from(options)) + code[i + 1 :]
 
 
 @given(valid_codes(), st.data())
@@ -184,13 +196,14 @@ def test_two_confusions_of_the_wrong_kind_are_never_corrected(code: str, data: s
 
 
 @given(valid_codes(), st.data(), st.booleans())
-def test_a_single_confusion_is_only_ever_corrected_back_to_the_original(code: str, data: st.DataObject,
-                                                                      allow: bool) -> None:
+def test_a_single_confusion_is_only_ever_corrected_back_to_the_original(
+    code: str, data: st.DataObject, allow: bool
+) -> None:
     # Given a valid code with one character replaced by a look-alike
     positions = [i for i, ch in enumerate(code) if CONFUSIONS.get(ch)]
     assume(positions)
     i = data.draw(st.sampled_from(positions))
-    read = code[:i] + data.draw(st.sampled_from(CONFUSIONS[code[i]])) + code[i + 1:]
+    read = code[:i] + data.draw(st.sampled_from(CONFUSIONS[code[i]])) + code[i + 1 :]
     assume(not container_check_digit_ok(read))
     # When it is corrected
     result = correct_container(read, allow_same_kind=allow)

@@ -28,8 +28,13 @@ from smartgate.schemas import BarrierAction, Channel, PassageStatus
 GROSS_OK = 35_400  # 20,400 kg of goods + 15,000 kg tare
 
 
-def truck(lane: str = "out-01", at=T0, plate_text: str = "24C-123.45", box: str | None = "MSKU6011672",
-          kg: float | None = GROSS_OK):  # type: ignore[no-untyped-def]
+def truck(
+    lane: str = "out-01",
+    at=T0,
+    plate_text: str = "24C-123.45",
+    box: str | None = "MSKU6011672",
+    kg: float | None = GROSS_OK,
+):  # type: ignore[no-untyped-def]
     found = [plate(plate_text, at, lane=lane)]
     if box:
         found.append(container(box, at + timedelta(seconds=1), lane=lane))
@@ -174,7 +179,8 @@ def test_a_detection_whose_handling_was_cut_short_is_finished_on_redelivery() ->
     w.commands.sent.clear()
     last = detections[-1]
     w.store.detections[last.event_id] = w.store.detections[last.event_id].__class__(
-        last.event_id, w.store.detections[last.event_id].passage_id, False)  # the crash came before handled
+        last.event_id, w.store.detections[last.event_id].passage_id, False
+    )  # the crash came before handled
     [result] = run(w, [last])
     assert result.outcome == "duplicate" and [c.action for c in w.commands.sent] == [BarrierAction.OPEN]
     assert run(w, [last])[0].command_id is None
@@ -214,8 +220,7 @@ def arrivals(draw: st.DrawFn):  # type: ignore[no-untyped-def]
     found = [plate(text, T0, confidence=draw(st.sampled_from([0.97, 0.5])))]
     if draw(st.booleans()):
         found.append(plate(text, T0 + timedelta(seconds=1), camera="rear"))
-    for box in draw(st.lists(st.sampled_from(["MSKU6011672", "TGHU1234567", "MSKU6011673"]), max_size=2,
-                             unique=True)):
+    for box in draw(st.lists(st.sampled_from(["MSKU6011672", "TGHU1234567", "MSKU6011673"]), max_size=2, unique=True)):
         found.append(container(box, T0 + timedelta(seconds=1), ok=box != "MSKU6011673"))
     for kg in draw(st.lists(st.sampled_from([GROSS_OK, 39_000.0, 52_000.0]), max_size=2)):
         found.append(weight(kg, T0 + timedelta(seconds=2)))
@@ -227,11 +232,22 @@ def arrivals(draw: st.DrawFn):  # type: ignore[no-untyped-def]
 
 def _final(found, order):  # type: ignore[no-untyped-def]
     w = World()
-    w.book(consignment(lines=[goods(hs_code="0810.60", description="durian", perishable=True,
-                                    shelf_life_deadline=T0 + timedelta(days=3))]))
-    w.passes.update({"GOOD": PassCheck(True, booking_id="BK-1", plate="24C-123.45"),
-                     "OTHER": PassCheck(True, booking_id="BK-9", plate="51F-882.70"),
-                     "FORGED": PassCheck(False, "signature does not verify")})
+    w.book(
+        consignment(
+            lines=[
+                goods(
+                    hs_code="0810.60", description="durian", perishable=True, shelf_life_deadline=T0 + timedelta(days=3)
+                )
+            ]
+        )
+    )
+    w.passes.update(
+        {
+            "GOOD": PassCheck(True, booking_id="BK-1", plate="24C-123.45"),
+            "OTHER": PassCheck(True, booking_id="BK-9", plate="51F-882.70"),
+            "FORGED": PassCheck(False, "signature does not verify"),
+        }
+    )
     for i in order:
         ingest_detection(found[i], w.deps)
     w.later(10)

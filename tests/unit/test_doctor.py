@@ -64,8 +64,11 @@ def test_a_healthy_machine_is_ready(tmp_path: Path) -> None:
 
 
 def test_a_fresh_clone_is_ready_and_says_what_the_first_run_installs(tmp_path: Path) -> None:
-    machine = replace(healthy(project(tmp_path, installed=False)), file_exists=lambda _p: False,
-                      which=lambda name: None if name == "mosquitto" else f"/usr/bin/{name}")
+    machine = replace(
+        healthy(project(tmp_path, installed=False)),
+        file_exists=lambda _p: False,
+        which=lambda name: None if name == "mosquitto" else f"/usr/bin/{name}",
+    )
     findings = diagnose(machine)
     assert not blocking(findings)
     later = " | ".join(f.title for f in findings if f.level == "later")
@@ -75,12 +78,18 @@ def test_a_fresh_clone_is_ready_and_says_what_the_first_run_installs(tmp_path: P
     assert "first run installs" in report(findings)
 
 
-@pytest.mark.parametrize(("probe", "says", "fix"), [
-    (PythonProbe("python3", None, False), "not found", "apt-get install -y python3"),
-    (PythonProbe("/usr/bin/python3", (3, 9, 2), True), "3.9.2 at /usr/bin/python3 is too old", "PYTHON=python3.11"),
-    (PythonProbe("/usr/bin/python3", (3, 12, 3), False), "cannot make virtual environments",
-     "apt-get install -y python3.12-venv"),
-])
+@pytest.mark.parametrize(
+    ("probe", "says", "fix"),
+    [
+        (PythonProbe("python3", None, False), "not found", "apt-get install -y python3"),
+        (PythonProbe("/usr/bin/python3", (3, 9, 2), True), "3.9.2 at /usr/bin/python3 is too old", "PYTHON=python3.11"),
+        (
+            PythonProbe("/usr/bin/python3", (3, 12, 3), False),
+            "cannot make virtual environments",
+            "apt-get install -y python3.12-venv",
+        ),
+    ],
+)
 def test_a_python_the_set_up_cannot_use_blocks(tmp_path: Path, probe: PythonProbe, says: str, fix: str) -> None:
     [finding] = blocking(diagnose(replace(healthy(project(tmp_path)), probe_python=lambda _exe: probe)))
     assert says in finding.title and fix in finding.fix
@@ -118,8 +127,12 @@ def test_missing_packages_as_root_are_installed_later(tmp_path: Path) -> None:
 
 
 def test_a_taken_port_that_was_set_explicitly_blocks_and_names_the_holder(tmp_path: Path) -> None:
-    machine = replace(healthy(project(tmp_path)), env={"SMARTGATE_MQTT_PORT": "1883"},
-                      port_free=lambda port: port != 1883, holders=lambda port: [(812, "mosquitto")])
+    machine = replace(
+        healthy(project(tmp_path)),
+        env={"SMARTGATE_MQTT_PORT": "1883"},
+        port_free=lambda port: port != 1883,
+        holders=lambda port: [(812, "mosquitto")],
+    )
     [finding] = blocking(diagnose(machine))
     assert finding.title == "port 1883 for the MQTT broker is taken by mosquitto (pid 812)"
     assert "SMARTGATE_MQTT_PORT=1883" in finding.detail and "unset SMARTGATE_MQTT_PORT" in finding.fix
@@ -131,8 +144,11 @@ def test_a_malformed_port_blocks(tmp_path: Path) -> None:
 
 
 def test_a_taken_default_is_only_a_note_and_a_system_broker_is_named(tmp_path: Path) -> None:
-    machine = replace(healthy(project(tmp_path)), port_free=lambda port: port not in (1883, 3000),
-                      holders=lambda port: [(812, "mosquitto")] if port == 1883 else [(99, "node")])
+    machine = replace(
+        healthy(project(tmp_path)),
+        port_free=lambda port: port not in (1883, 3000),
+        holders=lambda port: [(812, "mosquitto")] if port == 1883 else [(99, "node")],
+    )
     findings = diagnose(machine)
     assert not blocking(findings)
     notes = {f.title: f for f in findings if f.level == "note"}
@@ -182,6 +198,12 @@ def test_the_report_counts_what_blocks(tmp_path: Path) -> None:
 def test_the_stamp_is_the_one_the_set_up_writes() -> None:
     import subprocess
 
-    out = subprocess.run("cat pyproject.toml infra/model-packages.txt | sha256sum | cut -c1-16", shell=True,
-                         cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    out = subprocess.run(
+        "cat pyproject.toml infra/model-packages.txt | sha256sum | cut -c1-16",
+        shell=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     assert installed_stamp(ROOT) == f".installed-{out}"

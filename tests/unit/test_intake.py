@@ -8,9 +8,17 @@ from smartgate.domain.intake import RejectedDetection, detection_from_rule_event
 from smartgate.schemas import PlateRead
 from smartgate.topics import commands_topic, detections_topic, parse_lane_topic
 
-GOOD = {"schema": "PlateRead.v1", "event_id": "ev-1", "gate_id": "kimthanh2", "lane_id": "in-1",
-        "plate_text": "29A-123.45", "country": "VN", "format_valid": True, "confidence": 0.9,
-        "captured_at": "2026-11-26T09:00:00+07:00"}
+GOOD = {
+    "schema": "PlateRead.v1",
+    "event_id": "ev-1",
+    "gate_id": "kimthanh2",
+    "lane_id": "in-1",
+    "plate_text": "29A-123.45",
+    "country": "VN",
+    "format_valid": True,
+    "confidence": 0.9,
+    "captured_at": "2026-11-26T09:00:00+07:00",
+}
 
 
 def rule_event(**changes: object) -> dict[str, object]:
@@ -24,15 +32,18 @@ def test_valid_rule_output_becomes_a_detection_in_utc() -> None:
     assert detection.captured_at.hour == 2
 
 
-@pytest.mark.parametrize(("changes", "field"), [
-    ({"confidence": 7}, "confidence"),
-    ({"plate_text": ""}, "plate_text"),
-    ({"captured_at": "2026-11-26T09:00:00"}, "captured_at"),  # no timezone
-    ({"schema": "PlateRead.v9"}, "schema"),
-    ({"unexpected": 1}, "unexpected"),
-    ({"lane_id": "in-2"}, "gate_id/lane_id"),  # speaks for another lane
-    ({"mqtt_topic": "elsewhere/x"}, "mqtt_topic"),
-])
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"confidence": 7}, "confidence"),
+        ({"plate_text": ""}, "plate_text"),
+        ({"captured_at": "2026-11-26T09:00:00"}, "captured_at"),  # no timezone
+        ({"schema": "PlateRead.v9"}, "schema"),
+        ({"unexpected": 1}, "unexpected"),
+        ({"lane_id": "in-2"}, "gate_id/lane_id"),  # speaks for another lane
+        ({"mqtt_topic": "elsewhere/x"}, "mqtt_topic"),
+    ],
+)
 def test_bad_messages_are_rejected_naming_the_field(changes: dict[str, object], field: str) -> None:
     with pytest.raises(RejectedDetection) as err:
         detection_from_rule_event(rule_event(**changes))
@@ -64,8 +75,15 @@ def test_topics_are_built_and_parsed_in_one_place() -> None:
 
 
 def test_a_weight_of_zero_is_rejected_naming_the_field() -> None:
-    weight = {"schema": "WeightReading.v1", "event_id": "w-1", "gate_id": "kimthanh2", "lane_id": "in-1",
-              "gross_kg": 0, "stable": True, "captured_at": "2026-11-26T09:00:00Z",
-              "mqtt_topic": detections_topic("kimthanh2", "in-1")}
+    weight = {
+        "schema": "WeightReading.v1",
+        "event_id": "w-1",
+        "gate_id": "kimthanh2",
+        "lane_id": "in-1",
+        "gross_kg": 0,
+        "stable": True,
+        "captured_at": "2026-11-26T09:00:00Z",
+        "mqtt_topic": detections_topic("kimthanh2", "in-1"),
+    }
     with pytest.raises(RejectedDetection, match=r"^gross_kg: Input should be greater than 0"):
         detection_from_rule_event(weight)

@@ -68,9 +68,7 @@ def test_topic_matches_mqtt_filter_semantics(topic_filter: str, topic: str, expe
         ("a/#", "a/$b", True),
     ],
 )
-def test_topic_matches_dollar_topics_need_a_literal_first_level(
-    topic_filter: str, topic: str, expected: bool
-) -> None:
+def test_topic_matches_dollar_topics_need_a_literal_first_level(topic_filter: str, topic: str, expected: bool) -> None:
     # Given a topic whose first level starts with '$'
     # When it is matched against filters with and without a leading wildcard
     # Then only a filter naming the '$' level literally matches it
@@ -333,9 +331,7 @@ def test_timestamp_defaults_to_now_and_newuuid_is_fresh_per_call() -> None:
 
 def test_literals_and_whole_number_decimals() -> None:
     # Given literals of each type and a payload holding 10.0 (SQL 2016-03-23 treats whole decimals as Int)
-    sql = (
-        "SELECT 'lane' AS s, 42 AS i, -1.5 AS f, 2.0 AS w, 1e3 AS e, true AS t, FALSE AS n, reading FROM 'a'"
-    )
+    sql = "SELECT 'lane' AS s, 42 AS i, -1.5 AS f, 2.0 AS w, 1e3 AS e, true AS t, FALSE AS n, reading FROM 'a'"
     # When evaluated
     result = run(sql, b'{"reading": 10.0}', topic="a")
     # Then literals keep their types and whole-number decimals become ints
@@ -500,9 +496,7 @@ def test_where_is_evaluated_against_the_payload_not_select_aliases() -> None:
         b'{"a": 1',
     ],
 )
-@pytest.mark.parametrize(
-    "sql", ["SELECT * FROM 'a/b'", "SELECT a FROM 'a/b'", "SELECT topic() FROM 'a/b' WHERE a = 1"]
-)
+@pytest.mark.parametrize("sql", ["SELECT * FROM 'a/b'", "SELECT a FROM 'a/b'", "SELECT topic() FROM 'a/b' WHERE a = 1"])
 def test_payload_that_is_not_a_json_object_is_an_evaluation_error(payload: bytes, sql: str) -> None:
     # Given a rule that reads the payload ('*' or a field reference, in SELECT or WHERE)
     rule = TopicRuleSql.parse(sql)
@@ -519,9 +513,7 @@ def test_function_only_select_works_on_a_binary_payload() -> None:
         "FROM 'smartgate/+/lanes/+/frames' WHERE topic(4) = '3'"
     )
     # When evaluated
-    result = rule.evaluate(
-        b"\xff\xd8\xff\xe0\x00\x10JFIF", "smartgate/gate-7/lanes/3/frames", client_id="cam"
-    )
+    result = rule.evaluate(b"\xff\xd8\xff\xe0\x00\x10JFIF", "smartgate/gate-7/lanes/3/frames", client_id="cam")
     # Then no payload decoding is attempted and the action gets the computed object
     assert result == {"gate": "gate-7", "lane": "3", "device": "cam", "kind": "frame"}
 

@@ -12,16 +12,19 @@ from smartgate.domain.plates import plate_key
 CONFUSABLE = "".join(CONFUSION_GROUPS)
 
 
-@pytest.mark.parametrize(("read", "booked", "kind", "score"), [
-    ("29A-123.45", "29A 12345", "exact", 1.0),          # printed forms differ only
-    ("云A·88K21", "云A88K21", "exact", 1.0),
-    ("29A-I23.45", "29A-123.45", "fuzzy", 0.92),         # 1/I
-    ("29A-1Z3.4S", "29A-123.45", "fuzzy", 0.84),         # 2/Z and 5/S
-    ("29A-0O8.45", "29A-DQB.45", "none", 0.0),           # three confusions: too many
-    ("29A-123.46", "29A-123.45", "none", 0.0),           # 6 and 5 are not confused
-    ("29A-123.4", "29A-123.45", "none", 0.0),            # a missing character is not a confusion
-    ("云A8BK21", "云A88K21", "fuzzy", 0.92),
-])
+@pytest.mark.parametrize(
+    ("read", "booked", "kind", "score"),
+    [
+        ("29A-123.45", "29A 12345", "exact", 1.0),  # printed forms differ only
+        ("云A·88K21", "云A88K21", "exact", 1.0),
+        ("29A-I23.45", "29A-123.45", "fuzzy", 0.92),  # 1/I
+        ("29A-1Z3.4S", "29A-123.45", "fuzzy", 0.84),  # 2/Z and 5/S
+        ("29A-0O8.45", "29A-DQB.45", "none", 0.0),  # three confusions: too many
+        ("29A-123.46", "29A-123.45", "none", 0.0),  # 6 and 5 are not confused
+        ("29A-123.4", "29A-123.45", "none", 0.0),  # a missing character is not a confusion
+        ("云A8BK21", "云A88K21", "fuzzy", 0.92),
+    ],
+)
 def test_matches(read: str, booked: str, kind: str, score: float) -> None:
     m = match_plates(read, None, booked, None)
     assert (m.kind, m.score) == (kind, score)

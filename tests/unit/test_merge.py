@@ -18,8 +18,9 @@ from smartgate.domain.plates import plate_key
 from smartgate.schemas import Country
 
 
-def obs(text: str, confidence: float = 0.9, frame: int = 0, sharpness: float = 0.0,
-        chars: tuple[float, ...] | None = None) -> PlateObservation:
+def obs(
+    text: str, confidence: float = 0.9, frame: int = 0, sharpness: float = 0.0, chars: tuple[float, ...] | None = None
+) -> PlateObservation:
     n = len(plate_key(text)) if text.strip(" -.·") else 0
     return PlateObservation(text, confidence, chars if chars is not None else (confidence,) * n, frame, sharpness)
 
@@ -35,21 +36,34 @@ def merged(observations: list[PlateObservation], country: Country | None = None)
 
 def test_the_majority_wins() -> None:
     # Given three frames agreeing and one more confident frame disagreeing
-    frames = [obs("29C 123.45", 0.8, 1), obs("29C-123.45", 0.85, 2), obs("29C-123.45", 0.8, 3),
-              obs("29C-128.45", 0.95, 4)]
+    frames = [
+        obs("29C 123.45", 0.8, 1),
+        obs("29C-123.45", 0.85, 2),
+        obs("29C-123.45", 0.8, 3),
+        obs("29C-128.45", 0.95, 4),
+    ]
     # When merged
     result = merged(frames)
     # Then the majority's plate is taken, in the display form of its best frame, with its support
-    assert (result.text, result.key, result.format_valid, result.format_name) == ("29C-123.45", "29C12345", True,
-                                                                                   "VN_CAR")
+    assert (result.text, result.key, result.format_valid, result.format_name) == (
+        "29C-123.45",
+        "29C12345",
+        True,
+        "VN_CAR",
+    )
     assert result.support == 0.75 and result.frames == 4 and result.best_frame_index == 2
     assert not result.per_character_vote
 
 
 def test_a_valid_read_beats_an_invalid_one_with_similar_support() -> None:
     # Given two valid reads and three invalid ones, all equally confident
-    frames = [obs("29C-123.45", 0.8, 1), obs("29C-123.45", 0.8, 2),
-              obs("29C-123.4S", 0.8, 3), obs("29C-123.4S", 0.8, 4), obs("29C-123.4S", 0.8, 5)]
+    frames = [
+        obs("29C-123.45", 0.8, 1),
+        obs("29C-123.45", 0.8, 2),
+        obs("29C-123.4S", 0.8, 3),
+        obs("29C-123.4S", 0.8, 4),
+        obs("29C-123.4S", 0.8, 5),
+    ]
     # Then the valid plate wins
     result = merged(frames)
     assert result.key == "29C12345" and result.format_valid and result.support == 0.4
@@ -89,9 +103,11 @@ def test_a_character_vote_that_is_not_a_valid_plate_is_not_used() -> None:
 
 def test_the_character_vote_keeps_the_layout_of_the_best_frame() -> None:
     # Given three two-row reads of the motorbike plate 67-M2 3789, each wrong in one character
-    frames = [obs("67-M2 3780", 0.8, 1, chars=(0.9,) * 7 + (0.4,)),
-              obs("67-N2 3789", 0.8, 2, chars=(0.9, 0.9, 0.4) + (0.9,) * 5),
-              obs("67-M2 3389", 0.8, 3, chars=(0.9,) * 5 + (0.4, 0.9, 0.9))]
+    frames = [
+        obs("67-M2 3780", 0.8, 1, chars=(0.9,) * 7 + (0.4,)),
+        obs("67-N2 3789", 0.8, 2, chars=(0.9, 0.9, 0.4) + (0.9,) * 5),
+        obs("67-M2 3389", 0.8, 3, chars=(0.9,) * 5 + (0.4, 0.9, 0.9)),
+    ]
     # When merged, Then the voted key 67M23789 keeps the reads' two-row layout (the bare key would be a car)
     result = merged(frames)
     assert (result.text, result.format_name, result.per_character_vote) == ("67-M2 3789", "VN_MOTORBIKE", True)
@@ -109,8 +125,11 @@ def test_a_single_frame_is_its_own_plate() -> None:
 
 
 def test_best_frame_is_the_most_confident_then_the_sharpest() -> None:
-    frames = [obs("29C-123.45", 0.9, 1, sharpness=1.0), obs("29C-123.45", 0.9, 2, sharpness=5.0),
-              obs("29C-123.45", 0.8, 3, sharpness=9.0)]
+    frames = [
+        obs("29C-123.45", 0.9, 1, sharpness=1.0),
+        obs("29C-123.45", 0.9, 2, sharpness=5.0),
+        obs("29C-123.45", 0.8, 3, sharpness=9.0),
+    ]
     assert merged(frames).best_frame_index == 2
 
 
@@ -132,8 +151,17 @@ def test_the_country_restricts_the_formats() -> None:
     assert not result.format_valid and result.text == "皖A·YL375"
 
 
-@given(st.permutations([obs("29C-123.45", 0.8, 1), obs("29C-123.45", 0.7, 2), obs("29C-128.45", 0.9, 3),
-                        obs("29C-12B.45", 0.6, 4), obs("29C-I23.45", 0.85, 5)]))
+@given(
+    st.permutations(
+        [
+            obs("29C-123.45", 0.8, 1),
+            obs("29C-123.45", 0.7, 2),
+            obs("29C-128.45", 0.9, 3),
+            obs("29C-12B.45", 0.6, 4),
+            obs("29C-I23.45", 0.85, 5),
+        ]
+    )
+)
 def test_the_order_of_the_frames_does_not_matter(frames: list[PlateObservation]) -> None:
     assert merged(frames) == merged(sorted(frames, key=lambda o: o.frame_index))
 

@@ -29,13 +29,32 @@ from smartgate.schemas import (
 )
 
 S = PassageStatus
-FRUIT = goods(hs_code="0810.60", description="fresh durian", quantity=800, unit="carton", net_kg=14_000,
-              gross_kg=15_200, value=52_000, currency="USD", origin="VN", perishable=True, reefer=True,
-              shelf_life_deadline=T0 + timedelta(hours=30), needs_testing=["phytosanitary"])
+FRUIT = goods(
+    hs_code="0810.60",
+    description="fresh durian",
+    quantity=800,
+    unit="carton",
+    net_kg=14_000,
+    gross_kg=15_200,
+    value=52_000,
+    currency="USD",
+    origin="VN",
+    perishable=True,
+    reefer=True,
+    shelf_life_deadline=T0 + timedelta(hours=30),
+    needs_testing=["phytosanitary"],
+)
 
 
-def decided(w: World, lines=None, plate_text: str = "24C-123.45", lane: str = "out-01",  # type: ignore[no-untyped-def]
-            cid: str = "C-1", bid: str = "BK-1", at=T0) -> Passage:
+def decided(
+    w: World,
+    lines=None,
+    plate_text: str = "24C-123.45",
+    lane: str = "out-01",  # type: ignore[no-untyped-def]
+    cid: str = "C-1",
+    bid: str = "BK-1",
+    at=T0,
+) -> Passage:
     c = consignment(cid, plate=plate_text, lines=lines, containers=())
     w.book(c, bid=bid)
     gross = c.gross_kg + 15_000
@@ -51,9 +70,20 @@ def sample(sid: str = "S-1") -> LabSample:
 
 
 def result(outcome: str = "pass") -> LabResult:
-    return LabResult(outcome=outcome, tested_by="lab-02", posted_at=T0 + timedelta(hours=3),  # type: ignore[arg-type]
-                     parameters=[LabParameter(name="fruit fly larvae", value=0 if outcome == "pass" else 3,
-                                              unit="per kg", limit="0", ok=outcome == "pass")])
+    return LabResult(
+        outcome=outcome,
+        tested_by="lab-02",
+        posted_at=T0 + timedelta(hours=3),  # type: ignore[arg-type]
+        parameters=[
+            LabParameter(
+                name="fruit fly larvae",
+                value=0 if outcome == "pass" else 3,
+                unit="per kg",
+                limit="0",
+                ok=outcome == "pass",
+            )
+        ],
+    )
 
 
 def test_goods_that_need_testing_go_red_with_a_lab_sample_then_a_pass_releases_them() -> None:
@@ -105,24 +135,41 @@ def test_only_legal_moves() -> None:
 
 def test_perishables_go_first_in_the_queues() -> None:
     w = World()
-    timber = goods(hs_code="4403.99", description="sawn logs, plantation acacia", net_kg=24_000, gross_kg=24_000,
-                   value=9_000, currency="USD", origin="VN")
+    timber = goods(
+        hs_code="4403.99",
+        description="sawn logs, plantation acacia",
+        net_kg=24_000,
+        gross_kg=24_000,
+        value=9_000,
+        currency="USD",
+        origin="VN",
+    )
     held = decided(w, [timber], plate_text="24C-111.11", lane="out-03", cid="C-3", bid="BK-3")
     reefer = FRUIT.model_copy(update={"needs_testing": []})
-    cold = decided(w, [reefer], plate_text="24C-444.44", lane="out-06", cid="C-6", bid="BK-6",
-                   at=T0 + timedelta(minutes=1))
+    cold = decided(
+        w, [reefer], plate_text="24C-444.44", lane="out-06", cid="C-6", bid="BK-6", at=T0 + timedelta(minutes=1)
+    )
     chilled = timber.model_copy(update={"reefer": True, "description": "chilled logs (a reefer, not perishable)"})
-    cool = decided(w, [chilled], plate_text="24C-555.55", lane="out-07", cid="C-7", bid="BK-7",
-                   at=T0 + timedelta(minutes=2))
-    fruit = decided(w, [FRUIT], plate_text="24C-222.22", lane="out-04", cid="C-4", bid="BK-4",
-                    at=T0 + timedelta(minutes=5))
+    cool = decided(
+        w, [chilled], plate_text="24C-555.55", lane="out-07", cid="C-7", bid="BK-7", at=T0 + timedelta(minutes=2)
+    )
+    fruit = decided(
+        w, [FRUIT], plate_text="24C-222.22", lane="out-04", cid="C-4", bid="BK-4", at=T0 + timedelta(minutes=5)
+    )
     assert held.status == S.HELD and cold.status == S.HELD
     q = queues(w.store, "sandbox")
     # perishable first, then refrigerated, then the rest (each in order of arrival)
     assert [p.passage_id for p in q["inspection"]] == [cold.passage_id, cool.passage_id, held.passage_id]
     assert [p.passage_id for p in q["lab"]] == [fruit.passage_id]
-    late_fruit = decided(w, [FRUIT.model_copy(update={"shelf_life_deadline": T0 + timedelta(hours=10)})],
-                         plate_text="24C-333.33", lane="out-05", cid="C-5", bid="BK-5", at=T0 + timedelta(minutes=9))
+    late_fruit = decided(
+        w,
+        [FRUIT.model_copy(update={"shelf_life_deadline": T0 + timedelta(hours=10)})],
+        plate_text="24C-333.33",
+        lane="out-05",
+        cid="C-5",
+        bid="BK-5",
+        at=T0 + timedelta(minutes=9),
+    )
     assert [p.passage_id for p in queues(w.store, "sandbox")["lab"]] == [late_fruit.passage_id, fruit.passage_id]
 
 
@@ -153,8 +200,12 @@ def test_every_step_is_an_event_with_a_stable_id() -> None:
     sampled = take_sample(w.store, decided_p.passage_id, sample())
     done = record_result(w.store, decided_p.passage_id, "S-1", result())
     lab_events = passage_events(decided_p, sampled, T0) + passage_events(sampled, done, T0)
-    assert [type(e).__name__ for e in lab_events] == ["PassageStateChanged", "LabSampleRegistered",
-                                                       "PassageStateChanged", "LabResultPosted"]
+    assert [type(e).__name__ for e in lab_events] == [
+        "PassageStateChanged",
+        "LabSampleRegistered",
+        "PassageStateChanged",
+        "LabResultPosted",
+    ]
     assert isinstance(lab_events[1], LabSampleRegistered) and lab_events[1].perishable_deadline is not None
     assert isinstance(lab_events[3], LabResultPosted) and lab_events[3].status == S.RELEASED
     assert [e.event_id for e in passage_events(sampled, done, T0)] == [e.event_id for e in lab_events[2:]]

@@ -15,9 +15,14 @@ from smartgate.domain.passes import PREFIX, PassClaims, b45decode, b45encode, de
 KEY = "kU5ATyWlL/WKw+EGUTnKtJBfyRDiPBzMkrWaSDtM+XI="
 OTHER = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
 AT = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-CLAIMS = PassClaims(booking_id="BK-KT2-0001", plate_key="24C12345", gate_id="kimthanh2", direction="VN_TO_CN",
-                    not_before=int((AT - timedelta(hours=2)).timestamp()),
-                    not_after=int((AT + timedelta(hours=2)).timestamp()))
+CLAIMS = PassClaims(
+    booking_id="BK-KT2-0001",
+    plate_key="24C12345",
+    gate_id="kimthanh2",
+    direction="VN_TO_CN",
+    not_before=int((AT - timedelta(hours=2)).timestamp()),
+    not_after=int((AT + timedelta(hours=2)).timestamp()),
+)
 signer = PassSigner("local-1", private_key(KEY))
 lane = Ed25519PassVerifier(signer.public_keys())  # a lane holds the public key only
 
@@ -40,7 +45,7 @@ def test_one_changed_character_is_refused(position: int) -> None:
     if position >= len(token):
         return
     ch = token[position]
-    changed = token[:position] + ("B" if ch != "B" else "C") + token[position + 1:]
+    changed = token[:position] + ("B" if ch != "B" else "C") + token[position + 1 :]
     assert not lane.check(changed, "kimthanh2", "VN_TO_CN", AT).valid
 
 

@@ -87,25 +87,28 @@ def test_each_format_accepts_its_own_example(fmt) -> None:  # type: ignore[no-un
     assert result.valid and result.format_name == fmt.name and result.display == fmt.example
 
 
-@pytest.mark.parametrize(("text", "name", "display"), [
-    ("29LD-123.45", "VN_SPECIAL", "29LD-123.45"),
-    ("29KT12345", "VN_SPECIAL", "29KT-123.45"),
-    ("29R-012.34", "VN_TRAILER", "29R-012.34"),
-    ("80-011-NG-01", "VN_FOREIGN", "80-011-NG-01"),
-    ("41291QT123", "VN_FOREIGN", "41-291-QT-123"),
-    ("29-AB 123.45", "VN_MOTORBIKE_LL", "29-AB 123.45"),
-    ("29-MĐ1 504.66", "VN_MOTORBIKE", "29-MĐ1 504.66"),
-    ("桂A12345D", "CN_NEW_ENERGY", "桂A·12345D"),
-    ("粤B D12345", "CN_NEW_ENERGY", "粤B D12345"),
-    ("粤BA12345", "CN_NEW_ENERGY", "粤B·A12345"),   # 2022 extension: A B C E also battery-electric
-    ("冀A·1234挂", "CN_TRAILER", "冀A·1234挂"),
-    ("冀A1234挂", "CN_TRAILER", "冀A 1234挂"),      # trailer plates are two-row rear plates
-    ("粤Z·1234澳", "CN_HK_MACAO", "粤Z·1234澳"),
-    ("京A0001警", "CN_POLICE", "京A·0001警"),
-    ("沪A·1234领", "CN_CONSULATE", "沪A·1234领"),
-    ("粤A1234学", "CN_COACH", "粤A·1234学"),
-    ("使224001", "CN_EMBASSY", "使224·001"),
-])
+@pytest.mark.parametrize(
+    ("text", "name", "display"),
+    [
+        ("29LD-123.45", "VN_SPECIAL", "29LD-123.45"),
+        ("29KT12345", "VN_SPECIAL", "29KT-123.45"),
+        ("29R-012.34", "VN_TRAILER", "29R-012.34"),
+        ("80-011-NG-01", "VN_FOREIGN", "80-011-NG-01"),
+        ("41291QT123", "VN_FOREIGN", "41-291-QT-123"),
+        ("29-AB 123.45", "VN_MOTORBIKE_LL", "29-AB 123.45"),
+        ("29-MĐ1 504.66", "VN_MOTORBIKE", "29-MĐ1 504.66"),
+        ("桂A12345D", "CN_NEW_ENERGY", "桂A·12345D"),
+        ("粤B D12345", "CN_NEW_ENERGY", "粤B D12345"),
+        ("粤BA12345", "CN_NEW_ENERGY", "粤B·A12345"),  # 2022 extension: A B C E also battery-electric
+        ("冀A·1234挂", "CN_TRAILER", "冀A·1234挂"),
+        ("冀A1234挂", "CN_TRAILER", "冀A 1234挂"),  # trailer plates are two-row rear plates
+        ("粤Z·1234澳", "CN_HK_MACAO", "粤Z·1234澳"),
+        ("京A0001警", "CN_POLICE", "京A·0001警"),
+        ("沪A·1234领", "CN_CONSULATE", "沪A·1234领"),
+        ("粤A1234学", "CN_COACH", "粤A·1234学"),
+        ("使224001", "CN_EMBASSY", "使224·001"),
+    ],
+)
 def test_special_series_and_formats(text: str, name: str, display: str) -> None:
     result = validate_plate(text)
     assert (result.valid, result.format_name, result.display) == (True, name, display)
@@ -114,36 +117,39 @@ def test_special_series_and_formats(text: str, name: str, display: str) -> None:
 # --------------------------------------------------------------------------- invalid reads
 
 
-@pytest.mark.parametrize(("text", "country", "part"), [
-    ("00A-123.45", None, "province code 00 does not exist"),
-    ("10A-123.45", "VN", "province code 10 does not exist"),
-    ("13C-123.45", "VN", "province code 13 does not exist"),
-    ("42C-123.45", "VN", "province code 42 does not exist"),
-    ("A9C-123.45", "VN", "province code must be two digits"),
-    ("29-1A 123.45", "VN", "series must be letters"),
-    ("29I-123.45", "VN", "series letter I is not used"),
-    ("29O-123.45", "VN", "series letter O is not used"),
-    ("29W-123.45", "VN", "series letter W is not used"),
-    ("29ABC-123.45", "VN", "series ABC is too long"),
-    ("29A-123", "VN", "4 or 5 digits, got 3"),
-    ("29A-12B.45", "VN", "registration number must be digits"),
-    ("29A-000.00", "VN", "000.00 is never issued"),
-    ("29-A0 123.45", "VN", "series digit must be 1-9"),
-    ("41-29-NG-01", "VN", "3-digit nationality code"),
-    ("41-291-NG-1", "VN", "2- or 3-digit order number"),
-    ("29C-123.45", "CN", "CN plate needs a province character"),
-    ("A12345", "CN", "CN plate needs a province character"),
-    ("日A·12345", "CN", "is not a Chinese province abbreviation"),
-    ("皖I·YL375", "CN", "issuing-authority code"),
-    ("皖1·YL375", None, "issuing-authority code"),
-    ("皖A·YL37", "CN", "serial must be 5 characters"),
-    ("皖A·YLO75", "CN", "letters I and O are not used"),
-    ("粤B·X12345", "CN", "new-energy serial"),
-    ("京Z·1234港", "CN", "issued as 粤Z"),
-    ("冀A·123挂", "CN", "serial before 挂 must be 4 characters"),
-    ("使01457", "CN", "embassy plate 使 needs 6 digits"),
-    ("皖A·YL375", "VN", "province code must be two digits"),
-])
+@pytest.mark.parametrize(
+    ("text", "country", "part"),
+    [
+        ("00A-123.45", None, "province code 00 does not exist"),
+        ("10A-123.45", "VN", "province code 10 does not exist"),
+        ("13C-123.45", "VN", "province code 13 does not exist"),
+        ("42C-123.45", "VN", "province code 42 does not exist"),
+        ("A9C-123.45", "VN", "province code must be two digits"),
+        ("29-1A 123.45", "VN", "series must be letters"),
+        ("29I-123.45", "VN", "series letter I is not used"),
+        ("29O-123.45", "VN", "series letter O is not used"),
+        ("29W-123.45", "VN", "series letter W is not used"),
+        ("29ABC-123.45", "VN", "series ABC is too long"),
+        ("29A-123", "VN", "4 or 5 digits, got 3"),
+        ("29A-12B.45", "VN", "registration number must be digits"),
+        ("29A-000.00", "VN", "000.00 is never issued"),
+        ("29-A0 123.45", "VN", "series digit must be 1-9"),
+        ("41-29-NG-01", "VN", "3-digit nationality code"),
+        ("41-291-NG-1", "VN", "2- or 3-digit order number"),
+        ("29C-123.45", "CN", "CN plate needs a province character"),
+        ("A12345", "CN", "CN plate needs a province character"),
+        ("日A·12345", "CN", "is not a Chinese province abbreviation"),
+        ("皖I·YL375", "CN", "issuing-authority code"),
+        ("皖1·YL375", None, "issuing-authority code"),
+        ("皖A·YL37", "CN", "serial must be 5 characters"),
+        ("皖A·YLO75", "CN", "letters I and O are not used"),
+        ("粤B·X12345", "CN", "new-energy serial"),
+        ("京Z·1234港", "CN", "issued as 粤Z"),
+        ("冀A·123挂", "CN", "serial before 挂 must be 4 characters"),
+        ("使01457", "CN", "embassy plate 使 needs 6 digits"),
+        ("皖A·YL375", "VN", "province code must be two digits"),
+    ],
+)
 def test_invalid_reads_are_reported_with_the_part_and_not_fixed(text: str, country: str | None, part: str) -> None:
     # When an invalid read is validated
     result = validate_plate(text, country)
@@ -163,15 +169,24 @@ def test_country_is_detected_when_not_given() -> None:
     assert validate_plate("29C-123.45").country is Country.VN
     assert validate_plate("云A·88K21").country is Country.CN
     assert validate_plate("皖A·YL37").country is Country.CN  # invalid, but a province character says CN
-    assert validate_plate("13C-123.45").country is None       # fits no VN format: not claimed as VN
+    assert validate_plate("13C-123.45").country is None  # fits no VN format: not claimed as VN
     assert validate_plate("29C-123.45", "CN").country is Country.CN  # a given country is kept
 
 
-@pytest.mark.parametrize(("plate", "country", "valid"), [
-    ("29C-123.45", "VN", True), ("29LD-123.45", Country.VN, True), ("云A·12345", "CN", True),
-    ("桂A12345D", "CN", True), ("ABC", "VN", False), ("29C-123.45", "CN", False), ("---", "VN", False),
-    ("29-MD1 504.66", "VN", True), ("皖AYL375", "VN", False),
-])
+@pytest.mark.parametrize(
+    ("plate", "country", "valid"),
+    [
+        ("29C-123.45", "VN", True),
+        ("29LD-123.45", Country.VN, True),
+        ("云A·12345", "CN", True),
+        ("桂A12345D", "CN", True),
+        ("ABC", "VN", False),
+        ("29C-123.45", "CN", False),
+        ("---", "VN", False),
+        ("29-MD1 504.66", "VN", True),
+        ("皖AYL375", "VN", False),
+    ],
+)
 def test_plate_format_valid_keeps_its_contract(plate: str, country: str, valid: bool) -> None:
     assert plate_format_valid(plate, country) is valid
 
@@ -199,8 +214,9 @@ def test_rows_choose_the_printed_layout() -> None:
 
 # --------------------------------------------------------------------------- properties
 
-_vn_number = st.one_of(st.integers(1, 99_999).map(lambda n: f"{n:05d}"),
-                       st.integers(1, 9_999).map(lambda n: f"{n:04d}"))
+_vn_number = st.one_of(
+    st.integers(1, 99_999).map(lambda n: f"{n:05d}"), st.integers(1, 9_999).map(lambda n: f"{n:04d}")
+)
 _province = st.sampled_from(sorted(VN_PROVINCE_CODES))
 
 
@@ -254,8 +270,9 @@ def test_generated_plates_validate_to_themselves(plate: tuple[str, str]) -> None
     assert plate_key(display) == result.key
 
 
-@given(st.sampled_from(PLATE_FORMATS).flatmap(
-    lambda f: st.tuples(st.just(f), st.from_regex(f.pattern, fullmatch=True))))
+@given(
+    st.sampled_from(PLATE_FORMATS).flatmap(lambda f: st.tuples(st.just(f), st.from_regex(f.pattern, fullmatch=True)))
+)
 def test_any_key_a_format_matches_is_valid_and_its_display_round_trips(case) -> None:  # type: ignore[no-untyped-def]
     fmt, key = case
     assume(fmt.match(key) is not None)  # the regex alone allows an all-zero VN number
@@ -268,9 +285,14 @@ _PLATE_CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZĐ" + CN_PROVINCES + "挂警
 _SEPARATOR = st.sampled_from(["", "", "", " ", "-", ".", "·", "  "])
 
 
-@given(st.one_of(vn_plates().map(lambda p: plate_key(p[0])), cn_plates().map(lambda p: plate_key(p[0])),
-                 st.text(alphabet=_PLATE_CHARS, min_size=1, max_size=11)),
-       st.data())
+@given(
+    st.one_of(
+        vn_plates().map(lambda p: plate_key(p[0])),
+        cn_plates().map(lambda p: plate_key(p[0])),
+        st.text(alphabet=_PLATE_CHARS, min_size=1, max_size=11),
+    ),
+    st.data(),
+)
 def test_separators_and_case_never_change_validity(key: str, data: st.DataObject) -> None:
     # Given a key, and the same characters with separators between them and random case
     decorated = "".join(data.draw(_SEPARATOR) + (ch.lower() if data.draw(st.booleans()) else ch) for ch in key)

@@ -27,7 +27,7 @@ def on_canvas(*codes: np.ndarray, gap: int = 40) -> np.ndarray:
     canvas = np.full((height, width), 230, np.uint8)
     x = gap
     for code in codes:
-        canvas[gap:gap + code.shape[0], x:x + code.shape[1]] = code
+        canvas[gap : gap + code.shape[0], x : x + code.shape[1]] = code
         x += code.shape[1] + gap
     return canvas
 
@@ -71,7 +71,7 @@ def test_code_in_a_noisy_lane_frame() -> None:
     rng = np.random.default_rng(7)
     frame = rng.integers(60, 120, size=(720, 1280, 3), dtype=np.uint8)
     code = cv2.cvtColor(qr_image(TOKEN, module_px=5), cv2.COLOR_GRAY2BGR)
-    frame[300:300 + code.shape[0], 700:700 + code.shape[1]] = code
+    frame[300 : 300 + code.shape[0], 700 : 700 + code.shape[1]] = code
     assert [c.payload for c in decode_qr(frame)] == [TOKEN]
 
 

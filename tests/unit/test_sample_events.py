@@ -107,8 +107,12 @@ def test_every_sample_event_is_covered_by_a_test_here() -> None:
     assert set(event_names("iot")) == covered
     assert set(event_names()) - covered == {
         "dynamodb/passage_decided",
-        "eventbridge/clearance_decided_green", "eventbridge/clearance_decided_red", "eventbridge/shelf_life_alert",
-        "sqs/settle_due", "schedule/shelf_life_watch", *API_SAMPLES,
+        "eventbridge/clearance_decided_green",
+        "eventbridge/clearance_decided_red",
+        "eventbridge/shelf_life_alert",
+        "sqs/settle_due",
+        "schedule/shelf_life_watch",
+        *API_SAMPLES,
     }
 
 
@@ -156,9 +160,7 @@ def test_good_detection_samples_are_accepted(name: str, model: type[Contract]) -
 
 
 @pytest.mark.parametrize(("name", "field", "fix"), [(n, f, x) for n, (f, x) in BAD_DETECTIONS.items()])
-def test_bad_detection_samples_are_rejected_naming_the_field(
-    name: str, field: str, fix: dict[str, Any]
-) -> None:
+def test_bad_detection_samples_are_rejected_naming_the_field(name: str, field: str, fix: dict[str, Any]) -> None:
     event = load_event(name)
 
     with pytest.raises(RejectedDetection) as err:
@@ -238,8 +240,10 @@ def test_stream_sample_images_parse_as_passages_like_the_handlers_do() -> None:
     assert new.version == old.version + 1
     assert record.dynamodb.keys == {"passage_id": new.passage_id}
     assert {k: new_image[k] for k in ("passage_id", "gate_status", "opened_at")} == {
-        "passage_id": new.passage_id, "gate_status": f"{new.gate_id}#{new.status.value}",
-        "opened_at": new.opened_at.isoformat()}
+        "passage_id": new.passage_id,
+        "gate_status": f"{new.gate_id}#{new.status.value}",
+        "opened_at": new.opened_at.isoformat(),
+    }
     assert int(new_image["version"]) == new.version
 
 
@@ -249,15 +253,23 @@ def test_stream_sample_is_the_item_the_passages_adapter_writes(template: Templat
     passage = Passage.model_validate_json(image["body"]["S"])
 
     assert {k: next(iter(v)) for k, v in image.items()} == {
-        "passage_id": "S", "gate_status": "S", "opened_at": "S", "version": "N", "body": "S", "expires_at": "N"}
+        "passage_id": "S",
+        "gate_status": "S",
+        "opened_at": "S",
+        "version": "N",
+        "body": "S",
+        "expires_at": "N",
+    }
     ttl_days = int(template.parameters["PersonalDataTtlDays"])
     assert int(image["expires_at"]["N"]) == int((passage.opened_at + timedelta(days=ttl_days)).timestamp())
     assert passage.plate_key == plate_key(passage.plate_text or "")
 
 
 def test_stream_sample_is_the_passage_of_the_truck_the_iot_samples_read() -> None:
-    reads = [detection_from_rule_event(load_event(f"iot/{n}")) for n in ("plate_read_ok", "container_read_ok",
-                                                                         "weight_reading")]
+    reads = [
+        detection_from_rule_event(load_event(f"iot/{n}"))
+        for n in ("plate_read_ok", "container_read_ok", "weight_reading")
+    ]
     _, image = _images()
 
     passage = Passage.model_validate_json(image["body"]["S"])
@@ -285,8 +297,10 @@ def _matches(pattern: dict[str, Any], event: dict[str, Any]) -> bool:
     return True
 
 
-@pytest.mark.parametrize(("name", "channel"), [("eventbridge/clearance_decided_red", Channel.RED),
-                                               ("eventbridge/clearance_decided_green", Channel.GREEN)])
+@pytest.mark.parametrize(
+    ("name", "channel"),
+    [("eventbridge/clearance_decided_red", Channel.RED), ("eventbridge/clearance_decided_green", Channel.GREEN)],
+)
 def test_bus_samples_parse_as_clearance_decided(name: str, channel: Channel) -> None:
     event = load_event(name)
 
@@ -309,15 +323,19 @@ def test_shelf_life_sample_parses_as_the_alert() -> None:
     assert alert.deadline - alert.at == timedelta(hours=11, minutes=25)
 
 
-@pytest.mark.parametrize(("rule", "name", "delivered"), [
-    ("NeedsOfficer", "eventbridge/clearance_decided_red", True),
-    ("NeedsOfficer", "eventbridge/clearance_decided_green", False),
-    ("NeedsOfficer", "eventbridge/shelf_life_alert", False),
-    ("ShelfLife", "eventbridge/shelf_life_alert", True),
-    ("ShelfLife", "eventbridge/clearance_decided_red", False),
-])
-def test_officer_rule_patterns_deliver_what_officers_need(rule: str, name: str, delivered: bool,
-                                                           template: Template) -> None:
+@pytest.mark.parametrize(
+    ("rule", "name", "delivered"),
+    [
+        ("NeedsOfficer", "eventbridge/clearance_decided_red", True),
+        ("NeedsOfficer", "eventbridge/clearance_decided_green", False),
+        ("NeedsOfficer", "eventbridge/shelf_life_alert", False),
+        ("ShelfLife", "eventbridge/shelf_life_alert", True),
+        ("ShelfLife", "eventbridge/clearance_decided_red", False),
+    ],
+)
+def test_officer_rule_patterns_deliver_what_officers_need(
+    rule: str, name: str, delivered: bool, template: Template
+) -> None:
     pattern = template.resources["NotifyOfficersFunction"].properties["Events"][rule]["Properties"]
     assert _matches(pattern["Pattern"], load_event(name)) is delivered
 
@@ -350,14 +368,21 @@ def test_schedule_sample_is_a_scheduled_event(template: Template) -> None:
 
 # ------------------------------------------------------------------------------- API Gateway -> api (Chalice)
 
-API_SAMPLES = ["api/get_health", "api/get_passage", "api/create_booking", "api/create_booking_bad",
-               "api/get_consignment", "api/register_lab_sample", "api/post_lab_result", "api/gate_queues"]
+API_SAMPLES = [
+    "api/get_health",
+    "api/get_passage",
+    "api/create_booking",
+    "api/create_booking_bad",
+    "api/get_consignment",
+    "api/register_lab_sample",
+    "api/post_lab_result",
+    "api/gate_queues",
+]
 
 
 def _template_api_routes(template: Template) -> set[tuple[str, str]]:
     events = template.resources["ApiFunction"].properties["Events"]
-    return {(e["Properties"]["Path"], e["Properties"]["Method"].upper())
-            for e in events.values() if e["Type"] == "Api"}
+    return {(e["Properties"]["Path"], e["Properties"]["Method"].upper()) for e in events.values() if e["Type"] == "Api"}
 
 
 @pytest.mark.parametrize("name", API_SAMPLES)
@@ -445,8 +470,10 @@ def test_booking_sample_books_the_consignment_of_the_iot_samples_truck() -> None
 
 def test_get_passage_sample_asks_for_the_stream_sample_passage() -> None:
     passage_id = load_event("dynamodb/passage_decided")["Records"][0]["dynamodb"]["Keys"]["passage_id"]["S"]
-    assert load_event("api/get_consignment")["pathParameters"]["consignment_id"] == json.loads(
-        load_event("api/create_booking")["body"])["consignment_id"]
+    assert (
+        load_event("api/get_consignment")["pathParameters"]["consignment_id"]
+        == json.loads(load_event("api/create_booking")["body"])["consignment_id"]
+    )
     event = load_event("api/get_passage")
     assert event["pathParameters"] == {"passage_id": passage_id}
     assert event["path"] == f"/passages/{passage_id}"

@@ -43,49 +43,96 @@ T = "2026-11-03T08:30:12.345000Z"
 # One valid message per versioned model, in wire form (aliases, ISO timestamps), as a sender builds it.
 EXAMPLES: dict[type[Contract], dict[str, Any]] = {
     PlateRead: {
-        "schema": "PlateRead.v1", "event_id": "in-1-7f3c9a2e5b8d4f1a", "gate_id": "kimthanh2",
+        "schema": "PlateRead.v1",
+        "event_id": "in-1-7f3c9a2e5b8d4f1a",
+        "gate_id": "kimthanh2",
         "lane_id": "in-1",
-        "camera": "front", "plate_text": "29A-123.45", "country": "VN", "format_valid": True,
-        "confidence": 0.962, "char_confidences": [0.991, 0.987, 0.962, 0.995, 0.989, 0.978, 0.993, 0.984],
-        "crop_key": "evidence/kimthanh2/in-1/2026/11/03/in-1-7f3c9a2e5b8d4f1a.jpg", "captured_at": T,
+        "camera": "front",
+        "plate_text": "29A-123.45",
+        "country": "VN",
+        "format_valid": True,
+        "confidence": 0.962,
+        "char_confidences": [0.991, 0.987, 0.962, 0.995, 0.989, 0.978, 0.993, 0.984],
+        "crop_key": "evidence/kimthanh2/in-1/2026/11/03/in-1-7f3c9a2e5b8d4f1a.jpg",
+        "captured_at": T,
     },
     ContainerRead: {
-        "schema": "ContainerRead.v1", "event_id": "in-1-7f3c9a2e5b8d4f1a.container", "gate_id": "kimthanh2",
-        "lane_id": "in-1", "container_no": "CSQU3054383", "check_digit_ok": True, "confidence": 0.947,
-        "crop_key": None, "captured_at": T,
+        "schema": "ContainerRead.v1",
+        "event_id": "in-1-7f3c9a2e5b8d4f1a.container",
+        "gate_id": "kimthanh2",
+        "lane_id": "in-1",
+        "container_no": "CSQU3054383",
+        "check_digit_ok": True,
+        "confidence": 0.947,
+        "crop_key": None,
+        "captured_at": T,
     },
     PassScanned: {
-        "schema": "PassScanned.v1", "event_id": "in-1-c41f0a7d9e2b", "gate_id": "mongcai", "lane_id": "in-1",
-        "token": "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJCSy0yMDI2MTEwMy0wMTE3In0.c2ln", "verified_offline": True,
+        "schema": "PassScanned.v1",
+        "event_id": "in-1-c41f0a7d9e2b",
+        "gate_id": "mongcai",
+        "lane_id": "in-1",
+        "token": "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJCSy0yMDI2MTEwMy0wMTE3In0.c2ln",
+        "verified_offline": True,
         "captured_at": T,
     },
     WeightReading: {
-        "schema": "WeightReading.v1", "event_id": "out-1-5d2a8f6c1e9b", "gate_id": "mongcai",
+        "schema": "WeightReading.v1",
+        "event_id": "out-1-5d2a8f6c1e9b",
+        "gate_id": "mongcai",
         "lane_id": "out-1",
-        "gross_kg": 38462.5, "stable": True, "captured_at": T,
+        "gross_kg": 38462.5,
+        "stable": True,
+        "captured_at": T,
     },
     LaneHealth: {
-        "schema": "LaneHealth.v1", "event_id": "in-1-e8b3f1a6c9d2", "gate_id": "kimthanh2", "lane_id": "in-1",
-        "online": True, "camera_ok": True, "fps": 12.4, "inference_ms": 43.7, "queue_depth": 0,
-        "detail": None, "at": T,
+        "schema": "LaneHealth.v1",
+        "event_id": "in-1-e8b3f1a6c9d2",
+        "gate_id": "kimthanh2",
+        "lane_id": "in-1",
+        "online": True,
+        "camera_ok": True,
+        "fps": 12.4,
+        "inference_ms": 43.7,
+        "queue_depth": 0,
+        "detail": None,
+        "at": T,
     },
     BarrierCommand: {
-        "schema": "BarrierCommand.v1", "command_id": "cmd-5b1e0c9d2f7a", "gate_id": "kimthanh2",
-        "lane_id": "in-1", "action": "open", "passage_id": "psg-2a5a0adf5ddf",
+        "schema": "BarrierCommand.v1",
+        "command_id": "cmd-5b1e0c9d2f7a",
+        "gate_id": "kimthanh2",
+        "lane_id": "in-1",
+        "action": "open",
+        "passage_id": "psg-2a5a0adf5ddf",
         "reason": "GREEN: plate matches booking BK-20261103-0042",
-        "issued_at": T, "expires_at": "2026-11-03T08:31:12.345000Z", "signature": "ab" * 32,
+        "issued_at": T,
+        "expires_at": "2026-11-03T08:31:12.345000Z",
+        "signature": "ab" * 32,
     },
     Booking: {
-        "schema": "Booking.v1", "booking_id": "BK-20261103-0042", "trader_id": "TR-VN-0107",
+        "schema": "Booking.v1",
+        "booking_id": "BK-20261103-0042",
+        "trader_id": "TR-VN-0107",
         "gate_id": "kimthanh2",
-        "direction": "CN_TO_VN", "plate_text": "29A-123.45", "country": "VN", "trailer_plate": None,
-        "container_no": "CSQU3054383", "driver_name": "Nguyễn Văn An", "slot_start": "2026-11-03T08:00:00Z",
-        "slot_end": "2026-11-03T10:00:00Z", "status": "BOOKED", "created_at": "2026-11-02T14:05:31.207000Z",
+        "direction": "CN_TO_VN",
+        "plate_text": "29A-123.45",
+        "country": "VN",
+        "trailer_plate": None,
+        "container_no": "CSQU3054383",
+        "driver_name": "Nguyễn Văn An",
+        "slot_start": "2026-11-03T08:00:00Z",
+        "slot_end": "2026-11-03T10:00:00Z",
+        "status": "BOOKED",
+        "created_at": "2026-11-02T14:05:31.207000Z",
     },
     RejectedMessage: {
-        "schema": "RejectedMessage.v1", "source": "smartgate/kimthanh2/lanes/in-1/detections",
-        "reason": "confidence: Input should be less than or equal to 1", "payload": '{"confidence": 7}',
-        "payload_encoding": "utf-8", "received_at": T,
+        "schema": "RejectedMessage.v1",
+        "source": "smartgate/kimthanh2/lanes/in-1/detections",
+        "reason": "confidence: Input should be less than or equal to 1",
+        "payload": '{"confidence": 7}',
+        "payload_encoding": "utf-8",
+        "received_at": T,
     },
 }
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -96,37 +143,103 @@ def _sample(name: str) -> dict[str, Any]:
 
 
 _STREAM = _sample("dynamodb/passage_decided")["Records"][0]["dynamodb"]["NewImage"]["body"]["S"]
-_LAB_SAMPLE = {"sample_id": "S-MC-20261103-011", "tests": ["phytosanitary"], "taken_by": "lab-bl2-04",
-               "taken_at": T, "result": None}
-_LAB_RESULT = {"outcome": "pass", "tested_by": "lab-bl2-07", "posted_at": T, "note": "",
-               "parameters": [{"name": "fruit fly larvae", "value": 0, "unit": "per kg", "limit": "0", "ok": True}]}
-_IDS = {"passage_id": "psg-4f0c2a9e8b7d6c5a4b3e2f1d", "gate_id": "mongcai", "lane_id": "out-2",
-        "booking_id": "BK-MC-0003", "consignment_id": "C-MC-0003"}
-EXAMPLES.update({
-    Consignment: json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "consignment_C-20261102-0917.json"
-                             ).read_text(encoding="utf-8")),
-    Passage: json.loads(_STREAM),
-    ClearanceDecided: _sample("eventbridge/clearance_decided_green")["detail"],
-    ShelfLifeAlert: _sample("eventbridge/shelf_life_alert")["detail"],
-    PassageStateChanged: {"schema": "PassageStateChanged.v1", "event_id": "evt-7a1b2c3d4e5f", **_IDS,
-                          "from_status": "IN_INSPECTION", "to_status": "SAMPLED",
-                          "reason": "sample S-MC-20261103-011 taken for phytosanitary", "actor": "lab:lab-bl2-04",
-                          "at": T},
-    LabSampleRegistered: {"schema": "LabSampleRegistered.v1", "event_id": "evt-8b2c3d4e5f6a", **_IDS,
-                          "sample": _LAB_SAMPLE, "perishable_deadline": "2026-11-06T08:00:00Z", "at": T},
-    LabResultPosted: {"schema": "LabResultPosted.v1", "event_id": "evt-9c3d4e5f6a7b", **_IDS,
-                      "sample_id": "S-MC-20261103-011", "result": _LAB_RESULT, "status": "RELEASED", "at": T},
-    AuditEntry: {"schema": "AuditEntry.v1", "gate_id": "mongcai", "seq": 418,
-                 "entry_id": "psg-4f0c2a9e8b7d6c5a4b3e2f1d:state:5", "kind": "state",
-                 "passage_id": "psg-4f0c2a9e8b7d6c5a4b3e2f1d", "actor": "lab:lab-bl2-07", "at": T,
-                 "detail": {"from": "SAMPLED", "to": "RELEASED", "reason": "lab sample S-MC-20261103-011 passed",
-                            "by": "lab:lab-bl2-07"}, "prev_hash": "ab" * 32, "hash": "cd" * 32},
-})
+_LAB_SAMPLE = {
+    "sample_id": "S-MC-20261103-011",
+    "tests": ["phytosanitary"],
+    "taken_by": "lab-bl2-04",
+    "taken_at": T,
+    "result": None,
+}
+_LAB_RESULT = {
+    "outcome": "pass",
+    "tested_by": "lab-bl2-07",
+    "posted_at": T,
+    "note": "",
+    "parameters": [{"name": "fruit fly larvae", "value": 0, "unit": "per kg", "limit": "0", "ok": True}],
+}
+_IDS = {
+    "passage_id": "psg-4f0c2a9e8b7d6c5a4b3e2f1d",
+    "gate_id": "mongcai",
+    "lane_id": "out-2",
+    "booking_id": "BK-MC-0003",
+    "consignment_id": "C-MC-0003",
+}
+EXAMPLES.update(
+    {
+        Consignment: json.loads(
+            (Path(__file__).resolve().parents[1] / "fixtures" / "consignment_C-20261102-0917.json").read_text(
+                encoding="utf-8"
+            )
+        ),
+        Passage: json.loads(_STREAM),
+        ClearanceDecided: _sample("eventbridge/clearance_decided_green")["detail"],
+        ShelfLifeAlert: _sample("eventbridge/shelf_life_alert")["detail"],
+        PassageStateChanged: {
+            "schema": "PassageStateChanged.v1",
+            "event_id": "evt-7a1b2c3d4e5f",
+            **_IDS,
+            "from_status": "IN_INSPECTION",
+            "to_status": "SAMPLED",
+            "reason": "sample S-MC-20261103-011 taken for phytosanitary",
+            "actor": "lab:lab-bl2-04",
+            "at": T,
+        },
+        LabSampleRegistered: {
+            "schema": "LabSampleRegistered.v1",
+            "event_id": "evt-8b2c3d4e5f6a",
+            **_IDS,
+            "sample": _LAB_SAMPLE,
+            "perishable_deadline": "2026-11-06T08:00:00Z",
+            "at": T,
+        },
+        LabResultPosted: {
+            "schema": "LabResultPosted.v1",
+            "event_id": "evt-9c3d4e5f6a7b",
+            **_IDS,
+            "sample_id": "S-MC-20261103-011",
+            "result": _LAB_RESULT,
+            "status": "RELEASED",
+            "at": T,
+        },
+        AuditEntry: {
+            "schema": "AuditEntry.v1",
+            "gate_id": "mongcai",
+            "seq": 418,
+            "entry_id": "psg-4f0c2a9e8b7d6c5a4b3e2f1d:state:5",
+            "kind": "state",
+            "passage_id": "psg-4f0c2a9e8b7d6c5a4b3e2f1d",
+            "actor": "lab:lab-bl2-07",
+            "at": T,
+            "detail": {
+                "from": "SAMPLED",
+                "to": "RELEASED",
+                "reason": "lab sample S-MC-20261103-011 passed",
+                "by": "lab:lab-bl2-07",
+            },
+            "prev_hash": "ab" * 32,
+            "hash": "cd" * 32,
+        },
+    }
+)
 DETECTIONS = (PlateRead, ContainerRead, PassScanned, WeightReading)
 IDENTIFIER_FIELDS = ("event_id", "gate_id", "lane_id", "passage_id", "command_id", "booking_id", "trader_id")
-TIMESTAMP_FIELDS = ("captured_at", "at", "issued_at", "expires_at", "opened_at", "decided_at", "received_at",
-                    "slot_start", "slot_end", "created_at", "declared_at", "deadline", "status_at", "first_seen",
-                    "last_seen")
+TIMESTAMP_FIELDS = (
+    "captured_at",
+    "at",
+    "issued_at",
+    "expires_at",
+    "opened_at",
+    "decided_at",
+    "received_at",
+    "slot_start",
+    "slot_end",
+    "created_at",
+    "declared_at",
+    "deadline",
+    "status_at",
+    "first_seen",
+    "last_seen",
+)
 MODEL_IDS = [schema_name(m) for m in VERSIONED_MODELS]
 
 
@@ -146,8 +259,7 @@ def error_types(err: pytest.ExceptionInfo[ValidationError], field: str) -> set[s
 
 identifiers = st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9_.:\-]{0,40}\Z")
 offsets = st.integers(min_value=-14 * 60, max_value=14 * 60).map(lambda m: timezone(timedelta(minutes=m)))
-aware_datetimes = st.datetimes(min_value=datetime(2000, 1, 2), max_value=datetime(2099, 12, 30),
-                               timezones=offsets)
+aware_datetimes = st.datetimes(min_value=datetime(2000, 1, 2), max_value=datetime(2099, 12, 30), timezones=offsets)
 confidences = st.floats(min_value=0.0, max_value=1.0, allow_nan=False)
 
 
@@ -225,8 +337,7 @@ def test_another_schema_literal_is_rejected(model: type[Contract]) -> None:
 
 # ------------------------------------------------------------------------------- rejections
 
-REQUIRED = [(m, f.alias or name)
-            for m in VERSIONED_MODELS for name, f in m.model_fields.items() if f.is_required()]
+REQUIRED = [(m, f.alias or name) for m in VERSIONED_MODELS for name, f in m.model_fields.items() if f.is_required()]
 
 
 @pytest.mark.parametrize(("model", "field"), REQUIRED, ids=[f"{schema_name(m)}-{f}" for m, f in REQUIRED])

@@ -70,16 +70,24 @@ class FakeTransport:
     def __enter__(self) -> FakeTransport:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
 
-def make_command(lane: str = LANE, *, key: bytes = KEY, command_id: str = "cmd-1",
-                 action: BarrierAction = BarrierAction.OPEN) -> BarrierCommand:
+def make_command(
+    lane: str = LANE, *, key: bytes = KEY, command_id: str = "cmd-1", action: BarrierAction = BarrierAction.OPEN
+) -> BarrierCommand:
     command = BarrierCommand(
-        command_id=command_id, gate_id=GATE, lane_id=lane, action=action, passage_id="psg-1",
-        reason="GREEN: booked slot", issued_at=NOW, expires_at=NOW + timedelta(minutes=1),
+        command_id=command_id,
+        gate_id=GATE,
+        lane_id=lane,
+        action=action,
+        passage_id="psg-1",
+        reason="GREEN: booked slot",
+        issued_at=NOW,
+        expires_at=NOW + timedelta(minutes=1),
     )
     signature = hmac.new(key, command.signing_payload(), hashlib.sha256).hexdigest()
     return command.model_copy(update={"signature": signature})
@@ -124,22 +132,31 @@ def test_truck_uses_a_given_event_id_and_otherwise_unique_ones(sim: LaneSimulato
     assert len(ids) == 50
 
 
-@pytest.mark.parametrize(("plate", "country", "valid"), [
-    ("29C-123.45", "VN", True),
-    ("29LD-123.45", "VN", True),
-    ("云A·12345", "CN", True),
-    ("桂A12345D", "CN", True),
-    ("ABC", "VN", False),
-    ("29C-123.45", "CN", False),
-    ("---", "VN", False),
-])
+@pytest.mark.parametrize(
+    ("plate", "country", "valid"),
+    [
+        ("29C-123.45", "VN", True),
+        ("29LD-123.45", "VN", True),
+        ("云A·12345", "CN", True),
+        ("桂A12345D", "CN", True),
+        ("ABC", "VN", False),
+        ("29C-123.45", "CN", False),
+        ("---", "VN", False),
+    ],
+)
 def test_plate_format(plate: str, country: str, valid: bool) -> None:
     assert plate_format_valid(plate, country) is valid
 
 
-@pytest.mark.parametrize(("container_no", "ok"), [
-    ("CSQU3054383", True), ("CSQU3054384", False), ("CSQU305438", False), ("1234567890X", False),
-])
+@pytest.mark.parametrize(
+    ("container_no", "ok"),
+    [
+        ("CSQU3054383", True),
+        ("CSQU3054384", False),
+        ("CSQU305438", False),
+        ("1234567890X", False),
+    ],
+)
 def test_container_check_digit(container_no: str, ok: bool) -> None:
     assert container_check_digit_ok(container_no) is ok
 
@@ -149,7 +166,8 @@ def test_container_check_digit(container_no: str, ok: bool) -> None:
 
 def test_cross_uses_the_topic_helpers(transport: FakeTransport, sim: LaneSimulator) -> None:
     transport.respond = lambda topic, payload: transport.deliver(
-        topics.commands_topic(GATE, LANE), make_command().model_dump_json().encode())
+        topics.commands_topic(GATE, LANE), make_command().model_dump_json().encode()
+    )
 
     result = sim.cross("29C-123.45", "VN", "CSQU3054383", timeout=1)
 
@@ -171,15 +189,18 @@ def test_publish_raw_sends_bytes_unchanged(transport: FakeTransport, sim: LaneSi
     assert transport.published == [(topics.detections_topic(GATE, LANE), b"\xff not json")]
 
 
-@pytest.mark.parametrize(("topic_filter", "topic", "matches"), [
-    ("smartgate/+/lanes/+/detections", "smartgate/kimthanh2/lanes/in-1/detections", True),
-    ("smartgate/+/lanes/+/detections", "smartgate/kimthanh2/lanes/in-1/commands", False),
-    ("smartgate/kimthanh2/#", "smartgate/kimthanh2/lanes/in-1/health", True),
-    ("smartgate/kimthanh2/#", "smartgate/kimthanh2", True),
-    ("smartgate/+", "smartgate/kimthanh2/lanes", False),
-    ("#", "$aws/things/x/shadow", False),
-    ("a/b", "a/b", True),
-])
+@pytest.mark.parametrize(
+    ("topic_filter", "topic", "matches"),
+    [
+        ("smartgate/+/lanes/+/detections", "smartgate/kimthanh2/lanes/in-1/detections", True),
+        ("smartgate/+/lanes/+/detections", "smartgate/kimthanh2/lanes/in-1/commands", False),
+        ("smartgate/kimthanh2/#", "smartgate/kimthanh2/lanes/in-1/health", True),
+        ("smartgate/kimthanh2/#", "smartgate/kimthanh2", True),
+        ("smartgate/+", "smartgate/kimthanh2/lanes", False),
+        ("#", "$aws/things/x/shadow", False),
+        ("a/b", "a/b", True),
+    ],
+)
 def test_topic_filter_matching(topic_filter: str, topic: str, matches: bool) -> None:
     assert topic_matches(topic_filter, topic) is matches
 
@@ -199,7 +220,8 @@ def test_signature_check() -> None:
 
 def test_wrongly_signed_command_is_reported_not_trusted(transport: FakeTransport, sim: LaneSimulator) -> None:
     transport.respond = lambda topic, payload: transport.deliver(
-        topics.commands_topic(GATE, LANE), make_command(key=b"forged").model_dump_json().encode())
+        topics.commands_topic(GATE, LANE), make_command(key=b"forged").model_dump_json().encode()
+    )
     result = sim.cross("29C-123.45", "VN", timeout=1)
     assert result.command is not None and result.signature_ok is False
     assert result.error and "invalid signature" in result.error and not result.ok
@@ -208,7 +230,8 @@ def test_wrongly_signed_command_is_reported_not_trusted(transport: FakeTransport
 def test_without_a_key_the_signature_is_not_checked(transport: FakeTransport) -> None:
     sim = LaneSimulator(transport, GATE, LANE, None)
     transport.respond = lambda topic, payload: transport.deliver(
-        topics.commands_topic(GATE, LANE), make_command(key=b"whatever").model_dump_json().encode())
+        topics.commands_topic(GATE, LANE), make_command(key=b"whatever").model_dump_json().encode()
+    )
     result = sim.cross("29C-123.45", "VN", timeout=1)
     assert result.ok and result.signature_ok is None
 
@@ -231,7 +254,8 @@ def test_no_command_gives_a_timeout_result(sim: LaneSimulator) -> None:
 
 
 def test_stale_and_duplicate_commands_are_not_taken_for_the_next_truck(
-    transport: FakeTransport, sim: LaneSimulator,
+    transport: FakeTransport,
+    sim: LaneSimulator,
 ) -> None:
     commands = topics.commands_topic(GATE, LANE)
     # Given a command that arrives for a truck that already timed out (before the next truck's reads)
@@ -267,8 +291,9 @@ def test_recipe_allows_exactly_the_default_lanes_topics() -> None:
     policies = config["accessControl"]["aws.greengrass.ipc.mqttproxy"].values()
     allowed = {op: sorted(p["resources"]) for p in policies for op in p["operations"]}
     assert allowed == {
-        "aws.greengrass#PublishToIoTCore": sorted([topics.detections_topic(gate, lane),
-                                                   topics.health_topic(gate, lane)]),
+        "aws.greengrass#PublishToIoTCore": sorted(
+            [topics.detections_topic(gate, lane), topics.health_topic(gate, lane)]
+        ),
         "aws.greengrass#SubscribeToIoTCore": [topics.commands_topic(gate, lane)],
     }
     assert recipe["ComponentName"] == "com.smartgate.LaneSimulator"
@@ -289,8 +314,11 @@ def test_component_reads_trucks_from_argv_and_recipe_config() -> None:
     recipe = yaml.safe_load((COMPONENT / "recipe.yaml").read_text())
     trucks = recipe["ComponentConfiguration"]["DefaultConfiguration"]["Trucks"]
     # Greengrass interpolates a list in Setenv as its JSON text
-    env = {"SMARTGATE_GATE_ID": "kimthanh2", "SMARTGATE_LANE_ID": "in-1",
-           "SMARTGATE_TRUCKS": json.dumps(trucks, ensure_ascii=False)}
+    env = {
+        "SMARTGATE_GATE_ID": "kimthanh2",
+        "SMARTGATE_LANE_ID": "in-1",
+        "SMARTGATE_TRUCKS": json.dumps(trucks, ensure_ascii=False),
+    }
     args = main.parse_args([], env)
     assert args.trucks == [main.Truck("29C-123.45", "VN", "CSQU3054383"), main.Truck("云A·12345", "CN", None)]
     args = main.parse_args(["--gate", "g1", "--lane", "l1", "--plate", "29A-123.45:vn"], env)

@@ -38,9 +38,11 @@ def test_every_instant_lies_in_its_window(at: datetime) -> None:
 
 def test_check_window_refuses_off_grid_past_and_too_far_ahead() -> None:
     assert check_window(datetime(2026, 12, 1, 9, 0, tzinfo=UTC), NOW)  # current window still open
-    for start, words in [(datetime(2026, 12, 1, 9, 10, tzinfo=UTC), "not the start"),
-                         (datetime(2026, 12, 1, 8, 45, tzinfo=UTC), "in the past"),
-                         (window_start(NOW + HORIZON + timedelta(hours=1)), "days ahead")]:
+    for start, words in [
+        (datetime(2026, 12, 1, 9, 10, tzinfo=UTC), "not the start"),
+        (datetime(2026, 12, 1, 8, 45, tzinfo=UTC), "in the past"),
+        (window_start(NOW + HORIZON + timedelta(hours=1)), "days ahead"),
+    ]:
         with pytest.raises(TradeError) as err:
             check_window(start, NOW)
         assert err.value.field == "window_start" and words in err.value.message and err.value.status == 422
@@ -71,11 +73,17 @@ def test_a_local_day_at_the_gate() -> None:
 
 def test_moves_keep_the_first_booked_and_move_the_rest_in_order() -> None:
     start = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
-    following = [WindowState(start + WINDOW, ours=3, booked=2), WindowState(start + 2 * WINDOW, ours=1, booked=1),
-                 WindowState(start + 3 * WINDOW, ours=2, booked=0)]
+    following = [
+        WindowState(start + WINDOW, ours=3, booked=2),
+        WindowState(start + 2 * WINDOW, ours=1, booked=1),
+        WindowState(start + 3 * WINDOW, ours=2, booked=0),
+    ]
     moves = moves_after_drop(start, ["b1", "b2", "b3", "b4", "b5"], 2, following, default=6)
     assert [(m.booking_id, m.to_start) for m in moves] == [
-        ("b3", start + WINDOW), ("b4", start + 3 * WINDOW), ("b5", start + 3 * WINDOW)]
+        ("b3", start + WINDOW),
+        ("b4", start + 3 * WINDOW),
+        ("b5", start + 3 * WINDOW),
+    ]
     assert moves_after_drop(start, ["b1", "b2"], 0, [WindowState(start + WINDOW, ours=1)], 6)[1].to_start is None
 
 

@@ -69,10 +69,19 @@ _VALIDATOR_GAPS = {
     "cn_hk_macao": "the CN pattern does not accept the 港/澳 suffix of cross-border plates",
 }
 
-_SIZES_MM = {"vn_white_1row": (520, 110), "vn_white_2row": (330, 165), "vn_moto_2row": (190, 140),
-             "vn_yellow_1row": (520, 110), "vn_yellow_2row": (330, 165), "cn_blue": (440, 140),
-             "cn_green_new_energy": (480, 140), "cn_yellow_1row": (440, 140), "cn_yellow_2row": (440, 220),
-             "cn_trailer": (440, 220), "cn_hk_macao": (440, 140)}
+_SIZES_MM = {
+    "vn_white_1row": (520, 110),
+    "vn_white_2row": (330, 165),
+    "vn_moto_2row": (190, 140),
+    "vn_yellow_1row": (520, 110),
+    "vn_yellow_2row": (330, 165),
+    "cn_blue": (440, 140),
+    "cn_green_new_energy": (480, 140),
+    "cn_yellow_1row": (440, 140),
+    "cn_yellow_2row": (440, 220),
+    "cn_trailer": (440, 220),
+    "cn_hk_macao": (440, 140),
+}
 
 
 def _colour_name(bgr: np.ndarray) -> str:
@@ -90,8 +99,16 @@ def _colour_name(bgr: np.ndarray) -> str:
     return f"other{(b, g, r)}"
 
 
-_BACKGROUND = {"vn_white": "white", "vn_moto": "white", "vn_yellow": "yellow", "cn_blue": "blue",
-               "cn_green": "green", "cn_yellow": "yellow", "cn_trailer": "yellow", "cn_hk": "black"}
+_BACKGROUND = {
+    "vn_white": "white",
+    "vn_moto": "white",
+    "vn_yellow": "yellow",
+    "cn_blue": "blue",
+    "cn_green": "green",
+    "cn_yellow": "yellow",
+    "cn_trailer": "yellow",
+    "cn_hk": "black",
+}
 
 
 def _luma(image: np.ndarray) -> np.ndarray:

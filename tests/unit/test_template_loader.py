@@ -32,6 +32,7 @@ def env_of(tpl: Template, lid: str = "Fn") -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------------------- YAML tags
 
+
 def test_short_form_tags_parse_to_long_form() -> None:
     text = textwrap.dedent("""\
         a: !Ref X
@@ -126,7 +127,9 @@ def test_override_of_undeclared_parameter_rejected(tmp_path: Path) -> None:
 
 
 def test_pseudo_parameters(tmp_path: Path) -> None:
-    tpl = one(tmp_path, """\
+    tpl = one(
+        tmp_path,
+        """\
         Fn:
           Type: AWS::Serverless::Function
           Properties:
@@ -138,17 +141,28 @@ def test_pseudo_parameters(tmp_path: Path) -> None:
                 I: !Ref AWS::StackId
                 P: !Ref AWS::Partition
                 U: !Ref AWS::URLSuffix
-        """, stack_name="st", region="eu-west-1", account_id="111122223333")
+        """,
+        stack_name="st",
+        region="eu-west-1",
+        account_id="111122223333",
+    )
     assert env_of(tpl) == {
-        "R": "eu-west-1", "A": "111122223333", "S": "st",
+        "R": "eu-west-1",
+        "A": "111122223333",
+        "S": "st",
         "I": "arn:aws:cloudformation:eu-west-1:111122223333:stack/st/00000000-0000-0000-0000-000000000000",
-        "P": "aws", "U": "amazonaws.com"}
+        "P": "aws",
+        "U": "amazonaws.com",
+    }
 
 
 # ------------------------------------------------------------------------------------- intrinsics
 
+
 def test_each_intrinsic(tmp_path: Path) -> None:
-    tpl = load(tmp_path, """\
+    tpl = load(
+        tmp_path,
+        """\
         Mappings:
           Sizes:
             dev: {Memory: 128}
@@ -173,25 +187,42 @@ def test_each_intrinsic(tmp_path: Path) -> None:
                   NOT: !Not [!Equals [a, b]]
                   AND: !And [!Condition IsDev, !Equals [a, b]]
                   OR: !Or [!Condition IsDev, !Equals [a, b]]
-        """)
+        """,
+    )
     assert env_of(tpl) == {
-        "JOIN": "a-us-east-1-3", "SELECT": "y", "SPLIT": ["a", "b", "c"], "SELSPLIT": "r", "IF": "yes-dev",
-        "MAP": 128, "B64": base64.b64encode(b"hello").decode(), "SUB": "smartgate-local-x",
-        "SUBVARS": "us-east-1-7", "EQ": True, "NOT": True, "AND": False, "OR": True}
+        "JOIN": "a-us-east-1-3",
+        "SELECT": "y",
+        "SPLIT": ["a", "b", "c"],
+        "SELSPLIT": "r",
+        "IF": "yes-dev",
+        "MAP": 128,
+        "B64": base64.b64encode(b"hello").decode(),
+        "SUB": "smartgate-local-x",
+        "SUBVARS": "us-east-1-7",
+        "EQ": True,
+        "NOT": True,
+        "AND": False,
+        "OR": True,
+    }
 
 
 def test_resolve_public_helper(tmp_path: Path) -> None:
-    tpl = one(tmp_path, """\
+    tpl = one(
+        tmp_path,
+        """\
         T:
           Type: AWS::DynamoDB::Table
-        """)
+        """,
+    )
     assert tpl.resolve({"Fn::Sub": "${T}:${AWS::Region}"}) == "smartgate-local-T:us-east-1"
     assert tpl.resolve([{"Ref": "AWS::NoValue"}, 1]) == [1]
     assert tpl.resolve({"Ref": "AWS::NoValue"}) is None
 
 
 def test_sub_with_getatt_and_escape(tmp_path: Path) -> None:
-    tpl = one(tmp_path, """\
+    tpl = one(
+        tmp_path,
+        """\
         Q:
           Type: AWS::SQS::Queue
         Fn:
@@ -200,10 +231,12 @@ def test_sub_with_getatt_and_escape(tmp_path: Path) -> None:
             Environment:
               Variables:
                 X: !Sub "${Q.Arn}|${Q}|${!Literal}|${!AWS::Region}"
-        """)
+        """,
+    )
     assert env_of(tpl)["X"] == (
         f"arn:aws:sqs:{R}:{A}:smartgate-local-Q|https://sqs.{R}.amazonaws.com/{A}/smartgate-local-Q"
-        "|${Literal}|${AWS::Region}")
+        "|${Literal}|${AWS::Region}"
+    )
 
 
 def test_conditions_drop_resources_and_outputs(tmp_path: Path) -> None:
@@ -243,7 +276,9 @@ def test_conditions_drop_resources_and_outputs(tmp_path: Path) -> None:
 
 def test_ref_to_resource_dropped_by_condition_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(UnsupportedTemplateError, match="refers to Alarm, whose Condition 'Never' is false"):
-        load(tmp_path, """\
+        load(
+            tmp_path,
+            """\
             Conditions:
               Never: !Equals [a, b]
             Resources:
@@ -251,11 +286,14 @@ def test_ref_to_resource_dropped_by_condition_is_an_error(tmp_path: Path) -> Non
               Fn:
                 Type: AWS::Serverless::Function
                 Properties: {Environment: {Variables: {T: !Ref Alarm}}}
-            """)
+            """,
+        )
 
 
 def test_no_value_removes_keys_and_items(tmp_path: Path) -> None:
-    tpl = load(tmp_path, """\
+    tpl = load(
+        tmp_path,
+        """\
         Conditions:
           Never: !Equals [a, b]  # (a condition named "No" would be YAML 1.1 boolean False)
         Resources:
@@ -270,7 +308,8 @@ def test_no_value_removes_keys_and_items(tmp_path: Path) -> None:
                   KEEP: "1"
                   DROP: !Ref AWS::NoValue
                   DROP_IF: !If [Never, x, !Ref AWS::NoValue]
-        """)
+        """,
+    )
     props = tpl.resources["Fn"].properties
     assert props["Layers"] == ["arn:one"]
     assert env_of(tpl) == {"KEEP": "1"}
@@ -300,16 +339,28 @@ def test_generated_physical_names(tmp_path: Path) -> None:
     tpl = one(tmp_path, ALL_TYPES, stack_name="Smart-Gate")
     names = {lid: r.physical_name for lid, r in tpl.resources.items()}
     assert names == {
-        "T": "Smart-Gate-T", "B": "smart-gate-b", "Topic": "Smart-Gate-Topic", "Q": "Smart-Gate-Q",
-        "FifoQ": "Smart-Gate-FifoQ.fifo", "Bus": "Smart-Gate-Bus", "Rule": "Smart-Gate-Rule",
-        "IotRule": "Smart_Gate_IotRule", "Fn": "Smart-Gate-Fn", "LFn": "Smart-Gate-LFn",
-        "Layer": "Smart-Gate-Layer", "Logs": "Smart-Gate-Logs", "Simple": "Smart-Gate-Simple",
-        "Other": "Smart-Gate-Other"}
+        "T": "Smart-Gate-T",
+        "B": "smart-gate-b",
+        "Topic": "Smart-Gate-Topic",
+        "Q": "Smart-Gate-Q",
+        "FifoQ": "Smart-Gate-FifoQ.fifo",
+        "Bus": "Smart-Gate-Bus",
+        "Rule": "Smart-Gate-Rule",
+        "IotRule": "Smart_Gate_IotRule",
+        "Fn": "Smart-Gate-Fn",
+        "LFn": "Smart-Gate-LFn",
+        "Layer": "Smart-Gate-Layer",
+        "Logs": "Smart-Gate-Logs",
+        "Simple": "Smart-Gate-Simple",
+        "Other": "Smart-Gate-Other",
+    }
     assert [r.logical_id for r in tpl.of_type("AWS::SQS::Queue")] == ["Q", "FifoQ"]
 
 
 def test_declared_physical_names_resolve_lazily(tmp_path: Path) -> None:
-    tpl = load(tmp_path, """\
+    tpl = load(
+        tmp_path,
+        """\
         Parameters:
           Prefix: {Type: String, Default: sg}
         Resources:
@@ -327,46 +378,66 @@ def test_declared_physical_names_resolve_lazily(tmp_path: Path) -> None:
           Layer: {Type: AWS::Serverless::LayerVersion, Properties: {LayerName: core}}
           Logs: {Type: AWS::Logs::LogGroup, Properties: {LogGroupName: /sg/logs}}
           Simple: {Type: AWS::Serverless::SimpleTable, Properties: {TableName: simple}}
-        """)
+        """,
+    )
     names = {lid: r.physical_name for lid, r in tpl.resources.items()}
     assert names == {
-        "Fn": "sg-sg-crossings-fn", "T": "sg-crossings", "B": "sg-images", "Topic": "alerts",
-        "Q": "jobs.fifo", "Bus": "gate-bus", "Rule": "gate-rule", "IotRule": "gate_rule", "Layer": "core",
-        "Logs": "/sg/logs", "Simple": "simple"}
+        "Fn": "sg-sg-crossings-fn",
+        "T": "sg-crossings",
+        "B": "sg-images",
+        "Topic": "alerts",
+        "Q": "jobs.fifo",
+        "Bus": "gate-bus",
+        "Rule": "gate-rule",
+        "IotRule": "gate_rule",
+        "Layer": "core",
+        "Logs": "/sg/logs",
+        "Simple": "simple",
+    }
     assert tpl.resources["Fn"].properties["FunctionName"] == "sg-sg-crossings-fn"
 
 
 def test_name_property_no_value_falls_back_to_generated(tmp_path: Path) -> None:
-    tpl = one(tmp_path, """\
+    tpl = one(
+        tmp_path,
+        """\
         T:
           Type: AWS::DynamoDB::Table
           Properties:
             TableName: !Ref AWS::NoValue
-        """)
+        """,
+    )
     assert tpl.resources["T"].physical_name == "smartgate-local-T"
     assert "TableName" not in tpl.resources["T"].properties
 
 
 def test_name_reference_cycle(tmp_path: Path) -> None:
     with pytest.raises(UnsupportedTemplateError, match="cycle A -> B -> A"):
-        one(tmp_path, """\
+        one(
+            tmp_path,
+            """\
             A: {Type: AWS::SNS::Topic, Properties: {TopicName: !GetAtt B.QueueName}}
             B: {Type: AWS::SQS::Queue, Properties: {QueueName: !GetAtt A.TopicName}}
-            """)
+            """,
+        )
 
 
 def test_condition_cycle(tmp_path: Path) -> None:
     with pytest.raises(UnsupportedTemplateError, match="condition reference cycle"):
-        load(tmp_path, """\
+        load(
+            tmp_path,
+            """\
             Conditions:
               A: !Not [!Condition B]
               B: !Not [!Condition A]
             Resources:
               T: {Type: AWS::SNS::Topic}
-            """)
+            """,
+        )
 
 
 # ------------------------------------------------------------------------------------ Ref / GetAtt
+
 
 def test_ref_and_getatt_per_type(tmp_path: Path) -> None:
     tpl = one(tmp_path, ALL_TYPES)
@@ -414,7 +485,9 @@ def test_ref_and_getatt_per_type(tmp_path: Path) -> None:
 
 
 def test_sam_implicit_resources(tmp_path: Path) -> None:
-    tpl = one(tmp_path, """\
+    tpl = one(
+        tmp_path,
+        """\
         Fn:
           Type: AWS::Serverless::Function
           Properties:
@@ -428,10 +501,13 @@ def test_sam_implicit_resources(tmp_path: Path) -> None:
         Own:
           Type: AWS::Serverless::Function
           Properties: {Role: arn:aws:iam::123456789012:role/x}
-        """)
+        """,
+    )
     assert env_of(tpl) == {
-        "ROLE": f"arn:aws:iam::{A}:role/smartgate-local-FnRole", "ROLE_NAME": "smartgate-local-FnRole",
-        "API": f"https://local-api.execute-api.{R}.amazonaws.com/Prod"}
+        "ROLE": f"arn:aws:iam::{A}:role/smartgate-local-FnRole",
+        "ROLE_NAME": "smartgate-local-FnRole",
+        "API": f"https://local-api.execute-api.{R}.amazonaws.com/Prod",
+    }
     with pytest.raises(UnsupportedTemplateError, match="OwnRole"):
         tpl.resolve({"Fn::GetAtt": ["OwnRole", "Arn"]})  # declares its own Role: no implicit role
     with pytest.raises(UnsupportedTemplateError, match="ServerlessHttpApi"):
@@ -442,51 +518,72 @@ def test_sam_implicit_resources(tmp_path: Path) -> None:
 
 def test_unknown_ref_names_logical_id_and_path(tmp_path: Path) -> None:
     with pytest.raises(UnsupportedTemplateError) as err:
-        one(tmp_path, """\
+        one(
+            tmp_path,
+            """\
             Fn:
               Type: AWS::Serverless::Function
               Properties: {Environment: {Variables: {TABLE: !GetAtt Missing.Arn}}}
-            """)
+            """,
+        )
     assert "Resources.Fn.Properties.Environment.Variables.TABLE.Fn::GetAtt" in str(err.value)
     assert "'Missing'" in str(err.value)
     with pytest.raises(UnsupportedTemplateError, match=r"Variables\.X\.Ref: unknown logical id .*'Nope'"):
-        one(tmp_path, """\
+        one(
+            tmp_path,
+            """\
             Fn:
               Type: AWS::Serverless::Function
               Properties: {Environment: {Variables: {X: !Ref Nope}}}
-            """)
+            """,
+        )
 
 
-@pytest.mark.parametrize(("expr", "fn"), [
-    ("!ImportValue shared-vpc", "Fn::ImportValue"), ("!Select [0, !GetAZs '']", "Fn::GetAZs"),
-    ("!Cidr [x, 2, 8]", "Fn::Cidr"), ("{'Fn::Length': [1]}", "Fn::Length")])
+@pytest.mark.parametrize(
+    ("expr", "fn"),
+    [
+        ("!ImportValue shared-vpc", "Fn::ImportValue"),
+        ("!Select [0, !GetAZs '']", "Fn::GetAZs"),
+        ("!Cidr [x, 2, 8]", "Fn::Cidr"),
+        ("{'Fn::Length': [1]}", "Fn::Length"),
+    ],
+)
 def test_unsupported_intrinsics(tmp_path: Path, expr: str, fn: str) -> None:
     with pytest.raises(UnsupportedTemplateError) as err:
-        one(tmp_path, f"""\
+        one(
+            tmp_path,
+            f"""\
             IngestFunction:
               Type: AWS::Serverless::Function
               Properties: {{Environment: {{Variables: {{X: {expr}}}}}}}
-            """)
+            """,
+        )
     assert "Resources.IngestFunction.Properties.Environment.Variables.X" in str(err.value)
     assert f"{fn} is not supported locally" in str(err.value)
 
 
 def test_unchosen_if_branch_is_not_evaluated(tmp_path: Path) -> None:
-    tpl = load(tmp_path, """\
+    tpl = load(
+        tmp_path,
+        """\
         Conditions:
           Cloud: !Equals [a, b]
         Resources:
           Fn:
             Type: AWS::Serverless::Function
             Properties: {Environment: {Variables: {X: !If [Cloud, !ImportValue vpc, local]}}}
-        """)
+        """,
+    )
     assert env_of(tpl) == {"X": "local"}
 
 
 # ------------------------------------------------------------------------------------------ Globals
 
+
 def test_globals_function_merge(tmp_path: Path) -> None:
-    tpl = load(tmp_path, """\
+    tpl = load(
+        tmp_path,
+        """\
         AWSTemplateFormatVersion: 2010-09-09
         Transform: AWS::Serverless-2016-10-31
         Metadata: {Owner: gate}
@@ -521,15 +618,15 @@ def test_globals_function_merge(tmp_path: Path) -> None:
           Raw:
             Type: AWS::Lambda::Function
             Properties: {Timeout: 3}
-        """)
+        """,
+    )
     layer = f"arn:aws:lambda:{R}:{A}:layer:smartgate-local-"
     ingest = tpl.resources["Ingest"].properties
     assert ingest["Runtime"] == "python3.12"
     assert ingest["Timeout"] == 30
     assert ingest["Layers"] == [f"{layer}Core:1", f"{layer}Extra:1"]  # SAM concatenates lists
     assert "Tracing" not in ingest  # intrinsic (even NoValue) replaces the global value
-    assert ingest["Environment"]["Variables"] == {
-        "TABLE": "smartgate-local-T", "LOG_LEVEL": "DEBUG", "QUEUE": "q"}
+    assert ingest["Environment"]["Variables"] == {"TABLE": "smartgate-local-T", "LOG_LEVEL": "DEBUG", "QUEUE": "q"}
     plain = tpl.resources["Plain"].properties
     assert plain["Timeout"] == 10 and plain["Layers"] == [f"{layer}Core:1"]
     assert tpl.resources["Raw"].properties == {"Timeout": 3}  # Globals only apply to SAM functions

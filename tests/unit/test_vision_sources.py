@@ -196,8 +196,14 @@ def test_stream_reconnects_with_bounded_backoff_and_resets_after_success() -> No
         return opened[-1]
 
     sleeps: list[float] = []
-    source = VideoSource("rtsp://cam/lane", max_failures=4, backoff_s=1.0, backoff_max_s=3.0,
-                         sleep=sleeps.append, capture_factory=factory)
+    source = VideoSource(
+        "rtsp://cam/lane",
+        max_failures=4,
+        backoff_s=1.0,
+        backoff_max_s=3.0,
+        sleep=sleeps.append,
+        capture_factory=factory,
+    )
 
     # When read until it dies
     got = []
@@ -214,8 +220,12 @@ def test_stream_reconnects_with_bounded_backoff_and_resets_after_success() -> No
 
 def test_empty_frames_from_a_stream_are_faults() -> None:
     good = _image(5)
-    source = VideoSource("camera:3", max_failures=2, sleep=lambda _: None,
-                         capture_factory=lambda: _FlakyCapture([good, "empty", good, "empty", "empty"]))
+    source = VideoSource(
+        "camera:3",
+        max_failures=2,
+        sleep=lambda _: None,
+        capture_factory=lambda: _FlakyCapture([good, "empty", good, "empty", "empty"]),
+    )
     got = []
     with pytest.raises(CameraDead):
         for frame in source:

@@ -47,8 +47,16 @@ from smartgate.schemas.api import FieldError
 
 PATH_PARAM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$")
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:\-]{8,128}$")
-ACCEPTED = ["application/json", "application/problem+json", "text/plain", "application/octet-stream",
-            "application/x-www-form-urlencoded", "multipart/form-data", "application/xml", "text/html"]
+ACCEPTED = [
+    "application/json",
+    "application/problem+json",
+    "text/plain",
+    "application/octet-stream",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data",
+    "application/xml",
+    "text/html",
+]
 
 
 @dataclass
@@ -77,8 +85,11 @@ class Answer:
 
 
 def problem_response(err: ApiProblem) -> Response:
-    return Response(body=err.problem().model_dump_json(), status_code=err.status,
-                    headers={"Content-Type": PROBLEM_TYPE, **err.headers})
+    return Response(
+        body=err.problem().model_dump_json(),
+        status_code=err.status,
+        headers={"Content-Type": PROBLEM_TYPE, **err.headers},
+    )
 
 
 def _dump(value: Any) -> Any:
@@ -94,8 +105,12 @@ def _dump(value: Any) -> Any:
 @lru_cache(maxsize=1)
 def _idempotency() -> tuple[DynamoDBPersistenceLayer, IdempotencyConfig]:
     store = DynamoDBPersistenceLayer(table_name=settings().require("idempotency_table"))
-    config = IdempotencyConfig(event_key_jmespath="key", payload_validation_jmespath="request",
-                               expires_after_seconds=24 * 3600, raise_on_no_idempotency_key=True)
+    config = IdempotencyConfig(
+        event_key_jmespath="key",
+        payload_validation_jmespath="request",
+        expires_after_seconds=24 * 3600,
+        raise_on_no_idempotency_key=True,
+    )
     return store, config
 
 
@@ -109,6 +124,9 @@ def _once(key: str, request: dict[str, Any], call: Callable[[], dict[str, Any]])
     return run(attempt={"key": key, "request": request})
 
 
+View = Callable[[Request], Any]
+
+
 class RestApi:
     def __init__(self, app: Chalice, title: str, version: str) -> None:
         self.app = app
@@ -119,14 +137,40 @@ class RestApi:
     def openapi(self) -> dict[str, Any]:
         return self.routes.openapi(self.title, self.version)
 
-    def route(self, path: str, method: str, *, summary: str, tag: str, request: type[BaseModel] | None = None,
-              response: Any = None, status: int = 200, roles: tuple[str, ...] | None = (),
-              query: tuple[Query, ...] = (), idempotent: bool = False, errors: tuple[int, ...] = (),
-              media: str = "application/json") -> Callable[[Callable[[Request], Any]], Callable[[Request], Any]]:
-        def register(view: Callable[[Request], Any]) -> Callable[[Request], Any]:
-            spec = RouteSpec(path=path, method=method, summary=summary, view=view, tag=tag, request=request,
-                             response=response, status=status, roles=roles, query=query, idempotent=idempotent,
-                             errors=errors, media=media)
+    def route(
+        self,
+        path: str,
+        method: str,
+        *,
+        summary: str,
+        tag: str,
+        request: type[BaseModel] | None = None,
+        response: Any = None,
+        status: int = 200,
+        roles: tuple[str, ...] | None = (),
+        query: tuple[Query, ...] = (),
+        idempotent: bool = False,
+        errors: tuple[int, ...] = (),
+        also: tuple[int, ...] = (),
+        media: str = "application/json",
+    ) -> Callable[[View], View]:
+        def register(view: View) -> View:
+            spec = RouteSpec(
+                path=path,
+                method=method,
+                summary=summary,
+                view=view,
+                tag=tag,
+                request=request,
+                response=response,
+                status=status,
+                roles=roles,
+                query=query,
+                idempotent=idempotent,
+                errors=errors,
+                also=also,
+                media=media,
+            )
             self.routes.add(spec)
 
             @functools.wraps(view)
@@ -135,6 +179,7 @@ class RestApi:
 
             self.app.route(path, methods=[method], content_types=ACCEPTED, name=view.__name__)(chalice_view)
             return view
+
         return register
 
     # ------------------------------------------------------------------ one request
@@ -149,11 +194,19 @@ class RestApi:
         except ValidationError as err:
             return problem_response(validation_problem(err, "body"))
         except IdempotencyValidationError:
-            return problem_response(field_problem("Idempotency-Key", "this key was used with another request; "
-                                                                     "use a new key for a new request", 422))
+            return problem_response(
+                field_problem(
+                    "Idempotency-Key", "this key was used with another request; use a new key for a new request", 422
+                )
+            )
         except IdempotencyAlreadyInProgressError:
-            return problem_response(ApiProblem(409, "a request with this Idempotency-Key is in progress; retry in a "
-                                                    "moment", headers={"Retry-After": "1"}))
+            return problem_response(
+                ApiProblem(
+                    409,
+                    "a request with this Idempotency-Key is in progress; retry in a moment",
+                    headers={"Retry-After": "1"},
+                )
+            )
         except Exception:
             logger.exception("request failed", route=f"{spec.method} {spec.path}")
             return problem_response(ApiProblem(500, "the request failed on our side; it was logged"))
@@ -168,8 +221,12 @@ class RestApi:
         else:
             where = err.field
         headers = {"Retry-After": "60"} if err.status == 429 else {}
-        return ApiProblem(err.status, f"{where}: {err.message}", errors=[FieldError(field=where, message=err.message)],
-                          headers=headers)
+        return ApiProblem(
+            err.status,
+            f"{where}: {err.message}",
+            errors=[FieldError(field=where, message=err.message)],
+            headers=headers,
+        )
 
     def _answer(self, spec: RouteSpec, params: dict[str, str]) -> Response:
         http = self.app.current_request
@@ -182,8 +239,12 @@ class RestApi:
         for name, value in params.items():
             if not PATH_PARAM.match(value):
                 raise field_problem(f"path.{name}", "letters, digits and _ . : - only (at most 128)")
-        req = Request(caller=caller, path=dict(params), query=self._query(spec, dict(http.query_params or {})),
-                      headers=dict(http.headers))
+        req = Request(
+            caller=caller,
+            path=dict(params),
+            query=self._query(spec, dict(http.query_params or {})),
+            headers=dict(http.headers),
+        )
         raw: Any = None
         if spec.request is not None:
             raw = self._json(http.raw_body)
@@ -231,11 +292,17 @@ class RestApi:
         answer = result if isinstance(result, Answer) else Answer(result)
         status = answer.status or spec.status
         if isinstance(answer.body, bytes | str) and spec.response == "binary":
-            return {"status": status, "headers": {"Content-Type": spec.media, **answer.headers},
-                    "raw": answer.body if isinstance(answer.body, str) else None,
-                    "bytes": answer.body if isinstance(answer.body, bytes) else None}
-        return {"status": status, "headers": {"Content-Type": "application/json", **answer.headers},
-                "json": _dump(answer.body)}
+            return {
+                "status": status,
+                "headers": {"Content-Type": spec.media, **answer.headers},
+                "raw": answer.body if isinstance(answer.body, str) else None,
+                "bytes": answer.body if isinstance(answer.body, bytes) else None,
+            }
+        return {
+            "status": status,
+            "headers": {"Content-Type": "application/json", **answer.headers},
+            "json": _dump(answer.body),
+        }
 
     @staticmethod
     def _response(stored: dict[str, Any]) -> Response:

@@ -55,8 +55,9 @@ def consignments() -> DynamoConsignments:
 @lru_cache(maxsize=1)
 def passages() -> DynamoPassageStore:
     s = settings()
-    return DynamoPassageStore(s.require("passages_table"), s.require("lanes_table"), s.require("detections_table"),
-                              s.aws_region, _ttl())
+    return DynamoPassageStore(
+        s.require("passages_table"), s.require("lanes_table"), s.require("detections_table"), s.aws_region, _ttl()
+    )
 
 
 @lru_cache(maxsize=1)
@@ -79,8 +80,9 @@ def _rejected(name: str, error: str) -> None:
 @lru_cache(maxsize=1)
 def rule_sets() -> DeployedRuleSets:
     s = settings()
-    return DeployedRuleSets(s.require("rulesets_table"), rule_set_archive(), s.ruleset_cache_seconds,
-                            on_rejected=_rejected)
+    return DeployedRuleSets(
+        s.require("rulesets_table"), rule_set_archive(), s.ruleset_cache_seconds, on_rejected=_rejected
+    )
 
 
 @lru_cache(maxsize=1)
@@ -127,11 +129,17 @@ def officer_notifier() -> SnsNotifier:
 @lru_cache(maxsize=1)
 def trade_store() -> DynamoTrade:
     s = settings()
-    tables = TradeTables(companies=s.require("companies_table"), fleet=s.require("fleet_table"),
-                         slots=s.require("slots_table"), bookings=s.require("bookings_table"),
-                         consignments=s.require("consignments_table"), timeline=s.require("timeline_table"),
-                         outbox=s.require("outbox_table"), limits=s.require("limits_table"),
-                         access_log=s.require("access_log_table"))
+    tables = TradeTables(
+        companies=s.require("companies_table"),
+        fleet=s.require("fleet_table"),
+        slots=s.require("slots_table"),
+        bookings=s.require("bookings_table"),
+        consignments=s.require("consignments_table"),
+        timeline=s.require("timeline_table"),
+        outbox=s.require("outbox_table"),
+        limits=s.require("limits_table"),
+        access_log=s.require("access_log_table"),
+    )
     return DynamoTrade(tables, s.aws_region, _ttl(), timedelta(days=s.audit_retention_days))
 
 
@@ -139,10 +147,15 @@ def trade_store() -> DynamoTrade:
 def trade_deps() -> TradeDeps:
     s = settings()
     store = trade_store()
-    return TradeDeps(store=store, gates=gates(), passes=pass_signer() if s.pass_signing_key else None,
-                     notifier=OutboxNotifier(store, s.trader_topic_arn, s.aws_region), clock=SystemClock(),
-                     bookings_per_minute=s.bookings_per_minute,
-                     no_show_grace=timedelta(minutes=s.no_show_grace_minutes))
+    return TradeDeps(
+        store=store,
+        gates=gates(),
+        passes=pass_signer() if s.pass_signing_key else None,
+        notifier=OutboxNotifier(store, s.trader_topic_arn, s.aws_region),
+        clock=SystemClock(),
+        bookings_per_minute=s.bookings_per_minute,
+        no_show_grace=timedelta(minutes=s.no_show_grace_minutes),
+    )
 
 
 @lru_cache(maxsize=1)

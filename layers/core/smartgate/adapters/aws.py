@@ -49,11 +49,15 @@ class EventBridgePublisher:
 
     def publish(self, events: Sequence[Contract]) -> None:
         for start in range(0, len(events), self.MAX_BATCH):
-            batch = events[start:start + self.MAX_BATCH]
+            batch = events[start : start + self.MAX_BATCH]
             entries = []
             for event in batch:
-                entry = {"EventBusName": self.bus_name, "Source": source_for(event),
-                         "DetailType": schema_name(type(event)), "Detail": event.model_dump_json()}
+                entry = {
+                    "EventBusName": self.bus_name,
+                    "Source": source_for(event),
+                    "DetailType": schema_name(type(event)),
+                    "Detail": event.model_dump_json(),
+                }
                 at = getattr(event, "decided_at", None) or getattr(event, "at", None)
                 if at is not None:
                     entry["Time"] = at
@@ -73,8 +77,11 @@ class SqsSettleScheduler:
 
     def schedule(self, passage_id: str, at: datetime) -> None:
         delay = min(900, max(0, math.ceil((at - utc_now()).total_seconds())))
-        self.client.send_message(QueueUrl=self.queue_url, DelaySeconds=delay,
-                                 MessageBody=json.dumps({"passage_id": passage_id, "at": at.isoformat()}))
+        self.client.send_message(
+            QueueUrl=self.queue_url,
+            DelaySeconds=delay,
+            MessageBody=json.dumps({"passage_id": passage_id, "at": at.isoformat()}),
+        )
 
 
 class SqsRejectedSink:

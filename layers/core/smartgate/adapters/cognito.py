@@ -45,23 +45,34 @@ class CognitoUsers:
     def sign_in(self, username: str, password: str, new_password: str | None = None) -> Tokens:
         errors = self.idp.exceptions
         try:
-            answer = self.idp.initiate_auth(ClientId=self.client_id, AuthFlow="USER_PASSWORD_AUTH",
-                                            AuthParameters={"USERNAME": username, "PASSWORD": password})
+            answer = self.idp.initiate_auth(
+                ClientId=self.client_id,
+                AuthFlow="USER_PASSWORD_AUTH",
+                AuthParameters={"USERNAME": username, "PASSWORD": password},
+            )
             if answer.get("ChallengeName") == "NEW_PASSWORD_REQUIRED":
                 if not new_password:
-                    raise SignInRefused("new_password", "this account has a temporary password: choose a new one "
-                                                        "(at least 12 characters, upper and lower case, a digit)", 409)
+                    raise SignInRefused(
+                        "new_password",
+                        "this account has a temporary password: choose a new one "
+                        "(at least 12 characters, upper and lower case, a digit)",
+                        409,
+                    )
                 answer = self.idp.respond_to_auth_challenge(
-                    ClientId=self.client_id, ChallengeName="NEW_PASSWORD_REQUIRED", Session=answer["Session"],
-                    ChallengeResponses={"USERNAME": username, "NEW_PASSWORD": new_password})
+                    ClientId=self.client_id,
+                    ChallengeName="NEW_PASSWORD_REQUIRED",
+                    Session=answer["Session"],
+                    ChallengeResponses={"USERNAME": username, "NEW_PASSWORD": new_password},
+                )
         except (errors.NotAuthorizedException, errors.UserNotFoundException) as err:
             raise SignInRefused("password", "the user name or the password is wrong") from err
         except errors.InvalidPasswordException as err:
             raise SignInRefused("new_password", str(err.response["Error"].get("Message", "too weak")), 422) from err
         result = answer.get("AuthenticationResult")
         if not result:
-            raise SignInRefused("username", f"sign-in needs a step this API does not serve "
-                                            f"({answer.get('ChallengeName')})", 409)
+            raise SignInRefused(
+                "username", f"sign-in needs a step this API does not serve ({answer.get('ChallengeName')})", 409
+            )
         return Tokens(result["IdToken"], result.get("RefreshToken"), int(result.get("ExpiresIn", 3600)))
 
     def create_user(self, username: str, company_id: str, group: str, locale: str) -> str | None:
@@ -69,9 +80,15 @@ class CognitoUsers:
         password = temporary_password()
         try:
             self.idp.admin_create_user(
-                UserPoolId=self.pool_id, Username=username, TemporaryPassword=password, MessageAction="SUPPRESS",
-                UserAttributes=[{"Name": "custom:company_id", "Value": company_id},
-                                {"Name": "custom:locale", "Value": locale}])
+                UserPoolId=self.pool_id,
+                Username=username,
+                TemporaryPassword=password,
+                MessageAction="SUPPRESS",
+                UserAttributes=[
+                    {"Name": "custom:company_id", "Value": company_id},
+                    {"Name": "custom:locale", "Value": locale},
+                ],
+            )
         except self.idp.exceptions.UsernameExistsException:
             return None
         self.idp.admin_add_user_to_group(UserPoolId=self.pool_id, Username=username, GroupName=group)

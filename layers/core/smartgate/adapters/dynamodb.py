@@ -63,8 +63,11 @@ def _cancelled(err: TransactWriteError) -> tuple[bool, bool]:
     """(the first item's condition failed, another item's condition failed or a transaction conflicted)."""
     codes = [getattr(r, "code", None) for r in (err.cancellation_reasons or [])]
     first = bool(codes) and codes[0] == "ConditionalCheckFailed"
-    other = "ConditionalCheckFailed" in codes[1:] or "TransactionConflict" in codes \
+    other = (
+        "ConditionalCheckFailed" in codes[1:]
+        or "TransactionConflict" in codes
         or err.cause_response_code == "TransactionConflictException"
+    )
     return first, other
 
 
@@ -196,8 +199,12 @@ class DynamoConsignments(_Table):
 
     def put(self, consignment: Consignment) -> None:
         self.meter()
-        self.model(consignment.consignment_id, trader_id=consignment.trader_id, body=consignment.model_dump_json(),
-                   expires_at=consignment.declared_at + self.ttl).save()
+        self.model(
+            consignment.consignment_id,
+            trader_id=consignment.trader_id,
+            body=consignment.model_dump_json(),
+            expires_at=consignment.declared_at + self.ttl,
+        ).save()
 
 
 # --------------------------------------------------------------------------- passages, lanes, detections
@@ -252,10 +259,17 @@ class DynamoPassageStore:
 
     LANE_MEMORY = timedelta(days=1)
 
-    def __init__(self, passages_table: str, lanes_table: str, detections_table: str, region: str,
-                 personal_data_ttl: timedelta = timedelta(days=90)) -> None:
-        self.passages = _Table(_bind(_PassageItem, passages_table, region,
-                                     by_gate_status=_PassageItem.GateStatusIndex), personal_data_ttl)
+    def __init__(
+        self,
+        passages_table: str,
+        lanes_table: str,
+        detections_table: str,
+        region: str,
+        personal_data_ttl: timedelta = timedelta(days=90),
+    ) -> None:
+        self.passages = _Table(
+            _bind(_PassageItem, passages_table, region, by_gate_status=_PassageItem.GateStatusIndex), personal_data_ttl
+        )
         self.lanes = _Table(_bind(_LaneItem, lanes_table, region), personal_data_ttl)
         self.detections = _Table(_bind(_DetectionItem, detections_table, region), personal_data_ttl)
         self.region = region
@@ -309,24 +323,46 @@ class DynamoPassageStore:
 
     def _passage_row(self, passage: Passage) -> Any:
         return self.passages.model(
-            passage.passage_id, gate_status=_gate_status(passage.gate_id, passage.status),
-            opened_at=passage.opened_at.isoformat(), version=passage.version, body=passage.model_dump_json(),
-            expires_at=passage.opened_at + self.ttl)
+            passage.passage_id,
+            gate_status=_gate_status(passage.gate_id, passage.status),
+            opened_at=passage.opened_at.isoformat(),
+            version=passage.version,
+            body=passage.model_dump_json(),
+            expires_at=passage.opened_at + self.ttl,
+        )
 
     def commit(self, change: LaneCommit) -> None:
         self._meter()
         d, p, track = change.detection, change.passage, change.track
         now = utc_now()
         detection = self.detections.model(
-            d.event_id, passage_id=p.passage_id, gate_id=d.gate_id, lane_id=d.lane_id, schema=d.schema_version,
-            body=d.model_dump_json(), handled=False, received_at=now.isoformat(), expires_at=now + self.ttl)
-        lane = self.lanes.model(_lane_key(track.gate_id, track.lane_id), version=track.version,
-                                body=track.model_dump_json(), expires_at=now + self.LANE_MEMORY)
+            d.event_id,
+            passage_id=p.passage_id,
+            gate_id=d.gate_id,
+            lane_id=d.lane_id,
+            schema=d.schema_version,
+            body=d.model_dump_json(),
+            handled=False,
+            received_at=now.isoformat(),
+            expires_at=now + self.ttl,
+        )
+        lane = self.lanes.model(
+            _lane_key(track.gate_id, track.lane_id),
+            version=track.version,
+            body=track.model_dump_json(),
+            expires_at=now + self.LANE_MEMORY,
+        )
         passages, lanes = self.passages.model, self.lanes.model
-        passage_condition = (passages.passage_id.does_not_exist() if change.expected_passage_version is None
-                             else passages.version == change.expected_passage_version)
-        lane_condition = (lanes.lane_key.does_not_exist() if change.expected_track_version == 0
-                          else lanes.version == change.expected_track_version)
+        passage_condition = (
+            passages.passage_id.does_not_exist()
+            if change.expected_passage_version is None
+            else passages.version == change.expected_passage_version
+        )
+        lane_condition = (
+            lanes.lane_key.does_not_exist()
+            if change.expected_track_version == 0
+            else lanes.version == change.expected_track_version
+        )
         try:
             with TransactWrite(connection=self._tx_connection()) as tx:
                 tx.save(detection, condition=self.detections.model.event_id.does_not_exist())
@@ -354,8 +390,9 @@ class DynamoPassageStore:
     def mark_handled(self, event_id: str) -> None:
         self._meter()
         try:
-            self.detections.model(event_id).update(actions=[self.detections.model.handled.set(True)],
-                                                   condition=self.detections.model.event_id.exists())
+            self.detections.model(event_id).update(
+                actions=[self.detections.model.handled.set(True)], condition=self.detections.model.event_id.exists()
+            )
         except UpdateError as err:
             if not _conditional_failed(err):
                 raise
@@ -410,8 +447,14 @@ class DynamoAudit(_Table):
             self._connection = Connection(region=self.region)
             _metered(self._connection)
         expires = entry.at + self.ttl
-        row = self.model(entry.gate_id, entry.seq, passage_id=entry.passage_id, entry_id=entry.entry_id,
-                         body=entry.model_dump_json(), expires_at=expires)
+        row = self.model(
+            entry.gate_id,
+            entry.seq,
+            passage_id=entry.passage_id,
+            entry_id=entry.entry_id,
+            body=entry.model_dump_json(),
+            expires_at=expires,
+        )
         mark = self.model(f"{_ID_MARK}{entry.entry_id}", 0, expires_at=expires)
         try:
             with TransactWrite(connection=self._connection) as tx:
@@ -439,16 +482,21 @@ class DynamoAudit(_Table):
     def gates(self) -> list[str]:
         """Every gate with a chain (a scan: for the CLI, not for functions)."""
         self.meter()
-        return sorted({row.gate_id for row in self.model.scan(attributes_to_get=["gate_id"])
-                       if not row.gate_id.startswith(_ID_MARK)})
+        return sorted(
+            {
+                row.gate_id
+                for row in self.model.scan(attributes_to_get=["gate_id"])
+                if not row.gate_id.startswith(_ID_MARK)
+            }
+        )
 
 
 # --------------------------------------------------------------------------- rule sets
 
 
 class _RuleSetItem(Model):
-    id = UnicodeAttribute(hash_key=True)       # "active" | "archive"
-    sk = UnicodeAttribute(range_key=True)      # rule set id (active) | digest (archive)
+    id = UnicodeAttribute(hash_key=True)  # "active" | "archive"
+    sk = UnicodeAttribute(range_key=True)  # rule set id (active) | digest (archive)
     value = UnicodeAttribute()
     version = UnicodeAttribute(null=True)
     at = UnicodeAttribute(null=True)

@@ -112,8 +112,10 @@ class InMemoryPassageStore:
             self.detections[event_id] = DetectionRecord(record.event_id, record.passage_id, True)
 
     def in_status(self, gate_id: str, statuses: Sequence[PassageStatus]) -> list[Passage]:
-        return sorted((p for p in self.passages.values() if p.gate_id == gate_id and p.status in statuses),
-                      key=lambda p: (p.opened_at, p.passage_id))
+        return sorted(
+            (p for p in self.passages.values() if p.gate_id == gate_id and p.status in statuses),
+            key=lambda p: (p.opened_at, p.passage_id),
+        )
 
 
 class FixedRuleSets:

@@ -20,9 +20,14 @@ log = logging.getLogger("smartgate.rulesets")
 
 
 class DeployedRuleSets:
-    def __init__(self, table_name: str, archive: DynamoRuleSetArchive, max_age: int = 60,
-                 builtin: Callable[[], dict[str, RuleSet]] = builtin_rule_sets,
-                 on_rejected: Callable[[str, str], Any] | None = None) -> None:
+    def __init__(
+        self,
+        table_name: str,
+        archive: DynamoRuleSetArchive,
+        max_age: int = 60,
+        builtin: Callable[[], dict[str, RuleSet]] = builtin_rule_sets,
+        on_rejected: Callable[[str, str], Any] | None = None,
+    ) -> None:
         self.provider = DynamoDBProvider(table_name=table_name, key_attr="id", sort_attr="sk", value_attr="value")
         self.archive = archive
         self.max_age = max_age

@@ -47,14 +47,14 @@ class _CompanyItem(Model):
 
 class _FleetItem(Model):
     company_id = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)       # vehicle#<plate key> | driver#<id>
+    sk = UnicodeAttribute(range_key=True)  # vehicle#<plate key> | driver#<id>
     body = UnicodeAttribute()
     expires_at = TTLAttribute(null=True)
 
 
 class _SlotItem(Model):
-    day_key = UnicodeAttribute(hash_key=True)   # gate#direction#YYYY-MM-DD
-    start = UnicodeAttribute(range_key=True)    # HH:MM (UTC)
+    day_key = UnicodeAttribute(hash_key=True)  # gate#direction#YYYY-MM-DD
+    start = UnicodeAttribute(range_key=True)  # HH:MM (UTC)
     ours = NumberAttribute(null=True)
     partner = NumberAttribute(null=True)
     booked = NumberAttribute(null=True)
@@ -128,21 +128,21 @@ class _ConsignmentItem(Model):
 
 class _TimelineItem(Model):
     booking_id = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)       # ISO time#event id
+    sk = UnicodeAttribute(range_key=True)  # ISO time#event id
     body = UnicodeAttribute()
     expires_at = TTLAttribute(null=True)
 
 
 class _OutboxItem(Model):
     company_id = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)       # ISO time#notification id
+    sk = UnicodeAttribute(range_key=True)  # ISO time#notification id
     body = UnicodeAttribute()
     expires_at = TTLAttribute(null=True)
 
 
 class _AccessItem(Model):
-    subject = UnicodeAttribute(hash_key=True)   # driver#<company>#<id> | booking#<id>
-    sk = UnicodeAttribute(range_key=True)       # ISO time#who
+    subject = UnicodeAttribute(hash_key=True)  # driver#<company>#<id> | booking#<id>
+    sk = UnicodeAttribute(range_key=True)  # ISO time#who
     who = UnicodeAttribute()
     what = UnicodeAttribute()
     expires_at = TTLAttribute(null=True)
@@ -168,19 +168,28 @@ class TradeTables:
 
 
 class DynamoTrade:
-    def __init__(self, tables: TradeTables, region: str, personal_data_ttl: timedelta = timedelta(days=90),
-                 access_retention: timedelta = timedelta(days=1825)) -> None:
+    def __init__(
+        self,
+        tables: TradeTables,
+        region: str,
+        personal_data_ttl: timedelta = timedelta(days=90),
+        access_retention: timedelta = timedelta(days=1825),
+    ) -> None:
         self.ttl = personal_data_ttl
         self.access_retention = access_retention
         self.region = region
         self.companies = self._table(_CompanyItem, tables.companies)
         self.fleet = self._table(_FleetItem, tables.fleet)
         self.slots = self._table(_SlotItem, tables.slots)
-        self.bookings = self._table(_BookingItem, tables.bookings, by_plate=_BookingItem.PlateIndex,
-                                    by_company=_BookingItem.CompanyIndex, by_window=_BookingItem.WindowIndex,
-                                    by_status=_BookingItem.StatusIndex)
-        self.consignments = self._table(_ConsignmentItem, tables.consignments,
-                                        by_company=_ConsignmentItem.CompanyIndex)
+        self.bookings = self._table(
+            _BookingItem,
+            tables.bookings,
+            by_plate=_BookingItem.PlateIndex,
+            by_company=_BookingItem.CompanyIndex,
+            by_window=_BookingItem.WindowIndex,
+            by_status=_BookingItem.StatusIndex,
+        )
+        self.consignments = self._table(_ConsignmentItem, tables.consignments, by_company=_ConsignmentItem.CompanyIndex)
         self.timeline = self._table(_TimelineItem, tables.timeline)
         self.outbox = self._table(_OutboxItem, tables.outbox)
         self.limits = self._table(_LimitItem, tables.limits)
@@ -206,14 +215,20 @@ class DynamoTrade:
         except self.companies.DoesNotExist:
             return None
         data = Company.model_validate_json(row.body).model_dump()
-        return Company.model_validate({**data, "open_bookings": int(row.open_bookings or 0),
-                                       "recent_no_shows": _recent(row.no_shows or [], utc_now())})
+        return Company.model_validate(
+            {
+                **data,
+                "open_bookings": int(row.open_bookings or 0),
+                "recent_no_shows": _recent(row.no_shows or [], utc_now()),
+            }
+        )
 
     def put_company(self, company: Company) -> bool:
         """Store a new company; False when the id is taken."""
         try:
             self.companies(company.company_id, body=company.model_dump_json(), open_bookings=0).save(
-                condition=self.companies.company_id.does_not_exist())
+                condition=self.companies.company_id.does_not_exist()
+            )
         except PutError as err:
             if err.cause_response_code == "ConditionalCheckFailedException":
                 return False
@@ -226,8 +241,9 @@ class DynamoTrade:
         self.fleet(vehicle.company_id, f"vehicle#{vehicle.vehicle_id}", body=vehicle.model_dump_json()).save()
 
     def vehicles(self, company_id: str, limit: int, cursor: dict[str, Any] | None) -> tuple[list[Vehicle], Any]:
-        rows = self.fleet.query(company_id, self.fleet.sk.startswith("vehicle#"), limit=limit,
-                                last_evaluated_key=cursor)
+        rows = self.fleet.query(
+            company_id, self.fleet.sk.startswith("vehicle#"), limit=limit, last_evaluated_key=cursor
+        )
         items = [Vehicle.model_validate_json(r.body) for r in rows]
         return items, rows.last_evaluated_key
 
@@ -238,8 +254,9 @@ class DynamoTrade:
             return None
 
     def put_driver(self, driver: Driver) -> None:
-        self.fleet(driver.company_id, f"driver#{driver.driver_id}", body=driver.model_dump_json(),
-                   expires_at=driver.expires_at).save()
+        self.fleet(
+            driver.company_id, f"driver#{driver.driver_id}", body=driver.model_dump_json(), expires_at=driver.expires_at
+        ).save()
 
     def driver(self, company_id: str, driver_id: str) -> Driver | None:
         try:
@@ -248,8 +265,7 @@ class DynamoTrade:
             return None
 
     def drivers(self, company_id: str, limit: int, cursor: dict[str, Any] | None) -> tuple[list[Driver], Any]:
-        rows = self.fleet.query(company_id, self.fleet.sk.startswith("driver#"), limit=limit,
-                                last_evaluated_key=cursor)
+        rows = self.fleet.query(company_id, self.fleet.sk.startswith("driver#"), limit=limit, last_evaluated_key=cursor)
         return [Driver.model_validate_json(r.body) for r in rows], rows.last_evaluated_key
 
     # ---- consignments
@@ -257,10 +273,13 @@ class DynamoTrade:
     def put_consignment(self, consignment: Consignment) -> bool:
         """Store a new declaration; False when the id is taken."""
         try:
-            self.consignments(consignment.consignment_id, trader_id=consignment.trader_id,
-                              declared_at=consignment.declared_at.isoformat(), body=consignment.model_dump_json(),
-                              expires_at=consignment.declared_at + self.ttl).save(
-                condition=self.consignments.consignment_id.does_not_exist())
+            self.consignments(
+                consignment.consignment_id,
+                trader_id=consignment.trader_id,
+                declared_at=consignment.declared_at.isoformat(),
+                body=consignment.model_dump_json(),
+                expires_at=consignment.declared_at + self.ttl,
+            ).save(condition=self.consignments.consignment_id.does_not_exist())
         except PutError as err:
             if err.cause_response_code == "ConditionalCheckFailedException":
                 return False
@@ -275,10 +294,12 @@ class DynamoTrade:
             return None
         return Consignment.model_validate_json(row.body), row.open_booking
 
-    def company_consignments(self, company_id: str, limit: int,
-                             cursor: dict[str, Any] | None) -> tuple[list[Consignment], Any]:
-        rows = self.consignments.by_company.query(company_id, limit=limit, last_evaluated_key=cursor,
-                                                  scan_index_forward=False)
+    def company_consignments(
+        self, company_id: str, limit: int, cursor: dict[str, Any] | None
+    ) -> tuple[list[Consignment], Any]:
+        rows = self.consignments.by_company.query(
+            company_id, limit=limit, last_evaluated_key=cursor, scan_index_forward=False
+        )
         return [Consignment.model_validate_json(r.body) for r in rows], rows.last_evaluated_key
 
     # ---- slots
@@ -288,8 +309,9 @@ class DynamoTrade:
         out = []
         for row in self.slots.query(_day_key(gate_id, direction, first), consistent_read=True):
             hh, mm = (int(x) for x in row.start.split(":"))
-            out.append(WindowState(first.replace(hour=hh, minute=mm), _int(row.ours), _int(row.partner),
-                                   int(row.booked or 0)))
+            out.append(
+                WindowState(first.replace(hour=hh, minute=mm), _int(row.ours), _int(row.partner), int(row.booked or 0))
+            )
         return out
 
     def window(self, gate_id: str, direction: str, start: datetime) -> WindowState:
@@ -299,12 +321,14 @@ class DynamoTrade:
             return WindowState(start)
         return WindowState(start, _int(row.ours), _int(row.partner), int(row.booked or 0))
 
-    def set_capacity(self, gate_id: str, direction: str, start: datetime, default: int, ours: int | None,
-                     partner: int | None) -> WindowState:
+    def set_capacity(
+        self, gate_id: str, direction: str, start: datetime, default: int, ours: int | None, partner: int | None
+    ) -> WindowState:
         item = self.slots(_day_key(gate_id, direction, start), f"{start:%H:%M}")
         actions = [self.slots.booked.set(self.slots.booked | 0)]
-        actions.append(self.slots.ours.set(ours) if ours is not None else self.slots.ours.set(
-            self.slots.ours | default))
+        actions.append(
+            self.slots.ours.set(ours) if ours is not None else self.slots.ours.set(self.slots.ours | default)
+        )
         if partner is not None:
             actions.append(self.slots.partner.set(partner))
         item.update(actions=actions)
@@ -312,52 +336,86 @@ class DynamoTrade:
 
     def bookings_in_window(self, gate_id: str, direction: str, start: datetime) -> list[Booking]:
         rows = self.bookings.by_window.query(window_id(gate_id, direction, start))
-        return [Booking.model_validate_json(r.body) for r in rows
-                if r.status == BookingStatus.BOOKED.value]
+        return [Booking.model_validate_json(r.body) for r in rows if r.status == BookingStatus.BOOKED.value]
 
     # ---- bookings
 
     def _slot_increment(self, tx: _Tx, booking: Booking, default: int, name: str = "window_full") -> None:
         s = self.slots
         item = s(_day_key(booking.gate_id, booking.direction.value, booking.slot_start), f"{booking.slot_start:%H:%M}")
-        tx.update(name, item, actions=[s.booked.set((s.booked | 0) + 1), s.ours.set(s.ours | default)],
-                  condition=(s.booked.does_not_exist() | ((s.booked < s.ours)
-                                                         & (s.partner.does_not_exist() | (s.booked < s.partner)))))
+        tx.update(
+            name,
+            item,
+            actions=[s.booked.set((s.booked | 0) + 1), s.ours.set(s.ours | default)],
+            condition=(
+                s.booked.does_not_exist()
+                | ((s.booked < s.ours) & (s.partner.does_not_exist() | (s.booked < s.partner)))
+            ),
+        )
 
     def _slot_decrement(self, tx: _Tx, gate_id: str, direction: str, start: datetime) -> None:
         s = self.slots
-        tx.update("window", s(_day_key(gate_id, direction, start), f"{start:%H:%M}"),
-                  actions=[s.booked.set(s.booked - 1)], condition=s.booked > 0)
+        tx.update(
+            "window",
+            s(_day_key(gate_id, direction, start), f"{start:%H:%M}"),
+            actions=[s.booked.set(s.booked - 1)],
+            condition=s.booked > 0,
+        )
 
     def _booking_row(self, booking: Booking, consignment: Consignment | None) -> Any:
         return self.bookings(
-            booking.booking_id, plate_fold=fold_plate(booking.plate_text), plate_key=plate_key(booking.plate_text),
-            gate_id=booking.gate_id, status=booking.status.value, slot_start=booking.slot_start.isoformat(),
-            company_id=booking.trader_id, created_at=booking.created_at.isoformat(),
+            booking.booking_id,
+            plate_fold=fold_plate(booking.plate_text),
+            plate_key=plate_key(booking.plate_text),
+            gate_id=booking.gate_id,
+            status=booking.status.value,
+            slot_start=booking.slot_start.isoformat(),
+            company_id=booking.trader_id,
+            created_at=booking.created_at.isoformat(),
             window_id=window_id(booking.gate_id, booking.direction.value, booking.slot_start),
-            body=booking.model_dump_json(), consignment=consignment.model_dump_json() if consignment else None,
-            expires_at=booking.slot_end + self.ttl)
+            body=booking.model_dump_json(),
+            consignment=consignment.model_dump_json() if consignment else None,
+            expires_at=booking.slot_end + self.ttl,
+        )
 
     def _timeline_row(self, booking_id: str, entry: TimelineEntry, event_id: str) -> Any:
-        return self.timeline(booking_id, f"{entry.at.isoformat()}#{event_id}", body=entry.model_dump_json(),
-                             expires_at=entry.at + self.ttl)
+        return self.timeline(
+            booking_id,
+            f"{entry.at.isoformat()}#{event_id}",
+            body=entry.model_dump_json(),
+            expires_at=entry.at + self.ttl,
+        )
 
-    def book(self, booking: Booking, consignment: Consignment, default_capacity: int, company_limit: int,
-             entry: TimelineEntry) -> None:
+    def book(
+        self,
+        booking: Booking,
+        consignment: Consignment,
+        default_capacity: int,
+        company_limit: int,
+        entry: TimelineEntry,
+    ) -> None:
         """Book atomically: window, booking, company count, consignment and the timeline's first entry
         together (one request), or Refused(reason)."""
         c, k = self.companies, self.consignments
         tx = _Tx(self._tx())
         self._slot_increment(tx, booking, default_capacity)
-        tx.save("booking_exists", self._booking_row(booking, consignment),
-                condition=self.bookings.booking_id.does_not_exist())
-        tx.update("company_limit", c(booking.trader_id), actions=[c.open_bookings.set((c.open_bookings | 0) + 1)],
-                  condition=c.company_id.exists() & (c.open_bookings.does_not_exist()
-                                                     | (c.open_bookings < company_limit)))
-        tx.update("consignment_taken", k(consignment.consignment_id),
-                  actions=[k.open_booking.set(booking.booking_id)],
-                  condition=k.consignment_id.exists() & (k.trader_id == booking.trader_id)
-                  & k.open_booking.does_not_exist())
+        tx.save(
+            "booking_exists",
+            self._booking_row(booking, consignment),
+            condition=self.bookings.booking_id.does_not_exist(),
+        )
+        tx.update(
+            "company_limit",
+            c(booking.trader_id),
+            actions=[c.open_bookings.set((c.open_bookings | 0) + 1)],
+            condition=c.company_id.exists() & (c.open_bookings.does_not_exist() | (c.open_bookings < company_limit)),
+        )
+        tx.update(
+            "consignment_taken",
+            k(consignment.consignment_id),
+            actions=[k.open_booking.set(booking.booking_id)],
+            condition=k.consignment_id.exists() & (k.trader_id == booking.trader_id) & k.open_booking.does_not_exist(),
+        )
         tx.save("timeline", self._timeline_row(booking.booking_id, entry, "booked"))
         tx.commit()
 
@@ -368,12 +426,14 @@ class DynamoTrade:
             return None
 
     def company_bookings(self, company_id: str, limit: int, cursor: dict[str, Any] | None) -> tuple[list[Booking], Any]:
-        rows = self.bookings.by_company.query(company_id, limit=limit, last_evaluated_key=cursor,
-                                              scan_index_forward=False)
+        rows = self.bookings.by_company.query(
+            company_id, limit=limit, last_evaluated_key=cursor, scan_index_forward=False
+        )
         return [Booking.model_validate_json(r.body) for r in rows], rows.last_evaluated_key
 
-    def end(self, booking: Booking, status: BookingStatus, consignment: Consignment | None,
-            entry: TimelineEntry) -> Booking:
+    def end(
+        self, booking: Booking, status: BookingStatus, consignment: Consignment | None, entry: TimelineEntry
+    ) -> Booking:
         """Cancel (or mark as a no-show) a booked slot: the window, the company's count and the consignment
         are freed, a no-show is counted against the company, the timeline says so; all in one request."""
         ended = booking.model_copy(update={"status": status})
@@ -382,13 +442,18 @@ class DynamoTrade:
         if status == BookingStatus.NO_SHOW:
             company_actions.append(c.no_shows.set((c.no_shows | []).append([entry.at.isoformat()])))
         tx = _Tx(self._tx())
-        tx.save("not_booked", self._booking_row(ended, consignment),
-                condition=self.bookings.status == BookingStatus.BOOKED)
+        tx.save(
+            "not_booked", self._booking_row(ended, consignment), condition=self.bookings.status == BookingStatus.BOOKED
+        )
         self._slot_decrement(tx, booking.gate_id, booking.direction.value, booking.slot_start)
         tx.update("company", c(booking.trader_id), actions=company_actions, condition=c.open_bookings > 0)
         if booking.consignment_id:
-            tx.update("consignment", k(booking.consignment_id), actions=[k.open_booking.remove()],
-                      condition=k.open_booking == booking.booking_id)
+            tx.update(
+                "consignment",
+                k(booking.consignment_id),
+                actions=[k.open_booking.remove()],
+                condition=k.open_booking == booking.booking_id,
+            )
         tx.save("timeline", self._timeline_row(booking.booking_id, entry, status.value.lower()))
         tx.commit()
         return ended
@@ -399,10 +464,17 @@ class DynamoTrade:
         arrived = booking.model_copy(update={"status": BookingStatus.ARRIVED})
         c = self.companies
         tx = _Tx(self._tx())
-        tx.save("not_booked", self._booking_row(arrived, consignment),
-                condition=self.bookings.status == BookingStatus.BOOKED)
-        tx.update("company", c(booking.trader_id), actions=[c.open_bookings.set(c.open_bookings - 1)],
-                  condition=c.open_bookings > 0)
+        tx.save(
+            "not_booked",
+            self._booking_row(arrived, consignment),
+            condition=self.bookings.status == BookingStatus.BOOKED,
+        )
+        tx.update(
+            "company",
+            c(booking.trader_id),
+            actions=[c.open_bookings.set(c.open_bookings - 1)],
+            condition=c.open_bookings > 0,
+        )
         try:
             tx.commit()
         except Refused as err:
@@ -413,22 +485,36 @@ class DynamoTrade:
             self._booking_row(arrived, consignment).save()  # a booking of no registered company (seeded)
         return True
 
-    def move(self, booking: Booking, to_start: datetime, default_capacity: int,
-             consignment: Consignment | None, entry: TimelineEntry) -> Booking:
+    def move(
+        self,
+        booking: Booking,
+        to_start: datetime,
+        default_capacity: int,
+        consignment: Consignment | None,
+        entry: TimelineEntry,
+    ) -> Booking:
         """Reschedule atomically: out of the old window, into the new one if it has room."""
         moved = booking.model_copy(update={"slot_start": to_start, "slot_end": to_start + WINDOW})
         tx = _Tx(self._tx())
-        tx.save("changed", self._booking_row(moved, consignment),
-                condition=(self.bookings.status == BookingStatus.BOOKED)
-                & (self.bookings.slot_start == booking.slot_start.isoformat()))
+        tx.save(
+            "changed",
+            self._booking_row(moved, consignment),
+            condition=(self.bookings.status == BookingStatus.BOOKED)
+            & (self.bookings.slot_start == booking.slot_start.isoformat()),
+        )
         self._slot_decrement(tx, booking.gate_id, booking.direction.value, booking.slot_start)
         self._slot_increment(tx, moved, default_capacity)
         tx.save("timeline", self._timeline_row(booking.booking_id, entry, f"{entry.status}-{to_start:%Y%m%d%H%M}"))
         tx.commit()
         return moved
 
-    def set_status(self, booking: Booking, status: BookingStatus, consignment: Consignment | None,
-                   only_from: Sequence[BookingStatus] = ()) -> bool:
+    def set_status(
+        self,
+        booking: Booking,
+        status: BookingStatus,
+        consignment: Consignment | None,
+        only_from: Sequence[BookingStatus] = (),
+    ) -> bool:
         """Change the booking's status if it is one of ``only_from`` (any, when empty); False when it was not."""
         changed = booking.model_copy(update={"status": status})
         condition = self.bookings.status.is_in(*[s.value for s in only_from]) if only_from else None
@@ -446,12 +532,13 @@ class DynamoTrade:
             row = self.bookings.get(booking_id, consistent_read=True)
         except self.bookings.DoesNotExist:
             return None
-        return (Booking.model_validate_json(row.body),
-                Consignment.model_validate_json(row.consignment) if row.consignment else None)
+        return (
+            Booking.model_validate_json(row.body),
+            Consignment.model_validate_json(row.consignment) if row.consignment else None,
+        )
 
     def due_no_shows(self, before: datetime) -> list[Booking]:
-        rows = self.bookings.by_status.query(BookingStatus.BOOKED.value,
-                                             self.bookings.slot_start < before.isoformat())
+        rows = self.bookings.by_status.query(BookingStatus.BOOKED.value, self.bookings.slot_start < before.isoformat())
         return [Booking.model_validate_json(r.body) for r in rows]
 
     # ---- timeline, outbox, limits
@@ -466,18 +553,24 @@ class DynamoTrade:
         return sorted(entries, key=lambda e: (e.at, TIMELINE_ORDER.index(e.status)))
 
     def notify(self, note: Notification) -> None:
-        self.outbox(note.company_id, f"{note.at.isoformat()}#{note.notification_id}", body=note.model_dump_json(),
-                    expires_at=note.at + timedelta(days=30)).save()
+        self.outbox(
+            note.company_id,
+            f"{note.at.isoformat()}#{note.notification_id}",
+            body=note.model_dump_json(),
+            expires_at=note.at + timedelta(days=30),
+        ).save()
 
-    def notifications(self, company_id: str, limit: int,
-                      cursor: dict[str, Any] | None) -> tuple[list[Notification], Any]:
+    def notifications(
+        self, company_id: str, limit: int, cursor: dict[str, Any] | None
+    ) -> tuple[list[Notification], Any]:
         rows = self.outbox.query(company_id, limit=limit, last_evaluated_key=cursor, scan_index_forward=False)
         return [Notification.model_validate_json(r.body) for r in rows], rows.last_evaluated_key
 
     def log_access(self, subject: str, who: str, what: str, at: datetime) -> None:
         """Record a read of personal data (who read which record, when, for what)."""
-        self.accesses(subject, f"{at.isoformat()}#{who}", who=who, what=what,
-                      expires_at=at + self.access_retention).save()
+        self.accesses(
+            subject, f"{at.isoformat()}#{who}", who=who, what=what, expires_at=at + self.access_retention
+        ).save()
 
     def accesses_of(self, subject: str) -> list[tuple[str, str, str]]:
         return [(r.sk.split("#", 1)[0], r.who, r.what) for r in self.accesses.query(subject)]
@@ -485,9 +578,10 @@ class DynamoTrade:
     def take(self, key: str, limit: int, ttl: timedelta) -> bool:
         """One more use of a rate-limited key; False when ``limit`` uses were made already."""
         try:
-            self.limits(key).update(actions=[self.limits.uses.set((self.limits.uses | 0) + 1),
-                                             self.limits.expires_at.set(utc_now() + ttl)],
-                                    condition=self.limits.uses.does_not_exist() | (self.limits.uses < limit))
+            self.limits(key).update(
+                actions=[self.limits.uses.set((self.limits.uses | 0) + 1), self.limits.expires_at.set(utc_now() + ttl)],
+                condition=self.limits.uses.does_not_exist() | (self.limits.uses < limit),
+            )
         except UpdateError as err:
             if err.cause_response_code == "ConditionalCheckFailedException":
                 return False
@@ -523,8 +617,9 @@ class _Tx:
                 pass
         except TransactWriteError as err:
             codes = [getattr(r, "code", None) for r in (err.cancellation_reasons or [])]
-            failed = [n for n, code in zip(self.puts + self.updates, codes, strict=False)
-                      if code == "ConditionalCheckFailed"]
+            failed = [
+                n for n, code in zip(self.puts + self.updates, codes, strict=False) if code == "ConditionalCheckFailed"
+            ]
             raise Refused(failed[0] if failed else "conflict" if codes else "error") from err
 
 
@@ -545,7 +640,12 @@ class OutboxNotifier:
     def notify(self, note: Notification) -> None:
         self.trade.notify(note)
         if self.client is not None and self.topic_arn:
-            self.client.publish(TopicArn=self.topic_arn, Subject=note.subject[:100], Message=note.body,
-                                MessageAttributes={
-                                    "company_id": {"DataType": "String", "StringValue": note.company_id},
-                                    "kind": {"DataType": "String", "StringValue": note.kind}})
+            self.client.publish(
+                TopicArn=self.topic_arn,
+                Subject=note.subject[:100],
+                Message=note.body,
+                MessageAttributes={
+                    "company_id": {"DataType": "String", "StringValue": note.company_id},
+                    "kind": {"DataType": "String", "StringValue": note.kind},
+                },
+            )

@@ -27,8 +27,15 @@ ROLES = ("traders", "operators", "officers", "lab")
 class ApiProblem(Exception):
     """An error the client can act on: ``status``, a title, what is wrong, and the fields at fault."""
 
-    def __init__(self, status: int, detail: str, *, errors: Sequence[FieldError] = (), title: str | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        errors: Sequence[FieldError] = (),
+        title: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
@@ -40,9 +47,17 @@ class ApiProblem(Exception):
         return Problem(title=self.title, status=self.status, detail=self.detail, errors=self.errors)
 
 
-TITLES = {400: "Bad request", 401: "Not signed in", 403: "Not allowed", 404: "Not found", 409: "Conflict",
-          415: "Unsupported media type", 422: "Invalid request", 429: "Too many requests",
-          500: "Internal error"}
+TITLES = {
+    400: "Bad request",
+    401: "Not signed in",
+    403: "Not allowed",
+    404: "Not found",
+    409: "Conflict",
+    415: "Unsupported media type",
+    422: "Invalid request",
+    429: "Too many requests",
+    500: "Internal error",
+}
 
 
 def field_problem(field: str, message: str, status: int = 422) -> ApiProblem:
@@ -89,10 +104,12 @@ def _groups(raw: str) -> frozenset[str]:
 def caller_from_claims(claims: dict[str, Any] | None) -> Caller:
     if not claims:
         raise ApiProblem(401, "sign in first: the Authorization header needs your ID token")
-    return Caller(username=str(claims.get("cognito:username") or claims.get("username") or claims.get("sub")),
-                  company_id=claims.get("custom:company_id") or None,
-                  roles=_groups(str(claims.get("cognito:groups", ""))),
-                  locale=claims.get("custom:locale") or None)
+    return Caller(
+        username=str(claims.get("cognito:username") or claims.get("username") or claims.get("sub")),
+        company_id=claims.get("custom:company_id") or None,
+        roles=_groups(str(claims.get("cognito:groups", ""))),
+        locale=claims.get("custom:locale") or None,
+    )
 
 
 # --------------------------------------------------------------------------- cursors
@@ -133,12 +150,13 @@ class RouteSpec:
     view: Callable[..., Any]
     tag: str
     request: type[BaseModel] | None = None
-    response: Any = None                   # a model, a list[...] / Page[...] type, or "binary"
+    response: Any = None  # a model, a list[...] / Page[...] type, or "binary"
     status: int = 200
-    roles: tuple[str, ...] | None = ()     # () any signed-in caller; None: public
+    roles: tuple[str, ...] | None = ()  # () any signed-in caller; None: public
     query: tuple[Query, ...] = ()
-    idempotent: bool = False               # takes an Idempotency-Key header
+    idempotent: bool = False  # takes an Idempotency-Key header
     errors: tuple[int, ...] = ()
+    also: tuple[int, ...] = ()  # other success statuses with the same body (200: stored already)
     media: str = "application/json"
 
 
@@ -175,39 +193,56 @@ def _models_in(specs: Sequence[RouteSpec]) -> list[type[BaseModel]]:
 
 def openapi_document(specs: Sequence[RouteSpec], title: str, version: str) -> dict[str, Any]:
     models = _models_in(specs)
-    (refs, defs) = models_json_schema([(m, "validation") for m in models],
-                                      ref_template="#/components/schemas/{model}")
+    (refs, defs) = models_json_schema([(m, "validation") for m in models], ref_template="#/components/schemas/{model}")
     ref_names = {m: refs[(m, "validation")]["$ref"].rsplit("/", 1)[-1] for m in models}
     schemas = dict(defs.get("$defs", {}))
     paths: dict[str, dict[str, Any]] = {}
     for s in specs:
-        op: dict[str, Any] = {"operationId": s.view.__name__, "summary": s.summary, "tags": [s.tag],
-                              "responses": {}}
-        params = [{"name": n, "in": "path", "required": True, "schema": {"type": "string",
-                   "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$", "maxLength": 128}}
-                  for n in re.findall(r"\{(\w+)\}", s.path)]
+        op: dict[str, Any] = {"operationId": s.view.__name__, "summary": s.summary, "tags": [s.tag], "responses": {}}
+        params = [
+            {
+                "name": n,
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$", "maxLength": 128},
+            }
+            for n in re.findall(r"\{(\w+)\}", s.path)
+        ]
         for q in s.query:
             schema = TypeAdapter(q.type).json_schema()
-            params.append({"name": q.name, "in": "query", "required": q.required, "schema": schema,
-                           "description": q.description})
+            params.append(
+                {"name": q.name, "in": "query", "required": q.required, "schema": schema, "description": q.description}
+            )
         if s.idempotent:
-            params.append({"name": "Idempotency-Key", "in": "header", "required": False,
-                           "schema": {"type": "string", "minLength": 8, "maxLength": 128,
-                                      "pattern": r"^[A-Za-z0-9_.:\-]+$"},
-                           "description": "the same key and body again returns the first answer"})
+            params.append(
+                {
+                    "name": "Idempotency-Key",
+                    "in": "header",
+                    "required": False,
+                    "schema": {"type": "string", "minLength": 8, "maxLength": 128, "pattern": r"^[A-Za-z0-9_.:\-]+$"},
+                    "description": "the same key and body again returns the first answer",
+                }
+            )
         if params:
             op["parameters"] = params
         if s.request is not None:
-            op["requestBody"] = {"required": True, "content": {"application/json": {
-                "schema": _schema_of(s.request, ref_names)}}}
+            op["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": _schema_of(s.request, ref_names)}},
+            }
         if s.response == "binary":
-            op["responses"][str(s.status)] = {"description": "OK", "content": {s.media: {
-                "schema": {"type": "string", "format": "binary"}}}}
+            op["responses"][str(s.status)] = {
+                "description": "OK",
+                "content": {s.media: {"schema": {"type": "string", "format": "binary"}}},
+            }
         else:
-            op["responses"][str(s.status)] = {"description": "OK", "content": {"application/json": {
-                "schema": _schema_of(s.response, ref_names)}}}
+            for status in (s.status, *s.also):
+                op["responses"][str(status)] = {
+                    "description": "OK",
+                    "content": {"application/json": {"schema": _schema_of(s.response, ref_names)}},
+                }
         problem = {"content": {PROBLEM_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
-        codes = {422, 400, *s.errors} if (s.request or s.query) else {400, *s.errors}
+        codes = {400, 422, *s.errors}  # 422: a path, query or body value that is not valid
         if s.roles is not None:
             codes |= {401, 403}
             op["security"] = [{"CognitoIdToken": []}]
@@ -215,19 +250,38 @@ def openapi_document(specs: Sequence[RouteSpec], title: str, version: str) -> di
             op["security"] = []
         for code in sorted(codes):
             op["responses"][str(code)] = {"description": TITLES.get(code, "Error"), **problem}
+        if s.roles is not None:  # API Gateway's authorizer answers a missing or bad token itself
+            op["responses"]["401"] = {
+                "description": "Not signed in (the API Gateway authorizer's answer)",
+                "content": {
+                    "application/json": {"schema": {"type": "object", "properties": {"message": {"type": "string"}}}}
+                },
+            }
         paths.setdefault(s.path, {})[s.method.lower()] = op
     for s in specs:  # list/page responses pull their item models into the components too
-        if s.response not in (None, "binary") and not (isinstance(s.response, type)
-                                                        and issubclass(s.response, BaseModel)):
+        if s.response not in (None, "binary") and not (
+            isinstance(s.response, type) and issubclass(s.response, BaseModel)
+        ):
             extra = TypeAdapter(s.response).json_schema(ref_template="#/components/schemas/{model}")
             schemas.update(extra.pop("$defs", {}))
     return {
         "openapi": "3.1.0",
-        "info": {"title": title, "version": version,
-                 "description": "Smart Gate REST API: traders declare and book, gates set capacity, the lab "
-                                "posts results. Errors are application/problem+json naming the field."},
+        "info": {
+            "title": title,
+            "version": version,
+            "description": "Smart Gate REST API: traders declare and book, gates set capacity, the lab "
+            "posts results. Errors are application/problem+json naming the field.",
+        },
         "paths": paths,
-        "components": {"schemas": schemas, "securitySchemes": {"CognitoIdToken": {
-            "type": "apiKey", "in": "header", "name": "Authorization",
-            "description": "the Cognito ID token (POST /sessions gives one)"}}},
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "CognitoIdToken": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "Authorization",
+                    "description": "the Cognito ID token (POST /sessions gives one)",
+                }
+            },
+        },
     }

@@ -48,9 +48,18 @@ def _actor(change: Change) -> str:
 
 def next_entry(previous: AuditEntry | None, change: Change, at: datetime) -> AuditEntry:
     p = change.passage
-    draft = AuditEntry(gate_id=p.gate_id, seq=previous.seq + 1 if previous else 1, entry_id=change.key.replace(
-        "|", ":"), kind=change.kind, passage_id=p.passage_id, actor=_actor(change), at=at,  # type: ignore[arg-type]
-        detail=change.detail, prev_hash=previous.hash if previous else GENESIS, hash="")
+    draft = AuditEntry(
+        gate_id=p.gate_id,
+        seq=previous.seq + 1 if previous else 1,
+        entry_id=change.key.replace("|", ":"),
+        kind=change.kind,
+        passage_id=p.passage_id,
+        actor=_actor(change),
+        at=at,  # type: ignore[arg-type]
+        detail=change.detail,
+        prev_hash=previous.hash if previous else GENESIS,
+        hash="",
+    )
     return draft.model_copy(update={"hash": entry_hash(draft)})
 
 
@@ -80,7 +89,7 @@ def record(log: AuditLog, passage_changes: Iterable[Change], at: datetime) -> li
 class Verification:
     gate_id: str
     checked: int
-    broken_at: int | None = None     # seq of the first broken entry
+    broken_at: int | None = None  # seq of the first broken entry
     problem: str | None = None
 
     @property
@@ -94,15 +103,24 @@ def verify(gate_id: str, entries: Sequence[AuditEntry]) -> Verification:
     previous: AuditEntry | None = None
     for count, entry in enumerate(ordered, start=1):
         if entry.hash != entry_hash(entry):
-            return Verification(gate_id, count, entry.seq, f"entry {entry.seq} ({entry.entry_id}) was altered: "
-                                                          f"its content no longer gives its hash")
+            return Verification(
+                gate_id,
+                count,
+                entry.seq,
+                f"entry {entry.seq} ({entry.entry_id}) was altered: its content no longer gives its hash",
+            )
         if previous is not None:
             if entry.seq != previous.seq + 1:
-                return Verification(gate_id, count, entry.seq, f"entries {previous.seq + 1}..{entry.seq - 1} "
-                                                              f"are missing")
+                return Verification(
+                    gate_id, count, entry.seq, f"entries {previous.seq + 1}..{entry.seq - 1} are missing"
+                )
             if entry.prev_hash != previous.hash:
-                return Verification(gate_id, count, entry.seq, f"entry {entry.seq} does not link to entry "
-                                                              f"{previous.seq} (prev_hash differs)")
+                return Verification(
+                    gate_id,
+                    count,
+                    entry.seq,
+                    f"entry {entry.seq} does not link to entry {previous.seq} (prev_hash differs)",
+                )
         elif entry.seq == 1 and entry.prev_hash != GENESIS:
             return Verification(gate_id, count, entry.seq, "the first entry does not start the chain")
         previous = entry
@@ -119,16 +137,23 @@ class Replay:
 
     @property
     def same(self) -> bool:
-        return self.problem is None and self.channel == self.original.channel.value and \
-            self.explanations == tuple(r.explanation for r in self.original.rules_fired)
+        return (
+            self.problem is None
+            and self.channel == self.original.channel.value
+            and self.explanations == tuple(r.explanation for r in self.original.rules_fired)
+        )
 
 
 def replay(entry: AuditEntry, rule_set: RuleSet | None) -> Replay:
     """Re-run a recorded decision on its recorded facts under the rule set it names (by digest)."""
     decision = Decision.model_validate(entry.detail["decision"])
     if rule_set is None:
-        return Replay(entry, decision, problem=f"rule set {decision.ruleset_id} {decision.ruleset_version} "
-                                                f"(digest {decision.ruleset_digest[:12]}) is not in the archive")
+        return Replay(
+            entry,
+            decision,
+            problem=f"rule set {decision.ruleset_id} {decision.ruleset_version} "
+            f"(digest {decision.ruleset_digest[:12]}) is not in the archive",
+        )
     if rule_set.digest != decision.ruleset_digest:
         return Replay(entry, decision, problem="the archived rule set does not have the recorded digest")
     again = evaluate(rule_set, decision.facts)

@@ -33,11 +33,11 @@ from smartgate.schemas import (
 class PassCheck:
     """A pass token as the verifier found it: valid or why not, and what it claims."""
 
-    valid: bool                      # signed by a key of ours, for this gate and direction
+    valid: bool  # signed by a key of ours, for this gate and direction
     problem: str | None = None
     booking_id: str | None = None
     plate: str | None = None
-    in_window: bool = True           # shown within its validity window
+    in_window: bool = True  # shown within its validity window
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class BookedVehicle:
 @dataclass(frozen=True)
 class BookingChoice:
     booked: BookedVehicle | None
-    kind: str            # exact | fuzzy | pass | none
+    kind: str  # exact | fuzzy | pass | none
     score: float
 
 
@@ -79,8 +79,9 @@ def _best_match(reads: Sequence[PlateRead], booking: Booking) -> PlateMatch:
     return best
 
 
-def choose_booking(passage: Passage, candidates: Sequence[BookedVehicle],
-                   pass_checks: Mapping[str, PassCheck]) -> BookingChoice:
+def choose_booking(
+    passage: Passage, candidates: Sequence[BookedVehicle], pass_checks: Mapping[str, PassCheck]
+) -> BookingChoice:
     """The booking this vehicle is: the best plate match (live before cancelled), else the pass's."""
     reads = vehicle_reads(passage)
     scored = []
@@ -110,8 +111,9 @@ def _hhmm(at: datetime) -> str:
     return at.strftime("%H:%M")
 
 
-def passage_facts(passage: Passage, lane: LaneSpec, rule_set: RuleSet,
-                  pass_checks: Mapping[str, PassCheck]) -> dict[str, FactValue]:
+def passage_facts(
+    passage: Passage, lane: LaneSpec, rule_set: RuleSet, pass_checks: Mapping[str, PassCheck]
+) -> dict[str, FactValue]:
     """Every fact of :data:`smartgate.domain.facts.FACTS` for this passage."""
     settings = rule_set.settings
     doc = rule_set.document
@@ -119,53 +121,95 @@ def passage_facts(passage: Passage, lane: LaneSpec, rule_set: RuleSet,
     booking = passage.booking
     consignment = passage.consignment
     facts: dict[str, FactValue] = {
-        "gate.id": passage.gate_id, "lane.id": passage.lane_id, "direction": passage.direction.value,
-        "lane.has_scale": lane.scale, "arrived_at": _hhmm(passage.first_seen),
+        "gate.id": passage.gate_id,
+        "lane.id": passage.lane_id,
+        "direction": passage.direction.value,
+        "lane.has_scale": lane.scale,
+        "arrived_at": _hhmm(passage.first_seen),
     }
     # ---- plate
     reads = vehicle_reads(passage)
     primary = primary_read(passage)
     if primary is None:
-        facts.update({"plate.read": False, "plate.text": None, "plate.key": None, "plate.country": None,
-                      "plate.valid": None, "plate.confidence": None, "plate.uncertain": False,
-                      "plate.disagreeing": []})
+        facts.update(
+            {
+                "plate.read": False,
+                "plate.text": None,
+                "plate.key": None,
+                "plate.country": None,
+                "plate.valid": None,
+                "plate.confidence": None,
+                "plate.uncertain": False,
+                "plate.disagreeing": [],
+            }
+        )
     else:
         best = max(reads, key=lambda r: (r.format_valid, r.confidence, r.event_id))
         primary_key = plate_key(primary.plate_text)
-        disagreeing = sorted({r.plate_text for r in reads
-                              if match_plates(r.plate_text, r.country, primary.plate_text, primary.country).score == 0
-                              and plate_key(r.plate_text) != primary_key})
-        facts.update({
-            "plate.read": True, "plate.text": primary.plate_text, "plate.key": primary_key,
-            "plate.country": primary.country.value, "plate.valid": primary.format_valid,
-            "plate.confidence": primary.confidence,
-            "plate.uncertain": not best.format_valid or best.confidence < settings.min_read_confidence,
-            "plate.disagreeing": disagreeing,
-        })
+        disagreeing = sorted(
+            {
+                r.plate_text
+                for r in reads
+                if match_plates(r.plate_text, r.country, primary.plate_text, primary.country).score == 0
+                and plate_key(r.plate_text) != primary_key
+            }
+        )
+        facts.update(
+            {
+                "plate.read": True,
+                "plate.text": primary.plate_text,
+                "plate.key": primary_key,
+                "plate.country": primary.country.value,
+                "plate.valid": primary.format_valid,
+                "plate.confidence": primary.confidence,
+                "plate.uncertain": not best.format_valid or best.confidence < settings.min_read_confidence,
+                "plate.disagreeing": disagreeing,
+            }
+        )
     # ---- booking
     agreeing: list[str] = []
     if booking is None:
-        facts.update({"booking.found": False, "booking.id": None, "booking.plate": None, "booking.status": None,
-                      "booking.match": "none", "booking.match_score": 0.0, "booking.direction_ok": None,
-                      "booking.slot": None, "booking.minutes_early": None, "booking.minutes_late": None})
+        facts.update(
+            {
+                "booking.found": False,
+                "booking.id": None,
+                "booking.plate": None,
+                "booking.status": None,
+                "booking.match": "none",
+                "booking.match_score": 0.0,
+                "booking.direction_ok": None,
+                "booking.slot": None,
+                "booking.minutes_early": None,
+                "booking.minutes_late": None,
+            }
+        )
     else:
         seen = passage.first_seen
-        facts.update({
-            "booking.found": True, "booking.id": booking.booking_id, "booking.plate": booking.plate_text,
-            "booking.status": booking.status.value, "booking.match": passage.match,
-            "booking.match_score": passage.match_score,
-            "booking.direction_ok": booking.direction == passage.direction,
-            "booking.slot": f"{booking.slot_start:%Y-%m-%d %H:%M}–{_hhmm(booking.slot_end)}",
-            "booking.minutes_early": round(max(0.0, (booking.slot_start - seen).total_seconds() / 60), 1),
-            "booking.minutes_late": round(max(0.0, (seen - booking.slot_end).total_seconds() / 60), 1),
-        })
-        matching = [r for r in reads if match_plates(r.plate_text, r.country, booking.plate_text,
-                                                     booking.country).score > 0]
+        facts.update(
+            {
+                "booking.found": True,
+                "booking.id": booking.booking_id,
+                "booking.plate": booking.plate_text,
+                "booking.status": booking.status.value,
+                "booking.match": passage.match,
+                "booking.match_score": passage.match_score,
+                "booking.direction_ok": booking.direction == passage.direction,
+                "booking.slot": f"{booking.slot_start:%Y-%m-%d %H:%M}–{_hhmm(booking.slot_end)}",
+                "booking.minutes_early": round(max(0.0, (booking.slot_start - seen).total_seconds() / 60), 1),
+                "booking.minutes_late": round(max(0.0, (seen - booking.slot_end).total_seconds() / 60), 1),
+            }
+        )
+        matching = [
+            r for r in reads if match_plates(r.plate_text, r.country, booking.plate_text, booking.country).score > 0
+        ]
         if len({r.camera for r in matching}) >= 2:
             agreeing.append("second_camera")
     # ---- declaration, containers, trailer
-    declared = list(consignment.container_nos) if consignment else (
-        [normalise_container(booking.container_no)] if booking and booking.container_no else [])
+    declared = (
+        list(consignment.container_nos)
+        if consignment
+        else ([normalise_container(booking.container_no)] if booking and booking.container_no else [])
+    )
     checked = {normalise_container(c.container_no): container_check_digit_ok(c.container_no) for c in det.containers}
     read_ok = sorted(code for code, ok in checked.items() if ok)
     bad = sorted(code for code, ok in checked.items() if not ok)
@@ -178,27 +222,30 @@ def passage_facts(passage: Passage, lane: LaneSpec, rule_set: RuleSet,
             missing_fields.append("driver")
         if lane.scale and consignment.vehicle_tare_kg is None:
             missing_fields.append("vehicle tare weight")
-    trailer_declared = (consignment.trailer_plate if consignment else None) or (booking.trailer_plate if booking
-                                                                                else None)
+    trailer_declared = (consignment.trailer_plate if consignment else None) or (
+        booking.trailer_plate if booking else None
+    )
     trailer_reads = sorted(det_read.plate_text for det_read in det.plates if det_read.camera == Camera.TRAILER)
     trailer_read = trailer_reads[0] if trailer_reads else None
     trailer_ok = [t for t in trailer_reads if trailer_declared and match_plates(t, None, trailer_declared, None).score]
     if trailer_ok:
         agreeing.append("trailer")
-    facts.update({
-        "declaration.found": consignment is not None,
-        "declaration.id": consignment.consignment_id if consignment else None,
-        "declaration.missing": missing_fields,
-        "company.id": consignment.trader_id if consignment else booking.trader_id if booking else None,
-        "containers.declared": declared,
-        "containers.read": read_ok,
-        "containers.missing": sorted(set(declared) - set(read_ok)) if known_declaration else [],
-        "containers.unexpected": sorted(set(read_ok) - set(declared)) if known_declaration else [],
-        "containers.bad_check_digit": bad,
-        "trailer.declared": trailer_declared,
-        "trailer.read": trailer_read,
-        "trailer.mismatch": bool(trailer_reads) and not trailer_ok,
-    })
+    facts.update(
+        {
+            "declaration.found": consignment is not None,
+            "declaration.id": consignment.consignment_id if consignment else None,
+            "declaration.missing": missing_fields,
+            "company.id": consignment.trader_id if consignment else booking.trader_id if booking else None,
+            "containers.declared": declared,
+            "containers.read": read_ok,
+            "containers.missing": sorted(set(declared) - set(read_ok)) if known_declaration else [],
+            "containers.unexpected": sorted(set(read_ok) - set(declared)) if known_declaration else [],
+            "containers.bad_check_digit": bad,
+            "trailer.declared": trailer_declared,
+            "trailer.read": trailer_read,
+            "trailer.mismatch": bool(trailer_reads) and not trailer_ok,
+        }
+    )
     # ---- weight
     stable = [w.gross_kg for w in det.weights if w.stable]
     gross = max(stable) if stable else None
@@ -206,28 +253,49 @@ def passage_facts(passage: Passage, lane: LaneSpec, rule_set: RuleSet,
     if consignment is not None and consignment.vehicle_tare_kg is not None:
         expected = consignment.gross_kg + consignment.vehicle_tare_kg
     deviation = round(abs(gross - expected) / expected * 100, 2) if gross is not None and expected else None
-    facts.update({"weight.read": gross is not None, "weight.gross_kg": gross, "weight.expected_kg": expected,
-                  "weight.deviation_pct": deviation})
+    facts.update(
+        {
+            "weight.read": gross is not None,
+            "weight.gross_kg": gross,
+            "weight.expected_kg": expected,
+            "weight.deviation_pct": deviation,
+        }
+    )
     # ---- pass
-    checks = [pass_checks[p.event_id] for p in sorted(det.passes, key=lambda p: p.event_id)
-              if p.event_id in pass_checks]
+    checks = [
+        pass_checks[p.event_id] for p in sorted(det.passes, key=lambda p: p.event_id) if p.event_id in pass_checks
+    ]
     valid = [c for c in checks if c.valid]
     chosen = valid[0] if valid else None
     if booking is not None and any(c.booking_id == booking.booking_id for c in valid):
         agreeing.append("pass")
         chosen = next(c for c in valid if c.booking_id == booking.booking_id)
-    problem = (checks[0].problem if checks and not valid else
-               chosen.problem if chosen is not None and not chosen.in_window else None)
-    facts.update({
-        "pass.scanned": bool(det.passes),
-        "pass.valid": bool(valid) if det.passes else None,
-        "pass.in_window": chosen.in_window if chosen else None,
-        "pass.problem": problem,
-        "pass.booking_id": chosen.booking_id if chosen else None,
-        "pass.matches_booking": (booking is not None and chosen.booking_id == booking.booking_id) if chosen else None,
-        "pass.plate_matches": (primary is not None and chosen.plate is not None and match_plates(
-            primary.plate_text, None, chosen.plate, None).score > 0) if chosen else None,
-    })
+    problem = (
+        checks[0].problem
+        if checks and not valid
+        else chosen.problem
+        if chosen is not None and not chosen.in_window
+        else None
+    )
+    facts.update(
+        {
+            "pass.scanned": bool(det.passes),
+            "pass.valid": bool(valid) if det.passes else None,
+            "pass.in_window": chosen.in_window if chosen else None,
+            "pass.problem": problem,
+            "pass.booking_id": chosen.booking_id if chosen else None,
+            "pass.matches_booking": (booking is not None and chosen.booking_id == booking.booking_id)
+            if chosen
+            else None,
+            "pass.plate_matches": (
+                primary is not None
+                and chosen.plate is not None
+                and match_plates(primary.plate_text, None, chosen.plate, None).score > 0
+            )
+            if chosen
+            else None,
+        }
+    )
     facts["evidence.agreeing"] = sorted(agreeing)
     # ---- goods
     goods = consignment.goods if consignment else []
@@ -239,18 +307,26 @@ def passage_facts(passage: Passage, lane: LaneSpec, rule_set: RuleSet,
             break
         value_usd = (value_usd or 0.0) + line.value * rate
     deadline = consignment.shelf_life_deadline() if consignment else None
-    facts.update({
-        "goods.hs_codes": sorted({line.hs_code for line in goods}),
-        "goods.origins": sorted({line.origin for line in goods}),
-        "goods.lines": len(goods),
-        "goods.value_usd": round(value_usd, 2) if goods and value_usd is not None else None,
-        "goods.perishable": any(line.perishable for line in goods),
-        "goods.reefer": any(line.reefer for line in goods),
-        "goods.tests": sorted({test.value for line in goods for test in line.needs_testing}),
-        "goods.hours_to_shelf_life": round((deadline - passage.first_seen).total_seconds() / 3600, 2)
-        if deadline else None,
-    })
-    subject = (consignment.consignment_id if consignment else booking.booking_id if booking
-               else facts["plate.key"] or passage.passage_id)
+    facts.update(
+        {
+            "goods.hs_codes": sorted({line.hs_code for line in goods}),
+            "goods.origins": sorted({line.origin for line in goods}),
+            "goods.lines": len(goods),
+            "goods.value_usd": round(value_usd, 2) if goods and value_usd is not None else None,
+            "goods.perishable": any(line.perishable for line in goods),
+            "goods.reefer": any(line.reefer for line in goods),
+            "goods.tests": sorted({test.value for line in goods for test in line.needs_testing}),
+            "goods.hours_to_shelf_life": round((deadline - passage.first_seen).total_seconds() / 3600, 2)
+            if deadline
+            else None,
+        }
+    )
+    subject = (
+        consignment.consignment_id
+        if consignment
+        else booking.booking_id
+        if booking
+        else facts["plate.key"] or passage.passage_id
+    )
     facts["selection.draw"] = round(_draw(doc.selection_seed, str(subject)), 6)
     return facts

@@ -35,8 +35,32 @@ def _letter_values() -> dict[str, int]:
 
 _LETTERS = _letter_values()
 
-_CONFUSED_PAIRS = ("0O", "0D", "0Q", "OD", "OQ", "1I", "1L", "IL", "17", "2Z", "38", "4A", "5S", "56", "6G", "68",
-                   "7T", "8B", "80", "UV", "MN", "CG", "EF", "PR")
+_CONFUSED_PAIRS = (
+    "0O",
+    "0D",
+    "0Q",
+    "OD",
+    "OQ",
+    "1I",
+    "1L",
+    "IL",
+    "17",
+    "2Z",
+    "38",
+    "4A",
+    "5S",
+    "56",
+    "6G",
+    "68",
+    "7T",
+    "8B",
+    "80",
+    "UV",
+    "MN",
+    "CG",
+    "EF",
+    "PR",
+)
 CONFUSIONS: dict[str, str] = {}
 """Characters OCR mixes up on container doors, both ways: 0/O/D/Q, 1/I/L, 2/Z, 5/S, 8/B, 6/G, ..."""
 for _pair in _CONFUSED_PAIRS:
@@ -101,8 +125,18 @@ def validate_container(code: str) -> ContainerValidation:
     expected = check_digit(norm[:10])
     printed = int(norm[10])
     ok = printed == expected
-    return ContainerValidation(code, norm, True, ok, norm[:3], norm[3], norm[4:10], printed, expected,
-                               None if ok else f"check digit is {printed}, expected {expected}")
+    return ContainerValidation(
+        code,
+        norm,
+        True,
+        ok,
+        norm[:3],
+        norm[3],
+        norm[4:10],
+        printed,
+        expected,
+        None if ok else f"check digit is {printed}, expected {expected}",
+    )
 
 
 @lru_cache(maxsize=4096)
@@ -137,8 +171,9 @@ def _fits(position: int, ch: str) -> bool:
     return "0" <= ch <= "9"
 
 
-def correct_container(code: str, char_confidences: Sequence[float] | None = None, *,
-                      allow_same_kind: bool = False) -> ContainerCorrection:
+def correct_container(
+    code: str, char_confidences: Sequence[float] | None = None, *, allow_same_kind: bool = False
+) -> ContainerCorrection:
     """Correct a single OCR confusion in a container code when, and only when, the check digit proves it.
 
     A candidate changes one character to one it is often confused with (:data:`CONFUSIONS`) that
@@ -173,7 +208,7 @@ def correct_container(code: str, char_confidences: Sequence[float] | None = None
         for alternative in CONFUSIONS.get(read[i], ""):
             if not _fits(i, alternative):
                 continue
-            changed = read[:i] + alternative + read[i + 1:]
+            changed = read[:i] + alternative + read[i + 1 :]
             if validate_container(changed).check_digit_ok:
                 candidates.append((changed, i))
     found = tuple(c for c, _ in candidates)

@@ -130,8 +130,9 @@ def _distance(ref: PassageRef, at: datetime) -> timedelta:
     return timedelta(0)
 
 
-def associate(detection: AnyDetection, track: LaneTrack, gap: timedelta,
-              pass_booking_id: str | None = None) -> str | None:
+def associate(
+    detection: AnyDetection, track: LaneTrack, gap: timedelta, pass_booking_id: str | None = None
+) -> str | None:
     """The passage this detection joins, or None for a new one (see the module's rules)."""
     at = detection.captured_at
     near = [r for r in track.recent if _distance(r, at) <= gap]

@@ -135,20 +135,35 @@ def barrier_command_for(passage: Passage, deps: CrossingDeps) -> BarrierCommand:
 
 def _new_passage(detection: AnyDetection, lane: LaneSpec, now: datetime) -> Passage:
     return Passage(
-        passage_id=passage_id_for(detection), gate_id=detection.gate_id, lane_id=detection.lane_id,
-        direction=lane.direction, version=1, status_at=now, first_seen=detection.captured_at,
-        last_seen=detection.captured_at, opened_at=now,
+        passage_id=passage_id_for(detection),
+        gate_id=detection.gate_id,
+        lane_id=detection.lane_id,
+        direction=lane.direction,
+        version=1,
+        status_at=now,
+        first_seen=detection.captured_at,
+        last_seen=detection.captured_at,
+        opened_at=now,
     )
 
 
 def _with_detection(passage: Passage, d: AnyDetection) -> Passage:
     det = passage.detections
-    field = ("plates" if isinstance(d, PlateRead) else "containers" if isinstance(d, ContainerRead)
-             else "passes" if isinstance(d, PassScanned) else "weights")
+    field = (
+        "plates"
+        if isinstance(d, PlateRead)
+        else "containers"
+        if isinstance(d, ContainerRead)
+        else "passes"
+        if isinstance(d, PassScanned)
+        else "weights"
+    )
     group = list(getattr(det, field))
     if len(group) >= MAX_DETECTIONS:
-        raise RejectedDetection(f"event_id: passage {passage.passage_id} already holds {MAX_DETECTIONS} "
-                                f"{field}; more from one vehicle is a lane fault")
+        raise RejectedDetection(
+            f"event_id: passage {passage.passage_id} already holds {MAX_DETECTIONS} "
+            f"{field}; more from one vehicle is a lane fault"
+        )
     group.append(d)
     changes: dict[str, object] = {
         "detections": PassageDetections.model_validate({**det.model_dump(), field: group}),
@@ -156,8 +171,11 @@ def _with_detection(passage: Passage, d: AnyDetection) -> Passage:
         "last_seen": max(passage.last_seen, d.captured_at),
     }
     if isinstance(d, PlateRead) and d.camera != Camera.TRAILER:
-        changes["plate_text"], changes["plate_key"], changes["country"] = d.plate_text, plate_key(d.plate_text), \
-            d.country
+        changes["plate_text"], changes["plate_key"], changes["country"] = (
+            d.plate_text,
+            plate_key(d.plate_text),
+            d.country,
+        )
     return passage.model_copy(update=changes)
 
 
@@ -174,18 +192,26 @@ def passage_ref(passage: Passage) -> PassageRef:
     if passage.consignment and passage.consignment.trailer_plate:
         trailer.add(fold_plate(passage.consignment.trailer_plate))
     return PassageRef(
-        passage_id=passage.passage_id, plate_folds=sorted(folds), trailer_folds=sorted(trailer),
-        containers_declared=declared, containers_read=sorted({c.container_no.upper() for c in det.containers}),
-        booking_id=passage.booking_id, declaration_known=passage.booking is not None,
-        weighed=any(w.stable for w in det.weights), has_pass=bool(det.passes),
+        passage_id=passage.passage_id,
+        plate_folds=sorted(folds),
+        trailer_folds=sorted(trailer),
+        containers_declared=declared,
+        containers_read=sorted({c.container_no.upper() for c in det.containers}),
+        booking_id=passage.booking_id,
+        declaration_known=passage.booking is not None,
+        weighed=any(w.stable for w in det.weights),
+        has_pass=bool(det.passes),
         trailer_read=any(r.camera == Camera.TRAILER for r in det.plates),
-        first_seen=passage.first_seen, last_seen=passage.last_seen,
+        first_seen=passage.first_seen,
+        last_seen=passage.last_seen,
     )
 
 
 def pass_checks(passage: Passage, deps: CrossingDeps) -> dict[str, PassCheck]:
-    return {p.event_id: deps.passes.check(p.token, passage.gate_id, passage.direction.value, p.captured_at)
-            for p in passage.detections.passes}
+    return {
+        p.event_id: deps.passes.check(p.token, passage.gate_id, passage.direction.value, p.captured_at)
+        for p in passage.detections.passes
+    }
 
 
 def _matched(passage: Passage, deps: CrossingDeps, checks: dict[str, PassCheck]) -> Passage:
@@ -202,14 +228,25 @@ def _matched(passage: Passage, deps: CrossingDeps, checks: dict[str, PassCheck])
             if by_pass is not None:
                 candidates[check.booking_id] = by_pass
     choice = choose_booking(passage, list(candidates.values()), checks)
-    return passage.model_copy(update={
-        "booking": choice.booked.booking if choice.booked else None,
-        "consignment": choice.booked.consignment if choice.booked else None,
-        "match": choice.kind, "match_score": choice.score})
+    return passage.model_copy(
+        update={
+            "booking": choice.booked.booking if choice.booked else None,
+            "consignment": choice.booked.consignment if choice.booked else None,
+            "match": choice.kind,
+            "match_score": choice.score,
+        }
+    )
 
 
-def evaluate_passage(passage: Passage, lane: LaneSpec, deps: CrossingDeps, now: datetime, *,
-                     settled: bool = False, checks: dict[str, PassCheck] | None = None) -> Outcome:
+def evaluate_passage(
+    passage: Passage,
+    lane: LaneSpec,
+    deps: CrossingDeps,
+    now: datetime,
+    *,
+    settled: bool = False,
+    checks: dict[str, PassCheck] | None = None,
+) -> Outcome:
     checks = pass_checks(passage, deps) if checks is None else checks
     rule_set = deps.rulesets.for_lane(passage.gate_id, passage.direction.value)
     facts = passage_facts(passage, lane, rule_set, checks)
@@ -257,8 +294,9 @@ def ingest_detection(detection: AnyDetection, deps: CrossingDeps) -> IngestResul
         gap = timedelta(seconds=rule_set.settings.gap_seconds)
         pass_booking = None
         if isinstance(detection, PassScanned):
-            pass_booking = deps.passes.check(detection.token, detection.gate_id, lane.direction.value,
-                                             detection.captured_at).booking_id
+            pass_booking = deps.passes.check(
+                detection.token, detection.gate_id, lane.direction.value, detection.captured_at
+            ).booking_id
         joined = associate(detection, track, gap, pass_booking)
         before = deps.store.get(joined) if joined else None
         if before is not None and detection.event_id in before.detections.event_ids():
@@ -272,8 +310,9 @@ def ingest_detection(detection: AnyDetection, deps: CrossingDeps) -> IngestResul
         stored = outcome.passage.model_copy(update={"version": (before.version if before else 0) + 1})
         new_track = track.with_ref(passage_ref(stored), now)
         try:
-            deps.store.commit(LaneCommit(detection, stored, before.version if before else None, new_track,
-                                         track.version))
+            deps.store.commit(
+                LaneCommit(detection, stored, before.version if before else None, new_track, track.version)
+            )
         except Conflict:
             _back_off()
             continue
@@ -285,12 +324,25 @@ def ingest_detection(detection: AnyDetection, deps: CrossingDeps) -> IngestResul
             _depart_previous(new_track, stored, deps)
         deps.store.mark_handled(detection.event_id)
         kind: Literal["decided", "tightened", "waiting", "recorded"] = (
-            "tightened" if outcome.tightened else "decided" if outcome.decided
-            else "waiting" if outcome.waiting else "recorded")
-        return IngestResult(event_id=detection.event_id, outcome=kind, passage_id=stored.passage_id,
-                            channel=stored.channel, status=stored.status, command_id=command_id)
-    raise Conflict(f"detection {detection.event_id}: {MAX_ATTEMPTS} concurrent writes in a row won; giving up "
-                   f"for a retry")
+            "tightened"
+            if outcome.tightened
+            else "decided"
+            if outcome.decided
+            else "waiting"
+            if outcome.waiting
+            else "recorded"
+        )
+        return IngestResult(
+            event_id=detection.event_id,
+            outcome=kind,
+            passage_id=stored.passage_id,
+            channel=stored.channel,
+            status=stored.status,
+            command_id=command_id,
+        )
+    raise Conflict(
+        f"detection {detection.event_id}: {MAX_ATTEMPTS} concurrent writes in a row won; giving up for a retry"
+    )
 
 
 def _back_off() -> None:
@@ -322,23 +374,32 @@ def _redelivered(detection: AnyDetection, deps: CrossingDeps) -> IngestResult:
     """A detection seen before: if its handling was cut short, finish it from what is stored."""
     record = deps.store.detection(detection.event_id)
     if record is None or record.handled:
-        return IngestResult(event_id=detection.event_id, outcome="duplicate",
-                            passage_id=record.passage_id if record else None)
+        return IngestResult(
+            event_id=detection.event_id, outcome="duplicate", passage_id=record.passage_id if record else None
+        )
     passage = deps.store.get(record.passage_id)
     command_id = None
     if passage is not None:
         track = deps.store.lane(passage.gate_id, passage.lane_id)
         if passage.decision is None and passage.settle_deadline is not None:
             deps.settle.schedule(passage.passage_id, passage.settle_deadline)
-        elif passage.decision is not None and _at_barrier(passage, track) \
-                and passage.decision.decided_at + deps.command_ttl > deps.clock.now():
+        elif (
+            passage.decision is not None
+            and _at_barrier(passage, track)
+            and passage.decision.decided_at + deps.command_ttl > deps.clock.now()
+        ):
             command = barrier_command_for(passage, deps)
             deps.commands.publish(command)
             command_id = command.command_id
     deps.store.mark_handled(detection.event_id)
-    return IngestResult(event_id=detection.event_id, outcome="duplicate", passage_id=record.passage_id,
-                        channel=passage.channel if passage else None, status=passage.status if passage else None,
-                        command_id=command_id)
+    return IngestResult(
+        event_id=detection.event_id,
+        outcome="duplicate",
+        passage_id=record.passage_id,
+        channel=passage.channel if passage else None,
+        status=passage.status if passage else None,
+        command_id=command_id,
+    )
 
 
 SETTLE_EARLY = timedelta(milliseconds=500)
@@ -350,15 +411,18 @@ def settle(passage_id: str, deps: CrossingDeps) -> IngestResult:
     for _ in range(MAX_ATTEMPTS):
         passage = deps.store.get(passage_id)
         if passage is None or passage.decision is not None:
-            return IngestResult(event_id=passage_id, outcome="recorded", passage_id=passage_id,
-                                channel=passage.channel if passage else None,
-                                status=passage.status if passage else None)
+            return IngestResult(
+                event_id=passage_id,
+                outcome="recorded",
+                passage_id=passage_id,
+                channel=passage.channel if passage else None,
+                status=passage.status if passage else None,
+            )
         now = deps.clock.now()
         deadline = passage.settle_deadline or now
         if now + SETTLE_EARLY < deadline:
             deps.settle.schedule(passage_id, deadline)
-            return IngestResult(event_id=passage_id, outcome="waiting", passage_id=passage_id,
-                                status=passage.status)
+            return IngestResult(event_id=passage_id, outcome="waiting", passage_id=passage_id, status=passage.status)
         lane = deps.gates.lane(passage.gate_id, passage.lane_id)
         outcome = evaluate_passage(passage, lane, deps, now, settled=True)
         stored = outcome.passage.model_copy(update={"version": passage.version + 1})
@@ -368,6 +432,12 @@ def settle(passage_id: str, deps: CrossingDeps) -> IngestResult:
             continue
         track = deps.store.lane(passage.gate_id, passage.lane_id)
         command_id = _act(Outcome(stored, outcome.decided, outcome.tightened, outcome.waiting), passage, track, deps)
-        return IngestResult(event_id=passage_id, outcome="decided", passage_id=passage_id, channel=stored.channel,
-                            status=stored.status, command_id=command_id)
+        return IngestResult(
+            event_id=passage_id,
+            outcome="decided",
+            passage_id=passage_id,
+            channel=stored.channel,
+            status=stored.status,
+            command_id=command_id,
+        )
     raise Conflict(f"passage {passage_id}: {MAX_ATTEMPTS} concurrent writes in a row won; giving up for a retry")

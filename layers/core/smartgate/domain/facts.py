@@ -17,7 +17,7 @@ class FactType(StrEnum):
     BOOL = "bool"
     NUMBER = "number"
     TEXT = "text"
-    TEXTS = "texts"    # a list of texts; never None (empty when nothing)
+    TEXTS = "texts"  # a list of texts; never None (empty when nothing)
 
 
 @dataclass(frozen=True)

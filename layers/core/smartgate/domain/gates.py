@@ -50,10 +50,17 @@ class GateSpec(_Spec):
     stages: list[str] | None = Field(None, description="only in these stages (None: every stage)")
     lanes: dict[Identifier, LaneSpec] = Field(default_factory=dict)
     lane_series: list[LaneSeries] = Field(default_factory=list)
-    slot_capacity: Annotated[int, Field(ge=0, le=200, description="vehicles per 15-minute window and direction "
-                                                                  "until the operator sets a window")] = 6
-    opening: Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-4]):[0-5][0-9]$",
-                                  description="local opening hours, HH:MM-HH:MM")] = "00:00-24:00"
+    slot_capacity: Annotated[
+        int,
+        Field(ge=0, le=200, description="vehicles per 15-minute window and direction until the operator sets a window"),
+    ] = 6
+    opening: Annotated[
+        str,
+        Field(
+            pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-4]):[0-5][0-9]$",
+            description="local opening hours, HH:MM-HH:MM",
+        ),
+    ] = "00:00-24:00"
 
     @model_validator(mode="after")
     def _has_lanes(self) -> GateSpec:

@@ -49,7 +49,7 @@ def detection_from_rule_event(event: Mapping[str, Any]) -> AnyDetection:
         raise RejectedDetection(f"message is {type(event).__name__}, not a JSON object")
     body = {k: v for k, v in event.items() if k not in (TOPIC_KEY, RECEIVED_KEY)}
     if "schema" not in body:
-        raise RejectedDetection("schema: Field required (e.g. \"PlateRead.v1\")")
+        raise RejectedDetection('schema: Field required (e.g. "PlateRead.v1")')
     try:
         detection = DETECTION_ADAPTER.validate_python(body)
     except ValidationError as err:
@@ -62,8 +62,7 @@ def detection_from_rule_event(event: Mapping[str, Any]) -> AnyDetection:
             raise RejectedDetection(f"{TOPIC_KEY}: {err}") from err
         if (lane.gate_id, lane.lane_id) != (detection.gate_id, detection.lane_id):
             raise RejectedDetection(
-                f"gate_id/lane_id: message says {detection.gate_id}/{detection.lane_id} "
-                f"but was published on {topic}"
+                f"gate_id/lane_id: message says {detection.gate_id}/{detection.lane_id} but was published on {topic}"
             )
     return detection
 
@@ -78,5 +77,6 @@ def rejected_message(source: str, raw: Any, reason: str) -> RejectedMessage:
         text, encoding = raw, "utf-8"
     else:
         text, encoding = json.dumps(raw, default=str, ensure_ascii=False), "utf-8"
-    return RejectedMessage(source=source, reason=reason[:2000], payload=text[:200_000],
-                           payload_encoding=encoding, received_at=utc_now())  # type: ignore[arg-type]
+    return RejectedMessage(
+        source=source, reason=reason[:2000], payload=text[:200_000], payload_encoding=encoding, received_at=utc_now()
+    )  # type: ignore[arg-type]

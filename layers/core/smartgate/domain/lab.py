@@ -49,14 +49,18 @@ def record_result(store: PassageStore, passage_id: str, sample_id: str, result: 
 def queues(store: PassageStore, gate_id: str) -> dict[str, list[Passage]]:
     """The gate's inspection queue (held and in inspection) and lab queue (sampled, or needing a sample)."""
     waiting = store.in_status(gate_id, QUEUED)
-    lab = [p for p in waiting if p.status == PassageStatus.SAMPLED
-           or (p.decision is not None and p.decision.lab_tests and not p.lab_samples)]
+    lab = [
+        p
+        for p in waiting
+        if p.status == PassageStatus.SAMPLED or (p.decision is not None and p.decision.lab_tests and not p.lab_samples)
+    ]
     inspection = [p for p in waiting if p not in lab]
     return {"inspection": queue_order(inspection), "lab": queue_order(lab)}
 
 
-def raise_shelf_life_alerts(store: PassageStore, gate_ids: Sequence[str], now: datetime,
-                            within: timedelta) -> list[Passage]:
+def raise_shelf_life_alerts(
+    store: PassageStore, gate_ids: Sequence[str], now: datetime, within: timedelta
+) -> list[Passage]:
     """Record an alert on every queued passage whose perishables near their deadline (once per deadline).
 
     The stored alert becomes a ShelfLifeAlert event through the passage stream (the outbox).
@@ -64,13 +68,22 @@ def raise_shelf_life_alerts(store: PassageStore, gate_ids: Sequence[str], now: d
     alerted = []
     for gate_id in gate_ids:
         for passage, key in shelf_life_alerts(store.in_status(gate_id, QUEUED), now, within):
+
             def add(p: Passage, key: str = key) -> Passage:
                 if key in p.alerts_sent:
                     return p
                 return p.model_copy(update={"alerts_sent": [*p.alerts_sent, key]})
+
             alerted.append(change_passage(store, passage.passage_id, add))
     return alerted
 
 
-__all__ = ["PassageError", "PassageNotFound", "change_passage", "queues", "raise_shelf_life_alerts", "record_result",
-           "take_sample"]
+__all__ = [
+    "PassageError",
+    "PassageNotFound",
+    "change_passage",
+    "queues",
+    "raise_shelf_life_alerts",
+    "record_result",
+    "take_sample",
+]

@@ -40,8 +40,8 @@ def fold_plate(text: str) -> str:
 
 @dataclass(frozen=True)
 class PlateMatch:
-    score: float                # 0: no match; 1.0: the same plate
-    confused: int               # positions that differ by an OCR confusion
+    score: float  # 0: no match; 1.0: the same plate
+    confused: int  # positions that differ by an OCR confusion
 
     @property
     def exact(self) -> bool:
@@ -56,8 +56,9 @@ NO_MATCH = PlateMatch(0.0, 0)
 
 
 @lru_cache(maxsize=8192)
-def match_plates(read: str, read_country: Country | str | None, booked: str,
-                 booked_country: Country | str | None) -> PlateMatch:
+def match_plates(
+    read: str, read_country: Country | str | None, booked: str, booked_country: Country | str | None
+) -> PlateMatch:
     """How well a read plate matches a booked one (symmetric in its two plates)."""
     if read_country is not None and booked_country is not None and str(read_country) != str(booked_country):
         return NO_MATCH

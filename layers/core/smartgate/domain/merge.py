@@ -140,9 +140,15 @@ def _from_group(members: list[_Read], check: PlateValidation, total: int) -> Mer
     agreement = AGREEMENT_BONUS * (n - 1) / (total - 1) if total > 1 else 0.0
     chars = tuple(math.fsum(col) / n for col in zip(*(r.chars for r in members), strict=True))
     return MergedPlate(
-        text=check.display if check.valid else best.obs.text.strip(), key=best.key, country=check.country,
-        format_name=check.format_name, format_valid=check.valid, confidence=round(min(1.0, mean + agreement), 4),
-        char_confidences=tuple(round(c, 4) for c in chars), support=round(n / total, 4), frames=total,
+        text=check.display if check.valid else best.obs.text.strip(),
+        key=best.key,
+        country=check.country,
+        format_name=check.format_name,
+        format_valid=check.valid,
+        confidence=round(min(1.0, mean + agreement), 4),
+        char_confidences=tuple(round(c, 4) for c in chars),
+        support=round(n / total, 4),
+        frames=total,
         best_frame_index=best.obs.frame_index,
     )
 
@@ -174,10 +180,17 @@ def _character_vote(reads: list[_Read], country: Country | None) -> tuple[float,
         return None
     score = math.fsum(r.obs.confidence * agree[id(r)] / length for r in same) * VALID_WEIGHT
     merged = MergedPlate(
-        text=check.display, key=key, country=check.country, format_name=check.format_name, format_valid=True,
+        text=check.display,
+        key=key,
+        country=check.country,
+        format_name=check.format_name,
+        format_valid=True,
         confidence=round(min(1.0, math.fsum(char_conf) / length), 4),
-        char_confidences=tuple(round(c, 4) for c in char_conf), support=0.0,
-        frames=len(reads), best_frame_index=best.obs.frame_index, per_character_vote=True,
+        char_confidences=tuple(round(c, 4) for c in char_conf),
+        support=0.0,
+        frames=len(reads),
+        best_frame_index=best.obs.frame_index,
+        per_character_vote=True,
     )
     return score, merged
 
@@ -222,8 +235,9 @@ class VehicleSegmenter:
       separates them.
     """
 
-    def __init__(self, gap_frames: int = 5, switch_frames: int = 3, switch_confidence: float = 0.8,
-                 switch_distance: int = 2) -> None:
+    def __init__(
+        self, gap_frames: int = 5, switch_frames: int = 3, switch_confidence: float = 0.8, switch_distance: int = 2
+    ) -> None:
         if gap_frames < 1 or switch_frames < 1 or switch_distance < 1:
             raise ValueError("gap_frames, switch_frames and switch_distance must be at least 1")
         self.gap_frames = gap_frames
@@ -270,8 +284,9 @@ class VehicleSegmenter:
             return finished
         current = self._current_key()
         other = [self._is_other(o, current) for o in observations]
-        if any(o.confidence >= self.switch_confidence for o, is_other in zip(observations, other, strict=True)
-               if is_other):
+        if any(
+            o.confidence >= self.switch_confidence for o, is_other in zip(observations, other, strict=True) if is_other
+        ):
             self._streak += 1
             self._pending.extend(o for o, is_other in zip(observations, other, strict=True) if is_other)
             self._current.extend(o for o, is_other in zip(observations, other, strict=True) if not is_other)

@@ -64,13 +64,20 @@ class Outcome:
     """What applying an evaluation did."""
 
     passage: Passage
-    decided: bool = False          # a new decision was recorded
-    tightened: bool = False        # ... stricter than the one before
-    waiting: bool = False          # still open: evidence may come before the settle deadline
+    decided: bool = False  # a new decision was recorded
+    tightened: bool = False  # ... stricter than the one before
+    waiting: bool = False  # still open: evidence may come before the settle deadline
 
 
-def apply_evaluation(passage: Passage, evaluation: Evaluation, rule_set: RuleSet, facts: dict[str, FactValue],
-                     now: datetime, *, settled: bool = False) -> Outcome:
+def apply_evaluation(
+    passage: Passage,
+    evaluation: Evaluation,
+    rule_set: RuleSet,
+    facts: dict[str, FactValue],
+    now: datetime,
+    *,
+    settled: bool = False,
+) -> Outcome:
     """Decide, keep waiting, or tighten: never loosen a decision that was made.
 
     An open passage is decided when no fired rule waits for evidence, or when ``settled`` (the settle
@@ -82,17 +89,24 @@ def apply_evaluation(passage: Passage, evaluation: Evaluation, rule_set: RuleSet
     if previous is None:
         deadline = passage.settle_deadline or (passage.opened_at + timedelta(seconds=rule_set.settings.settle_seconds))
         if evaluation.awaiting and not settled and now < deadline:
-            return Outcome(bump(passage, settle_deadline=deadline) if passage.settle_deadline is None else passage,
-                           waiting=True)
+            return Outcome(
+                bump(passage, settle_deadline=deadline) if passage.settle_deadline is None else passage, waiting=True
+            )
     elif SEVERITY[evaluation.channel] < SEVERITY[previous.channel] or (
-            evaluation.channel == previous.channel and evaluation.rule_ids == tuple(r.rule_id for r in
-                                                                                    previous.rules_fired)):
+        evaluation.channel == previous.channel and evaluation.rule_ids == tuple(r.rule_id for r in previous.rules_fired)
+    ):
         return Outcome(passage)
     decision = Decision(
         decision_no=previous.decision_no + 1 if previous else 1,
-        channel=evaluation.channel, risk_score=evaluation.risk_score, rules_fired=list(evaluation.fired),
-        lab_tests=list(evaluation.lab_tests), ruleset_id=rule_set.id, ruleset_version=rule_set.version,
-        ruleset_digest=rule_set.digest, facts=facts, settled=settled and bool(evaluation.awaiting),
+        channel=evaluation.channel,
+        risk_score=evaluation.risk_score,
+        rules_fired=list(evaluation.fired),
+        lab_tests=list(evaluation.lab_tests),
+        ruleset_id=rule_set.id,
+        ruleset_version=rule_set.version,
+        ruleset_digest=rule_set.digest,
+        facts=facts,
+        settled=settled and bool(evaluation.awaiting),
         decided_at=now,
     )
     tightened = previous is not None and SEVERITY[decision.channel] > SEVERITY[previous.channel]
@@ -102,10 +116,14 @@ def apply_evaluation(passage: Passage, evaluation: Evaluation, rule_set: RuleSet
     if previous is None or (tightened and target in TRANSITIONS[status]):
         status = target
     moved = status != passage.status
-    changed = bump(passage, decision=decision, status=status,
-                   status_reason=reason[:1000] if moved else passage.status_reason,
-                   status_at=now if moved else passage.status_at,
-                   status_by="clearance" if moved else passage.status_by)
+    changed = bump(
+        passage,
+        decision=decision,
+        status=status,
+        status_reason=reason[:1000] if moved else passage.status_reason,
+        status_at=now if moved else passage.status_at,
+        status_by="clearance" if moved else passage.status_by,
+    )
     return Outcome(changed, decided=True, tightened=tightened)
 
 
@@ -125,8 +143,9 @@ def register_sample(passage: Passage, sample: LabSample) -> Passage:
     samples = [*passage.lab_samples, sample]
     if passage.status == S.SAMPLED:
         return bump(passage, lab_samples=samples)
-    return transition(passage, S.SAMPLED, f"sample {sample.sample_id} taken for {tests}", sample.taken_at,
-                      f"lab:{sample.taken_by}").model_copy(update={"lab_samples": samples})
+    return transition(
+        passage, S.SAMPLED, f"sample {sample.sample_id} taken for {tests}", sample.taken_at, f"lab:{sample.taken_by}"
+    ).model_copy(update={"lab_samples": samples})
 
 
 def post_result(passage: Passage, sample_id: str, result: LabResult) -> Passage:
@@ -148,8 +167,9 @@ def post_result(passage: Passage, sample_id: str, result: LabResult) -> Passage:
         why = f"lab sample {sample_id} failed" + (f" ({', '.join(failed)})" if failed else "")
         return transition(with_result, S.REFUSED, why, result.posted_at, f"lab:{result.tested_by}")
     if all(s.result is not None and s.result.outcome == "pass" for s in samples):
-        return transition(with_result, S.RELEASED, f"lab sample {sample_id} passed", result.posted_at,
-                          f"lab:{result.tested_by}")
+        return transition(
+            with_result, S.RELEASED, f"lab sample {sample_id} passed", result.posted_at, f"lab:{result.tested_by}"
+        )
     return bump(with_result)
 
 
@@ -167,9 +187,9 @@ def depart(passage: Passage, at: datetime) -> Passage | None:
 class Change:
     """One thing that happened to a passage between two stored versions (for events and the audit)."""
 
-    kind: str                     # decision | state | lab_sample | lab_result | alert
-    key: str                      # stable: the same change always has the same key
-    passage: Passage              # the passage after the change
+    kind: str  # decision | state | lab_sample | lab_result | alert
+    key: str  # stable: the same change always has the same key
+    passage: Passage  # the passage after the change
     detail: dict[str, Any]
 
 
@@ -179,22 +199,52 @@ def changes(old: Passage | None, new: Passage) -> list[Change]:
     pid = new.passage_id
     old_decision = old.decision if old else None
     if new.decision and (old_decision is None or new.decision.decision_no > old_decision.decision_no):
-        out.append(Change("decision", f"{pid}:decision:{new.decision.decision_no}", new, {
-            "decision": new.decision.model_dump(mode="json"),
-            "previous_channel": old_decision.channel.value if old_decision else None}))
+        out.append(
+            Change(
+                "decision",
+                f"{pid}:decision:{new.decision.decision_no}",
+                new,
+                {
+                    "decision": new.decision.model_dump(mode="json"),
+                    "previous_channel": old_decision.channel.value if old_decision else None,
+                },
+            )
+        )
     if old is None or old.status != new.status:
-        out.append(Change("state", f"{pid}:state:{new.version}", new, {
-            "from": old.status.value if old else None, "to": new.status.value, "reason": new.status_reason,
-            "by": new.status_by}))
+        out.append(
+            Change(
+                "state",
+                f"{pid}:state:{new.version}",
+                new,
+                {
+                    "from": old.status.value if old else None,
+                    "to": new.status.value,
+                    "reason": new.status_reason,
+                    "by": new.status_by,
+                },
+            )
+        )
     old_samples = {s.sample_id: s for s in (old.lab_samples if old else [])}
     for sample in new.lab_samples:
         before = old_samples.get(sample.sample_id)
         if before is None:
-            out.append(Change("lab_sample", f"{pid}:lab:{sample.sample_id}", new,
-                              {"sample": sample.model_copy(update={"result": None}).model_dump(mode="json")}))
+            out.append(
+                Change(
+                    "lab_sample",
+                    f"{pid}:lab:{sample.sample_id}",
+                    new,
+                    {"sample": sample.model_copy(update={"result": None}).model_dump(mode="json")},
+                )
+            )
         if sample.result is not None and (before is None or before.result is None):
-            out.append(Change("lab_result", f"{pid}:result:{sample.sample_id}", new,
-                              {"sample_id": sample.sample_id, "result": sample.result.model_dump(mode="json")}))
+            out.append(
+                Change(
+                    "lab_result",
+                    f"{pid}:result:{sample.sample_id}",
+                    new,
+                    {"sample_id": sample.sample_id, "result": sample.result.model_dump(mode="json")},
+                )
+            )
     for alert in new.alerts_sent:
         if old is None or alert not in old.alerts_sent:
             out.append(Change("alert", f"{pid}:alert:{alert}", new, {"alert": alert}))
@@ -223,7 +273,11 @@ def queue_order(passages: Iterable[Passage]) -> list[Passage]:
         deadline = p.consignment.shelf_life_deadline() if p.consignment else None
         reefer = p.consignment is not None and any(line.reefer for line in p.consignment.goods)
         rank = 0 if deadline else 1 if reefer else 2
-        return (rank, deadline.replace(tzinfo=None) if deadline else far, p.first_seen.replace(tzinfo=None),
-                p.passage_id)
+        return (
+            rank,
+            deadline.replace(tzinfo=None) if deadline else far,
+            p.first_seen.replace(tzinfo=None),
+            p.passage_id,
+        )
 
     return sorted(passages, key=key)

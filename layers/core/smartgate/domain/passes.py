@@ -68,7 +68,7 @@ def b45decode(text: str) -> bytes:
         raise MalformedPass("the token has a length Base45 never makes")
     out = bytearray()
     for i in range(0, len(values), 3):
-        chunk = values[i:i + 3]
+        chunk = values[i : i + 3]
         if len(chunk) == 3:
             n = chunk[0] + chunk[1] * 45 + chunk[2] * 45 * 45
             if n > 0xFFFF:
@@ -98,9 +98,15 @@ def _minutes(epoch_seconds: int) -> int:
 
 def signed_part(key_id: str, claims: PassClaims) -> bytes:
     """The bytes the signature covers (all of the record but the signature)."""
-    return (bytes([VERSION]) + _field(key_id) + _field(claims.booking_id) + _field(claims.plate_key)
-            + _field(claims.gate_id) + bytes([_DIRECTIONS.index(claims.direction)])
-            + struct.pack(">II", _minutes(claims.not_before), _minutes(claims.not_after)))
+    return (
+        bytes([VERSION])
+        + _field(key_id)
+        + _field(claims.booking_id)
+        + _field(claims.plate_key)
+        + _field(claims.gate_id)
+        + bytes([_DIRECTIONS.index(claims.direction)])
+        + struct.pack(">II", _minutes(claims.not_before), _minutes(claims.not_after))
+    )
 
 
 def encode_token(key_id: str, claims: PassClaims, signature: bytes) -> str:
@@ -114,7 +120,7 @@ def decode_token(token: str) -> tuple[str, PassClaims, bytes, bytes]:
     token = token.strip()
     if not token.startswith(PREFIX):
         raise MalformedPass(f"not a Smart Gate pass (it starts {token[:4]!r}, not {PREFIX!r})")
-    raw = b45decode(token[len(PREFIX):])
+    raw = b45decode(token[len(PREFIX) :])
     if len(raw) < 1 + SIGNATURE_BYTES or raw[0] != VERSION:
         raise MalformedPass("not a version 2 pass")
     body, signature = raw[:-SIGNATURE_BYTES], raw[-SIGNATURE_BYTES:]
@@ -123,12 +129,12 @@ def decode_token(token: str) -> tuple[str, PassClaims, bytes, bytes]:
     try:
         for _ in range(4):
             size = body[at]
-            fields.append(body[at + 1:at + 1 + size].decode())
+            fields.append(body[at + 1 : at + 1 + size].decode())
             if len(fields[-1].encode()) != size:
                 raise MalformedPass("the pass is cut short")
             at += 1 + size
         direction = _DIRECTIONS[body[at]]
-        start, end = struct.unpack(">II", body[at + 1:at + 9])
+        start, end = struct.unpack(">II", body[at + 1 : at + 9])
     except (IndexError, UnicodeDecodeError, struct.error) as err:
         raise MalformedPass("the pass's record cannot be read") from err
     if at + 9 != len(body):
@@ -136,8 +142,14 @@ def decode_token(token: str) -> tuple[str, PassClaims, bytes, bytes]:
     key_id, booking_id, plate_key, gate_id = fields
     epoch = int(EPOCH.timestamp())
     try:
-        claims = PassClaims(booking_id=booking_id, plate_key=plate_key, gate_id=gate_id, direction=direction,
-                            not_before=epoch + start * 60, not_after=epoch + end * 60)
+        claims = PassClaims(
+            booking_id=booking_id,
+            plate_key=plate_key,
+            gate_id=gate_id,
+            direction=direction,
+            not_before=epoch + start * 60,
+            not_after=epoch + end * 60,
+        )
     except ValidationError as err:
         raise MalformedPass(f"the pass's claims are not valid: {err}") from err
     return key_id, claims, body, signature
@@ -147,11 +159,11 @@ def check_claims(claims: PassClaims, gate_id: str, direction: str, at: datetime)
     """What the claims say against where and when the pass was shown (the signature checked already)."""
     when = int(at.astimezone(UTC).timestamp())
     if claims.gate_id != gate_id:
-        return PassCheck(False, f"it is for gate {claims.gate_id}, not {gate_id}", claims.booking_id,
-                         claims.plate_key)
+        return PassCheck(False, f"it is for gate {claims.gate_id}, not {gate_id}", claims.booking_id, claims.plate_key)
     if claims.direction.value != direction:
-        return PassCheck(False, f"it is for {claims.direction.value}, this lane is {direction}",
-                         claims.booking_id, claims.plate_key)
+        return PassCheck(
+            False, f"it is for {claims.direction.value}, this lane is {direction}", claims.booking_id, claims.plate_key
+        )
     problem = None
     if when < claims.not_before:
         problem = f"it is valid from {datetime.fromtimestamp(claims.not_before, UTC):%Y-%m-%d %H:%M}Z"

@@ -66,8 +66,7 @@ def plate_key(text: str) -> str:
 # --------------------------------------------------------------------------- reference data
 
 VN_PROVINCE_CODES: frozenset[str] = frozenset(
-    f"{n:02d}"
-    for n in (11, 12, *range(14, 42), 43, *range(47, 87), 88, 89, 90, 92, 93, 94, 95, 97, 98, 99)
+    f"{n:02d}" for n in (11, 12, *range(14, 42), 43, *range(47, 87), 88, 89, 90, 92, 93, 94, 95, 97, 98, 99)
 )
 """Province codes in use (Circular 58/2020 Appendix 02, unchanged by the 2025 province mergers, which
 kept every code). Never issued: 00–10, 13, 42, 44–46, 87, 91, 96. 80 is for central agencies and
@@ -82,7 +81,7 @@ VN_SPECIAL_SERIES: frozenset[str] = frozenset({"LD", "KT", "DA", "MK", "TĐ", "T
 VN_FOREIGN_SERIES: frozenset[str] = frozenset({"NG", "QT", "CV", "NN"})
 
 CN_PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
-CN_AUTHORITY_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"   # A–Z without I and O
+CN_AUTHORITY_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"  # A–Z without I and O
 CN_SERIAL_CHARACTERS = CN_AUTHORITY_LETTERS + "0123456789"
 CN_ENERGY_LETTERS = "DABCEFGHJK"  # D A B C E: battery-electric; F G H J K: other new-energy
 CN_SUFFIXES = "挂警学领港澳"
@@ -153,8 +152,14 @@ class PlateFormat:
         return self.render(m, rows if rows in self.rows else self.rows[0])
 
 
-def _fmt(name: str, country: Country, rows: tuple[int, ...], regex: str,
-         render: Callable[[re.Match[str], int], str], example: str) -> PlateFormat:
+def _fmt(
+    name: str,
+    country: Country,
+    rows: tuple[int, ...],
+    regex: str,
+    render: Callable[[re.Match[str], int], str],
+    example: str,
+) -> PlateFormat:
     return PlateFormat(name, country, rows, re.compile(regex), render, example)
 
 
@@ -166,18 +171,40 @@ PLATE_FORMATS: tuple[PlateFormat, ...] = (
     # without one the earlier format wins.
     _fmt("VN_CAR", _VN, (1, 2), f"{_PROV}(?P<series>{_L20}){_NUM}", _vn_car, "29A-123.45"),
     _fmt("VN_TRAILER", _VN, (1, 2), f"{_PROV}(?P<series>R){_NUM}", _vn_car, "29R-012.34"),
-    _fmt("VN_SPECIAL", _VN, (1, 2), f"{_PROV}(?P<series>{'|'.join(sorted(VN_SPECIAL_SERIES))}){_NUM}",
-         _vn_car, "29LD-123.45"),
-    _fmt("VN_FOREIGN", _VN, (1,),
-         f"{_PROV}(?P<nation>[0-9]{{3}})(?P<series>{'|'.join(sorted(VN_FOREIGN_SERIES))})(?P<order>[0-9]{{2,3}})",
-         _vn_foreign, "41-291-NG-01"),
+    _fmt(
+        "VN_SPECIAL",
+        _VN,
+        (1, 2),
+        f"{_PROV}(?P<series>{'|'.join(sorted(VN_SPECIAL_SERIES))}){_NUM}",
+        _vn_car,
+        "29LD-123.45",
+    ),
+    _fmt(
+        "VN_FOREIGN",
+        _VN,
+        (1,),
+        f"{_PROV}(?P<nation>[0-9]{{3}})(?P<series>{'|'.join(sorted(VN_FOREIGN_SERIES))})(?P<order>[0-9]{{2,3}})",
+        _vn_foreign,
+        "41-291-NG-01",
+    ),
     _fmt("VN_MOTORBIKE_LL", _VN, (2,), f"{_PROV}(?P<series>{_L20}{_L20}){_NUM}", _vn_motorbike, "29-AB 123.45"),
-    _fmt("VN_MOTORBIKE", _VN, (2,), f"{_PROV}(?P<series>{_L20}[{VN_SERIES_LETTERS}Đ]?[1-9]){_NUM}",
-         _vn_motorbike, "79-N1 791.17"),
+    _fmt(
+        "VN_MOTORBIKE",
+        _VN,
+        (2,),
+        f"{_PROV}(?P<series>{_L20}[{VN_SERIES_LETTERS}Đ]?[1-9]){_NUM}",
+        _vn_motorbike,
+        "79-N1 791.17",
+    ),
     _fmt("CN_STANDARD", _CN, (1, 2), f"{_CN_P}{_CN_L}(?P<serial>{_CN_S}{{5}})", _cn, "皖A·YL375"),
-    _fmt("CN_NEW_ENERGY", _CN, (1, 2),
-         f"{_CN_P}{_CN_L}(?P<serial>[{CN_ENERGY_LETTERS}]{_CN_S}[0-9]{{4}}|[0-9]{{5}}[{CN_ENERGY_LETTERS}])",
-         _cn, "粤B·D12345"),
+    _fmt(
+        "CN_NEW_ENERGY",
+        _CN,
+        (1, 2),
+        f"{_CN_P}{_CN_L}(?P<serial>[{CN_ENERGY_LETTERS}]{_CN_S}[0-9]{{4}}|[0-9]{{5}}[{CN_ENERGY_LETTERS}])",
+        _cn,
+        "粤B·D12345",
+    ),
     _fmt("CN_TRAILER", _CN, (2, 1), f"{_CN_P}{_CN_L}(?P<serial>{_CN_S}{{4}}挂)", _cn, "冀A 1234挂"),
     _fmt("CN_POLICE", _CN, (1, 2), f"{_CN_P}{_CN_L}(?P<serial>{_CN_S}{{4}}警)", _cn, "京A·0001警"),
     _fmt("CN_COACH", _CN, (1,), f"{_CN_P}{_CN_L}(?P<serial>{_CN_S}{{4}}学)", _cn, "粤A·1234学"),
@@ -276,8 +303,9 @@ def validate_plate(text: str, country: Country | str | None = None, *, rows: int
     try:
         key = plate_key(text)
     except ValueError:
-        return PlateValidation(text, "", Country(country) if country else None, False, display=stripped,
-                               reason="no characters in the read")
+        return PlateValidation(
+            text, "", Country(country) if country else None, False, display=stripped, reason="no characters in the read"
+        )
     given = Country(country) if country else None
     wanted = given or _detect_country(key)
     formats = [f for f in PLATE_FORMATS if (wanted is None or f.country is wanted) and f.match(key)]
@@ -331,9 +359,9 @@ def _diagnose_vn(key: str) -> str:
             return f"series letter {letter} is not used in Vietnam (I, J, O, Q, W never are)"
     if len(series) > 2:
         return f"series {series} is too long (one or two letters)"
-    after = rest[len(series):]
+    after = rest[len(series) :]
     digit = after[:1] if len(after) == 6 or (len(after) == 5 and len(series) == 2) else ""
-    number = after[len(digit):]
+    number = after[len(digit) :]
     if digit == "0":
         return "series digit must be 1-9, got 0"
     if not number:
@@ -380,6 +408,8 @@ def _diagnose_cn(key: str) -> str:
             return f"{suffix} cross-border plates are issued as 粤Z, got {key[:2]}"
         return f"serial before {suffix} must be 4 characters, got {len(body)}"
     if len(body) == 6:
-        return (f"new-energy serial must be an energy letter ({CN_ENERGY_LETTERS}), a letter or digit and "
-                f"4 digits, or 5 digits and an energy letter; got {body}")
+        return (
+            f"new-energy serial must be an energy letter ({CN_ENERGY_LETTERS}), a letter or digit and "
+            f"4 digits, or 5 digits and an energy letter; got {body}"
+        )
     return f"serial must be 5 characters (6 on new-energy plates), got {len(body)}"

@@ -52,8 +52,15 @@ OPERATORS: dict[FactType, tuple[str, ...]] = {
     FactType.BOOL: ("is",),
     FactType.NUMBER: ("eq", "ne", "gt", "ge", "lt", "le"),
     FactType.TEXT: ("eq", "ne", "in", "not_in", "in_list", "not_in_list", "prefix_in_list"),
-    FactType.TEXTS: ("empty", "contains", "any_in", "any_in_list", "any_prefix_in_list", "none_in_list",
-                     "any_not_in_list"),
+    FactType.TEXTS: (
+        "empty",
+        "contains",
+        "any_in",
+        "any_in_list",
+        "any_prefix_in_list",
+        "none_in_list",
+        "any_not_in_list",
+    ),
 }
 """Operators by fact type; ``known: true|false`` works on every fact."""
 
@@ -111,8 +118,7 @@ class RuleSetDocument(_Doc):
     applies_to: AppliesTo = Field(default_factory=AppliesTo)
     passage: PassageSettings = Field(default_factory=PassageSettings)
     selection_seed: Annotated[str, Field(min_length=1)] = "smartgate"
-    score_channels: dict[str, Annotated[int, Field(ge=1)]] = Field(
-        default_factory=lambda: {"YELLOW": 30, "RED": 80})
+    score_channels: dict[str, Annotated[int, Field(ge=1)]] = Field(default_factory=lambda: {"YELLOW": 30, "RED": 80})
     usd_rates: dict[str, Annotated[float, Field(gt=0)]] = Field(default_factory=lambda: {"USD": 1.0})
     parameters: dict[str, float | int | str] = Field(default_factory=dict)
     lists: dict[str, list[str]] = Field(default_factory=dict)
@@ -144,7 +150,7 @@ class CompiledRule:
     spec: RuleSpec
     check: Check
     directions: frozenset[str] | None
-    fact_fields: tuple[str, ...]            # facts its explanation shows
+    fact_fields: tuple[str, ...]  # facts its explanation shows
     param_values: dict[str, float | int | str]  # parameters its explanation shows
 
 
@@ -155,7 +161,7 @@ class RuleSet:
     document: RuleSetDocument
     rules: tuple[CompiledRule, ...]
     digest: str
-    text: str                        # canonical JSON of the document: what the digest covers
+    text: str  # canonical JSON of the document: what the digest covers
 
     @property
     def id(self) -> str:
@@ -187,7 +193,7 @@ class Evaluation:
     risk_score: int
     fired: tuple[RuleFired, ...]
     lab_tests: tuple[LabTest, ...]
-    awaiting: tuple[str, ...]        # fired rules that wait for more evidence
+    awaiting: tuple[str, ...]  # fired rules that wait for more evidence
 
     @property
     def rule_ids(self) -> tuple[str, ...]:
@@ -211,8 +217,12 @@ class _Formatter(string.Formatter):
 
 
 _FORMATTER = _Formatter()
-_SAMPLES: dict[FactType, FactValue] = {FactType.BOOL: True, FactType.NUMBER: 1.5, FactType.TEXT: "x",
-                                       FactType.TEXTS: ["x"]}
+_SAMPLES: dict[FactType, FactValue] = {
+    FactType.BOOL: True,
+    FactType.NUMBER: 1.5,
+    FactType.TEXT: "x",
+    FactType.TEXTS: ["x"],
+}
 
 
 def _suggest(name: str, known: Sequence[str]) -> str:
@@ -240,8 +250,11 @@ class _Compiler:
 
     def list_named(self, value: Any, path: str) -> frozenset[str]:
         if not isinstance(value, str) or value not in self.doc.lists:
-            raise self.fail(path, f"unknown list {value!r}{_suggest(str(value), list(self.doc.lists))}; "
-                                  f"lists: {', '.join(self.doc.lists) or 'none'}")
+            raise self.fail(
+                path,
+                f"unknown list {value!r}{_suggest(str(value), list(self.doc.lists))}; "
+                f"lists: {', '.join(self.doc.lists) or 'none'}",
+            )
         return frozenset(self.doc.lists[value])
 
     def condition(self, cond: Any, path: str) -> Check:
@@ -280,8 +293,11 @@ class _Compiler:
                 raise self.fail(path, "expects true or false")
             return lambda f: (f.get(name) is not None) is want
         if op not in OPERATORS[kind]:
-            raise self.fail(path, f"operator {op!r} does not apply to {kind.value} fact {name!r}; "
-                                  f"use one of {', '.join((*OPERATORS[kind], 'known'))}")
+            raise self.fail(
+                path,
+                f"operator {op!r} does not apply to {kind.value} fact {name!r}; "
+                f"use one of {', '.join((*OPERATORS[kind], 'known'))}",
+            )
         value = self.param(raw, path)
         if kind is FactType.BOOL:
             if not isinstance(value, bool):
@@ -296,8 +312,9 @@ class _Compiler:
         if op in ("in", "not_in", "any_in"):
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise self.fail(path, "expects a list of texts")
-            return _list_op(name, {"in": "in_list", "not_in": "not_in_list", "any_in": "any_in_list"}[op],
-                            frozenset(value))
+            return _list_op(
+                name, {"in": "in_list", "not_in": "not_in_list", "any_in": "any_in_list"}[op], frozenset(value)
+            )
         if op == "empty":
             if not isinstance(value, bool):
                 raise self.fail(path, "expects true or false")
@@ -341,6 +358,7 @@ def _all(checks: tuple[Check, ...]) -> Check:
             if not c(facts):
                 return False
         return True
+
     return check
 
 
@@ -350,6 +368,7 @@ def _any(checks: tuple[Check, ...]) -> Check:
             if c(facts):
                 return True
         return False
+
     return check
 
 
@@ -369,6 +388,7 @@ def _number(name: str, op: str, limit: float) -> Check:
         if op == "eq":
             return v == limit
         return v != limit
+
     return check
 
 
@@ -430,11 +450,18 @@ def compile_rule_set(raw: Mapping[str, Any]) -> RuleSet:
         fields = compiler.template()
         if rule.enabled:
             params = {**doc.parameters, **rule.params}
-            compiled.append(CompiledRule(
-                rule, check, frozenset(rule.directions) if rule.directions else None,
-                tuple(f for f in fields if f in FACTS), {f: params[f] for f in fields if f not in FACTS}))
-    text = json.dumps(doc.model_dump(mode="json", by_alias=True), sort_keys=True, ensure_ascii=False,
-                      separators=(",", ":"))
+            compiled.append(
+                CompiledRule(
+                    rule,
+                    check,
+                    frozenset(rule.directions) if rule.directions else None,
+                    tuple(f for f in fields if f in FACTS),
+                    {f: params[f] for f in fields if f not in FACTS},
+                )
+            )
+    text = json.dumps(
+        doc.model_dump(mode="json", by_alias=True), sort_keys=True, ensure_ascii=False, separators=(",", ":")
+    )
     return RuleSet(doc, tuple(compiled), hashlib.sha256(text.encode()).hexdigest(), text)
 
 
@@ -472,8 +499,14 @@ def evaluate(rule_set: RuleSet, facts: Mapping[str, FactValue]) -> Evaluation:
             continue
         spec = rule.spec
         values = {**rule.param_values, **{name: facts.get(name) for name in rule.fact_fields}}
-        fired.append(RuleFired(rule_id=spec.id, channel=spec.channel, score=spec.score,
-                               explanation=_FORMATTER.format(spec.explain, **values)[:1000]))
+        fired.append(
+            RuleFired(
+                rule_id=spec.id,
+                channel=spec.channel,
+                score=spec.score,
+                explanation=_FORMATTER.format(spec.explain, **values)[:1000],
+            )
+        )
         if spec.channel is not None:
             severity = max(severity, SEVERITY[spec.channel])
         score += spec.score
@@ -488,9 +521,15 @@ def evaluate(rule_set: RuleSet, facts: Mapping[str, FactValue]) -> Evaluation:
     by_score = 2 if score >= thresholds.get("RED", 10**9) else 1 if score >= thresholds.get("YELLOW", 10**9) else 0
     if by_score > severity:
         scored = [f"{r.rule_id} +{r.score}" for r in fired if r.score]
-        fired.append(RuleFired(rule_id="R-RISK-SCORE", channel=BY_SEVERITY[by_score], score=0,
-                               explanation=f"risk score {score} reaches {BY_SEVERITY[by_score].value} "
-                                           f"(at {thresholds[BY_SEVERITY[by_score].value]}): {', '.join(scored)}"))
+        fired.append(
+            RuleFired(
+                rule_id="R-RISK-SCORE",
+                channel=BY_SEVERITY[by_score],
+                score=0,
+                explanation=f"risk score {score} reaches {BY_SEVERITY[by_score].value} "
+                f"(at {thresholds[BY_SEVERITY[by_score].value]}): {', '.join(scored)}",
+            )
+        )
         severity = by_score
     return Evaluation(BY_SEVERITY[severity], score, tuple(fired), tuple(lab), tuple(awaiting))
 

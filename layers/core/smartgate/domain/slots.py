@@ -39,8 +39,9 @@ def check_window(start: datetime, now: datetime) -> datetime:
     """The requested window, if it is one (on a quarter hour), not over, and within the booking horizon."""
     start = start.astimezone(UTC)
     if start != window_start(start):
-        raise TradeError("window_start", f"{start:%H:%M}Z is not the start of a 15-minute window "
-                                        f"(:00, :15, :30, :45)", 422)
+        raise TradeError(
+            "window_start", f"{start:%H:%M}Z is not the start of a 15-minute window (:00, :15, :30, :45)", 422
+        )
     if start + WINDOW <= now:
         raise TradeError("window_start", f"the window {start:%Y-%m-%d %H:%M}Z is in the past", 422)
     if start > now + HORIZON:
@@ -89,11 +90,12 @@ def local_day(day: date, timezone: str) -> tuple[datetime, int]:
 class Move:
     booking_id: str
     from_start: datetime
-    to_start: datetime | None          # None: no free window within the horizon
+    to_start: datetime | None  # None: no free window within the horizon
 
 
-def moves_after_drop(start: datetime, booking_order: Sequence[str], capacity: int,
-                     following: Sequence[WindowState], default: int) -> list[Move]:
+def moves_after_drop(
+    start: datetime, booking_order: Sequence[str], capacity: int, following: Sequence[WindowState], default: int
+) -> list[Move]:
     """Which bookings leave a window whose capacity dropped, and where each goes.
 
     The first ``capacity`` bookings (in booking order) keep their place; the others move, in booking

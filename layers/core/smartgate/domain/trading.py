@@ -57,7 +57,7 @@ def new_id(prefix: str, now: datetime) -> str:
 class TradeDeps:
     store: TradeStore
     gates: GateRegistry
-    passes: PassIssuer | None           # only the API issues passes (and holds the private key)
+    passes: PassIssuer | None  # only the API issues passes (and holds the private key)
     notifier: TraderNotifier
     clock: Clock
     bookings_per_minute: int = 60
@@ -97,8 +97,12 @@ def _plate_in_format(field: str, plate: str, country: str) -> str:
 def register_vehicle(deps: TradeDeps, company_id: str, data: VehicleIn) -> Vehicle:
     company_of(deps, company_id)
     _plate_in_format("plate_text", data.plate_text, data.country.value)
-    vehicle = Vehicle(**data.model_dump(), vehicle_id=plate_key(data.plate_text), company_id=company_id,
-                      registered_at=deps.clock.now())
+    vehicle = Vehicle(
+        **data.model_dump(),
+        vehicle_id=plate_key(data.plate_text),
+        company_id=company_id,
+        registered_at=deps.clock.now(),
+    )
     deps.store.put_vehicle(vehicle)
     return vehicle
 
@@ -106,8 +110,13 @@ def register_vehicle(deps: TradeDeps, company_id: str, data: VehicleIn) -> Vehic
 def register_driver(deps: TradeDeps, company_id: str, data: DriverIn, driver_id: str | None = None) -> Driver:
     company_of(deps, company_id)
     now = deps.clock.now()
-    driver = Driver(**data.model_dump(), driver_id=driver_id or new_id("DR", now), company_id=company_id,
-                    registered_at=now, expires_at=now + deps.driver_retention)
+    driver = Driver(
+        **data.model_dump(),
+        driver_id=driver_id or new_id("DR", now),
+        company_id=company_id,
+        registered_at=now,
+        expires_at=now + deps.driver_retention,
+    )
     deps.store.put_driver(driver)
     return driver
 
@@ -142,16 +151,24 @@ def declare(deps: TradeDeps, company_id: str, data: ConsignmentIn) -> tuple[Cons
     now = deps.clock.now()
     fields = data.model_dump(exclude={"consignment_id", "driver_id"})
     try:
-        consignment = Consignment(**fields, consignment_id=data.consignment_id or new_id("C", now),
-                                  trader_id=company_id, company_name=company.name, driver_ref=data.driver_id,
-                                  declared_at=now)
+        consignment = Consignment(
+            **fields,
+            consignment_id=data.consignment_id or new_id("C", now),
+            trader_id=company_id,
+            company_name=company.name,
+            driver_ref=data.driver_id,
+            declared_at=now,
+        )
     except ValidationError as err:
         raise _first_error(err) from err
     if deps.store.put_consignment(consignment):
         return consignment, True
     found = deps.store.consignment(consignment.consignment_id)
-    if found is not None and found[0].trader_id == company_id and \
-            found[0].model_dump(exclude={"declared_at"}) == consignment.model_dump(exclude={"declared_at"}):
+    if (
+        found is not None
+        and found[0].trader_id == company_id
+        and found[0].model_dump(exclude={"declared_at"}) == consignment.model_dump(exclude={"declared_at"})
+    ):
         return found[0], False
     raise TradeError("consignment_id", f"{consignment.consignment_id} is taken; leave it out to get a new id", 409)
 
@@ -161,8 +178,9 @@ def _first_error(err: ValidationError) -> TradeError:
     return TradeError(".".join(str(p) for p in e["loc"]), e["msg"].removeprefix("Value error, "), 422)
 
 
-def own_consignment(deps: TradeDeps, company_id: str, consignment_id: str,
-                    field: str = "consignment_id") -> tuple[Consignment, str | None]:
+def own_consignment(
+    deps: TradeDeps, company_id: str, consignment_id: str, field: str = "consignment_id"
+) -> tuple[Consignment, str | None]:
     """The company's declaration; another company's is as absent as one that does not exist."""
     found = deps.store.consignment(consignment_id)
     if found is None or found[0].trader_id != company_id:
@@ -175,8 +193,15 @@ def own_consignment(deps: TradeDeps, company_id: str, consignment_id: str,
 
 def _slot_window(w: WindowState, default: int) -> SlotWindow:
     ours = default if w.ours is None else w.ours
-    return SlotWindow(start=w.start, end=w.start + WINDOW, capacity=w.capacity(default), booked=w.booked,
-                      free=w.free(default), our_capacity=ours, partner_capacity=w.partner)
+    return SlotWindow(
+        start=w.start,
+        end=w.start + WINDOW,
+        capacity=w.capacity(default),
+        booked=w.booked,
+        free=w.free(default),
+        our_capacity=ours,
+        partner_capacity=w.partner,
+    )
 
 
 def day_slots(deps: TradeDeps, gate_id: str, direction: Direction, day: date) -> list[SlotWindow]:
@@ -188,8 +213,9 @@ def day_slots(deps: TradeDeps, gate_id: str, direction: Direction, day: date) ->
     first, count = local_day(day, gate.timezone)
     utc_days = {d.date(): d for d in (first, first + WINDOW * (count - 1))}
     stored = [w for d in utc_days.values() for w in deps.store.windows(gate_id, direction.value, d)]
-    return [_slot_window(w, gate.slot_capacity) for w in windows_from(first, count, stored, now)
-            if gate.is_open(w.start)]
+    return [
+        _slot_window(w, gate.slot_capacity) for w in windows_from(first, count, stored, now) if gate.is_open(w.start)
+    ]
 
 
 def _bookable(deps: TradeDeps, gate: GateSpec, start: datetime) -> datetime:
@@ -202,22 +228,41 @@ def _bookable(deps: TradeDeps, gate: GateSpec, start: datetime) -> datetime:
 def _rate_limited(deps: TradeDeps, company_id: str) -> None:
     now = deps.clock.now()
     if not deps.store.take(f"book#{company_id}#{now:%Y%m%d%H%M}", deps.bookings_per_minute, timedelta(minutes=2)):
-        raise TradeError("company_id", f"more than {deps.bookings_per_minute} booking requests this minute; "
-                                       f"try again in {60 - now.second} s", 429)
+        raise TradeError(
+            "company_id",
+            f"more than {deps.bookings_per_minute} booking requests this minute; try again in {60 - now.second} s",
+            429,
+        )
 
 
 def _entry(deps: TradeDeps, status: str, detail: str = "") -> TimelineEntry:
     return TimelineEntry(status=status, at=deps.clock.now(), detail=detail)  # type: ignore[arg-type]
 
 
-def _tell(deps: TradeDeps, booking: Booking, kind: str, subject: str, body: str, *, event_id: str | None = None,
-          at: datetime | None = None) -> None:
+def _tell(
+    deps: TradeDeps,
+    booking: Booking,
+    kind: str,
+    subject: str,
+    body: str,
+    *,
+    event_id: str | None = None,
+    at: datetime | None = None,
+) -> None:
     """Tell the booking's company; a notification for an event has the event's id, so telling it again
     (a redelivered event) overwrites the same outbox entry."""
     at = at or deps.clock.now()
-    deps.notifier.notify(Notification(notification_id=f"N-{event_id}" if event_id else new_id("N", at),
-                                      company_id=booking.trader_id, booking_id=booking.booking_id, at=at,
-                                      kind=kind, subject=subject, body=body))
+    deps.notifier.notify(
+        Notification(
+            notification_id=f"N-{event_id}" if event_id else new_id("N", at),
+            company_id=booking.trader_id,
+            booking_id=booking.booking_id,
+            at=at,
+            kind=kind,
+            subject=subject,
+            body=body,
+        )
+    )
 
 
 def _when(booking: Booking, gate: GateSpec | None) -> str:
@@ -225,14 +270,18 @@ def _when(booking: Booking, gate: GateSpec | None) -> str:
     return f"{booking.slot_start.astimezone(zone):%Y-%m-%d %H:%M} ({gate.timezone if gate else 'UTC'})"
 
 
-def book(deps: TradeDeps, company_id: str, consignment_id: str, start: datetime,
-         driver_id: str | None = None) -> Booking:
+def book(
+    deps: TradeDeps, company_id: str, consignment_id: str, start: datetime, driver_id: str | None = None
+) -> Booking:
     """Book a window for a declaration: bound to its vehicle, driver and consignment; counted atomically."""
     _rate_limited(deps, company_id)
     consignment, open_booking = own_consignment(deps, company_id, consignment_id)
     if open_booking:
-        raise TradeError("consignment_id", f"{consignment_id} is booked already ({open_booking}); reschedule or "
-                                           f"cancel that booking", 409)
+        raise TradeError(
+            "consignment_id",
+            f"{consignment_id} is booked already ({open_booking}); reschedule or cancel that booking",
+            409,
+        )
     gate = _gate(deps, consignment.gate_id)
     start = _bookable(deps, gate, start)
     company = company_of(deps, company_id)
@@ -241,32 +290,47 @@ def book(deps: TradeDeps, company_id: str, consignment_id: str, start: datetime,
     if driver_id and driver is None:
         raise TradeError("driver_id", f"no driver {driver_id} in your company", 422)
     now = deps.clock.now()
-    booking = Booking(booking_id=new_id("BK", now), trader_id=company_id, gate_id=consignment.gate_id,
-                      direction=consignment.direction, plate_text=consignment.plate_text,
-                      country=consignment.country, consignment_id=consignment.consignment_id, driver_id=driver_id,
-                      trailer_plate=consignment.trailer_plate,
-                      container_no=consignment.container_nos[0] if consignment.container_nos else None,
-                      driver_name=driver.full_name if driver else None, slot_start=start, slot_end=start + WINDOW,
-                      created_at=now)
+    booking = Booking(
+        booking_id=new_id("BK", now),
+        trader_id=company_id,
+        gate_id=consignment.gate_id,
+        direction=consignment.direction,
+        plate_text=consignment.plate_text,
+        country=consignment.country,
+        consignment_id=consignment.consignment_id,
+        driver_id=driver_id,
+        trailer_plate=consignment.trailer_plate,
+        container_no=consignment.container_nos[0] if consignment.container_nos else None,
+        driver_name=driver.full_name if driver else None,
+        slot_start=start,
+        slot_end=start + WINDOW,
+        created_at=now,
+    )
     limit = open_booking_limit(company.booking_limit, company.recent_no_shows)
     try:
         deps.store.book(booking, consignment, gate.slot_capacity, limit, _entry(deps, "booked"))
     except Refused as err:
         raise _refusal(err.reason, booking, company, limit) from err
-    _tell(deps, booking, "booked", f"Booked {booking.plate_text} at {gate.name}",
-          f"Booking {booking.booking_id}: {_when(booking, gate)}, {booking.direction.value}.")
+    _tell(
+        deps,
+        booking,
+        "booked",
+        f"Booked {booking.plate_text} at {gate.name}",
+        f"Booking {booking.booking_id}: {_when(booking, gate)}, {booking.direction.value}.",
+    )
     return booking
 
 
 def _refusal(reason: str, booking: Booking, company: Company, limit: int) -> TradeError:
     if reason == "window_full":
-        return TradeError("window_start", f"the window {booking.slot_start:%Y-%m-%d %H:%M}Z is full; pick "
-                                          f"another", 409)
+        return TradeError("window_start", f"the window {booking.slot_start:%Y-%m-%d %H:%M}Z is full; pick another", 409)
     if reason == "company_limit":
-        less = f" (less 2 for each of {company.recent_no_shows} no-shows in 30 days)" if company.recent_no_shows \
-            else ""
-        return TradeError("company_id", f"your company holds {limit} open bookings, its limit{less}; cancel one or "
-                                        f"wait until a truck has crossed", 409)
+        less = f" (less 2 for each of {company.recent_no_shows} no-shows in 30 days)" if company.recent_no_shows else ""
+        return TradeError(
+            "company_id",
+            f"your company holds {limit} open bookings, its limit{less}; cancel one or wait until a truck has crossed",
+            409,
+        )
     if reason == "consignment_taken":
         return TradeError("consignment_id", f"{booking.consignment_id} was booked meanwhile", 409)
     return TradeError("booking", f"the booking could not be stored ({reason}); try again", 409)
@@ -307,12 +371,16 @@ def reschedule(deps: TradeDeps, company_id: str, booking_id: str, start: datetim
     if start == booking.slot_start:
         return booking
     try:
-        moved = deps.store.move(booking, start, gate.slot_capacity, consignment,
-                                _entry(deps, "rescheduled", f"{booking.slot_start:%H:%M}Z -> {start:%H:%M}Z"))
+        moved = deps.store.move(
+            booking,
+            start,
+            gate.slot_capacity,
+            consignment,
+            _entry(deps, "rescheduled", f"{booking.slot_start:%H:%M}Z -> {start:%H:%M}Z"),
+        )
     except Refused as err:
         if err.reason == "window_full":
-            raise TradeError("window_start", f"the window {start:%Y-%m-%d %H:%M}Z is full; pick another",
-                             409) from err
+            raise TradeError("window_start", f"the window {start:%Y-%m-%d %H:%M}Z is full; pick another", 409) from err
         raise TradeError("booking_id", f"booking {booking_id} changed meanwhile; read it again", 409) from err
     _tell(deps, moved, "rescheduled", f"Rescheduled booking {booking_id}", f"New slot: {_when(moved, gate)}.")
     return moved
@@ -321,8 +389,9 @@ def reschedule(deps: TradeDeps, company_id: str, booking_id: str, start: datetim
 # --------------------------------------------------------------------------- capacity (operators)
 
 
-def set_capacity(deps: TradeDeps, gate_id: str, direction: Direction, changes: list[tuple[datetime, int | None,
-                 int | None]]) -> tuple[list[SlotWindow], list[MoveOut]]:
+def set_capacity(
+    deps: TradeDeps, gate_id: str, direction: Direction, changes: list[tuple[datetime, int | None, int | None]]
+) -> tuple[list[SlotWindow], list[MoveOut]]:
     """Set windows' capacity (ours, the partner's); bookings beyond a lowered one move to the next free
     windows in booking order, and their traders are told. Returns the windows and the moves."""
     gate = _gate(deps, gate_id, direction)
@@ -339,21 +408,34 @@ def set_capacity(deps: TradeDeps, gate_id: str, direction: Direction, changes: l
     return windows, moved
 
 
-def _following(deps: TradeDeps, gate: GateSpec, gate_id: str, direction: Direction,
-               start: datetime) -> list[WindowState]:
+def _following(
+    deps: TradeDeps, gate: GateSpec, gate_id: str, direction: Direction, start: datetime
+) -> list[WindowState]:
     """The open windows after ``start``, over the next two days (stored counts as they are)."""
     first = start + WINDOW
-    stored = [w for d in (first, first + timedelta(days=1), first + timedelta(days=2))
-              for w in deps.store.windows(gate_id, direction.value, d)]
-    return [w for w in windows_from(first, int(timedelta(days=2) / WINDOW), stored, deps.clock.now())
-            if gate.is_open(w.start) and w.start <= deps.clock.now() + HORIZON]
+    stored = [
+        w
+        for d in (first, first + timedelta(days=1), first + timedelta(days=2))
+        for w in deps.store.windows(gate_id, direction.value, d)
+    ]
+    return [
+        w
+        for w in windows_from(first, int(timedelta(days=2) / WINDOW), stored, deps.clock.now())
+        if gate.is_open(w.start) and w.start <= deps.clock.now() + HORIZON
+    ]
 
 
-def _move_out(deps: TradeDeps, gate: GateSpec, gate_id: str, direction: Direction, start: datetime,
-              capacity: int) -> list[MoveOut]:
+def _move_out(
+    deps: TradeDeps, gate: GateSpec, gate_id: str, direction: Direction, start: datetime, capacity: int
+) -> list[MoveOut]:
     bookings = deps.store.bookings_in_window(gate_id, direction.value, start)
-    plan = moves_after_drop(start, [b.booking_id for b in bookings], capacity,
-                            _following(deps, gate, gate_id, direction, start), gate.slot_capacity)
+    plan = moves_after_drop(
+        start,
+        [b.booking_id for b in bookings],
+        capacity,
+        _following(deps, gate, gate_id, direction, start),
+        gate.slot_capacity,
+    )
     by_id = {b.booking_id: b for b in bookings}
     out = []
     for move in plan:
@@ -365,8 +447,9 @@ def _move_out(deps: TradeDeps, gate: GateSpec, gate_id: str, direction: Directio
     return out
 
 
-def _place(deps: TradeDeps, gate: GateSpec, booking: Booking, consignment: Consignment | None,
-           to_start: datetime | None) -> datetime | None:
+def _place(
+    deps: TradeDeps, gate: GateSpec, booking: Booking, consignment: Consignment | None, to_start: datetime | None
+) -> datetime | None:
     """Move a booking to ``to_start`` (or a later window, if that one filled meanwhile); cancel it when
     no window has room."""
     following = _following(deps, gate, booking.gate_id, booking.direction, booking.slot_start)
@@ -380,16 +463,30 @@ def _place(deps: TradeDeps, gate: GateSpec, booking: Booking, consignment: Consi
             if err.reason == "window_full":
                 continue
             return None  # changed meanwhile (cancelled by its trader): nothing to move
-        _tell(deps, moved, "moved", f"Your slot moved: booking {booking.booking_id}",
-              f"The gate's capacity dropped; new slot {_when(moved, gate)}.")
+        _tell(
+            deps,
+            moved,
+            "moved",
+            f"Your slot moved: booking {booking.booking_id}",
+            f"The gate's capacity dropped; new slot {_when(moved, gate)}.",
+        )
         return target
     try:
-        ended = deps.store.end(booking, BookingStatus.CANCELLED, consignment,
-                               _entry(deps, "cancelled", "capacity dropped and no window had room"))
+        ended = deps.store.end(
+            booking,
+            BookingStatus.CANCELLED,
+            consignment,
+            _entry(deps, "cancelled", "capacity dropped and no window had room"),
+        )
     except Refused:
         return None
-    _tell(deps, ended, "cancelled", f"Booking {booking.booking_id} cancelled by the gate",
-          "The gate's capacity dropped and no window in the next two days had room; please book again.")
+    _tell(
+        deps,
+        ended,
+        "cancelled",
+        f"Booking {booking.booking_id} cancelled by the gate",
+        "The gate's capacity dropped and no window in the next two days had room; please book again.",
+    )
     return None
 
 
@@ -403,25 +500,55 @@ def issue_pass(deps: TradeDeps, booking: Booking) -> tuple[str, datetime, dateti
     if deps.passes is None:
         raise RuntimeError("this function has no pass signing key (PASS_SIGNING_KEY)")
     nbf, exp = validity(booking.slot_start, booking.slot_end, deps.pass_grace)
-    claims = PassClaims(booking_id=booking.booking_id, plate_key=plate_key(booking.plate_text),
-                        gate_id=booking.gate_id, direction=booking.direction, not_before=nbf, not_after=exp)
+    claims = PassClaims(
+        booking_id=booking.booking_id,
+        plate_key=plate_key(booking.plate_text),
+        gate_id=booking.gate_id,
+        direction=booking.direction,
+        not_before=nbf,
+        not_after=exp,
+    )
     token = deps.passes.issue(claims)
-    return token, datetime.fromtimestamp(nbf // 60 * 60, booking.slot_start.tzinfo), \
-        datetime.fromtimestamp(exp // 60 * 60, booking.slot_start.tzinfo)
+    return (
+        token,
+        datetime.fromtimestamp(nbf // 60 * 60, booking.slot_start.tzinfo),
+        datetime.fromtimestamp(exp // 60 * 60, booking.slot_start.tzinfo),
+    )
 
 
 # --------------------------------------------------------------------------- following the truck
 
-_SHOWN = {PassageStatus.OPEN: "arrived", PassageStatus.HELD: "held", PassageStatus.IN_INSPECTION: "in_inspection",
-          PassageStatus.SAMPLED: "sampled", PassageStatus.RELEASED: "cleared", PassageStatus.REFUSED: "refused",
-          PassageStatus.DEPARTED: "crossed"}
-_BOOKING_STATUS = {"arrived": BookingStatus.ARRIVED, "cleared": BookingStatus.CLEARED,
-                   "refused": BookingStatus.REFUSED, "crossed": BookingStatus.CROSSED}
-_RANK = {BookingStatus.BOOKED: 0, BookingStatus.ARRIVED: 1, BookingStatus.CLEARED: 2, BookingStatus.REFUSED: 2,
-         BookingStatus.CROSSED: 3}
-_TOLD = {"arrived": "arrived at the gate", "held": "held for a document check", "in_inspection": "sent to inspection",
-         "sampled": "sampled for the lab", "cleared": "cleared", "refused": "refused entry",
-         "crossed": "crossed the border"}
+_SHOWN = {
+    PassageStatus.OPEN: "arrived",
+    PassageStatus.HELD: "held",
+    PassageStatus.IN_INSPECTION: "in_inspection",
+    PassageStatus.SAMPLED: "sampled",
+    PassageStatus.RELEASED: "cleared",
+    PassageStatus.REFUSED: "refused",
+    PassageStatus.DEPARTED: "crossed",
+}
+_BOOKING_STATUS = {
+    "arrived": BookingStatus.ARRIVED,
+    "cleared": BookingStatus.CLEARED,
+    "refused": BookingStatus.REFUSED,
+    "crossed": BookingStatus.CROSSED,
+}
+_RANK = {
+    BookingStatus.BOOKED: 0,
+    BookingStatus.ARRIVED: 1,
+    BookingStatus.CLEARED: 2,
+    BookingStatus.REFUSED: 2,
+    BookingStatus.CROSSED: 3,
+}
+_TOLD = {
+    "arrived": "arrived at the gate",
+    "held": "held for a document check",
+    "in_inspection": "sent to inspection",
+    "sampled": "sampled for the lab",
+    "cleared": "cleared",
+    "refused": "refused entry",
+    "crossed": "crossed the border",
+}
 
 
 def passage_changed(deps: TradeDeps, event: PassageStateChanged) -> str | None:
@@ -438,26 +565,47 @@ def passage_changed(deps: TradeDeps, event: PassageStateChanged) -> str | None:
     if event.to_status == PassageStatus.DEPARTED and event.from_status != PassageStatus.RELEASED:
         return None  # turned back, not crossed
     if booking.status == BookingStatus.BOOKED:  # the first sign of the vehicle (it may come decided already)
-        deps.store.add_timeline(booking.booking_id, TimelineEntry(status="arrived", at=event.at,
-                                                                  detail=f"lane {event.lane_id}"),
-                                f"{event.passage_id}-arrived")
+        deps.store.add_timeline(
+            booking.booking_id,
+            TimelineEntry(status="arrived", at=event.at, detail=f"lane {event.lane_id}"),
+            f"{event.passage_id}-arrived",
+        )
         if deps.store.arrive(booking, consignment):
-            _tell(deps, booking, "arrived", f"{booking.plate_text} {_TOLD['arrived']}",
-                  f"Booking {booking.booking_id} at {event.gate_id}, lane {event.lane_id}.",
-                  event_id=f"{event.passage_id}-arrived", at=event.at)
+            _tell(
+                deps,
+                booking,
+                "arrived",
+                f"{booking.plate_text} {_TOLD['arrived']}",
+                f"Booking {booking.booking_id} at {event.gate_id}, lane {event.lane_id}.",
+                event_id=f"{event.passage_id}-arrived",
+                at=event.at,
+            )
         booking = booking.model_copy(update={"status": BookingStatus.ARRIVED})
         if shown == "arrived":
             return shown
-    deps.store.add_timeline(booking.booking_id, TimelineEntry(status=shown, at=event.at,  # type: ignore[arg-type]
-                                                              detail=event.reason[:300]), event.event_id)
+    deps.store.add_timeline(
+        booking.booking_id,
+        TimelineEntry(
+            status=shown,
+            at=event.at,  # type: ignore[arg-type]
+            detail=event.reason[:300],
+        ),
+        event.event_id,
+    )
     new_status = _BOOKING_STATUS.get(shown)
     if new_status is not None and _RANK[new_status] > _RANK.get(booking.status, 0):
         earlier = [s for s, rank in _RANK.items() if rank < _RANK[new_status]]
         deps.store.set_status(booking, new_status, consignment, earlier)  # events may come out of order: forward
     if new_status is None or new_status != booking.status:
-        _tell(deps, booking, shown, f"{booking.plate_text} {_TOLD[shown]}",
-              f"Booking {booking.booking_id} at {event.gate_id}: {_TOLD[shown]}. {event.reason}".strip(),
-              event_id=event.event_id, at=event.at)
+        _tell(
+            deps,
+            booking,
+            shown,
+            f"{booking.plate_text} {_TOLD[shown]}",
+            f"Booking {booking.booking_id} at {event.gate_id}: {_TOLD[shown]}. {event.reason}".strip(),
+            event_id=event.event_id,
+            at=event.at,
+        )
     return shown
 
 
@@ -475,8 +623,13 @@ def sweep_no_shows(deps: TradeDeps) -> list[str]:
         except Refused:
             continue  # arrived or cancelled meanwhile
         window = _when(found[0], deps.gates.gates.get(booking.gate_id))
-        _tell(deps, found[0], "no_show", f"No-show: booking {booking.booking_id}",
-              f"{booking.plate_text} did not come in its window {window}; a no-show lowers your company's "
-              f"open-booking limit for 30 days.")
+        _tell(
+            deps,
+            found[0],
+            "no_show",
+            f"No-show: booking {booking.booking_id}",
+            f"{booking.plate_text} did not come in its window {window}; a no-show lowers your company's "
+            f"open-booking limit for 30 days.",
+        )
         done.append(booking.booking_id)
     return done

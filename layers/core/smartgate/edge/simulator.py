@@ -111,10 +111,19 @@ class LaneSimulator:
         return event_id or f"{self.lane_id}-{uuid.uuid4().hex}"
 
     def truck(
-        self, plate_text: str | None, country: Country | str, container_no: str | None = None,
-        event_id: str | None = None, *, containers: tuple[str, ...] = (), weight_kg: float | None = None,
-        pass_token: str | None = None, rear_plate: str | None = None, trailer_plate: str | None = None,
-        confidence: float | None = None, at: datetime | None = None,
+        self,
+        plate_text: str | None,
+        country: Country | str,
+        container_no: str | None = None,
+        event_id: str | None = None,
+        *,
+        containers: tuple[str, ...] = (),
+        weight_kg: float | None = None,
+        pass_token: str | None = None,
+        rear_plate: str | None = None,
+        trailer_plate: str | None = None,
+        confidence: float | None = None,
+        at: datetime | None = None,
     ) -> list[TruckDetection]:
         """The detections a lane makes of this truck, in the order a lane sends them: the front plate,
         the rear and trailer plates, its QR pass, its containers, its weight on the scale; all captured
@@ -131,10 +140,18 @@ class LaneSimulator:
             confs = [round(self._rng.uniform(0.90, 0.999), 3) for _ in characters]
             if confidence is not None:
                 confs = [min(c, confidence) for c in confs]
-            return PlateRead(event_id=next_id(camera.value), gate_id=self.gate_id, lane_id=self.lane_id,
-                             camera=camera, plate_text=text, country=plate_country,
-                             format_valid=plate_format_valid(text, plate_country),
-                             confidence=min(confs, default=0.95), char_confidences=confs, captured_at=now)
+            return PlateRead(
+                event_id=next_id(camera.value),
+                gate_id=self.gate_id,
+                lane_id=self.lane_id,
+                camera=camera,
+                plate_text=text,
+                country=plate_country,
+                format_valid=plate_format_valid(text, plate_country),
+                confidence=min(confs, default=0.95),
+                char_confidences=confs,
+                captured_at=now,
+            )
 
         if plate_text:
             detections.append(read(plate_text, Camera.FRONT, Country(country)))
@@ -143,19 +160,40 @@ class LaneSimulator:
         if trailer_plate:
             detections.append(read(trailer_plate, Camera.TRAILER, Country(country)))
         if pass_token:  # the driver shows it at the kiosk as the truck pulls up
-            detections.append(PassScanned(event_id=next_id("pass"), gate_id=self.gate_id, lane_id=self.lane_id,
-                                          token=pass_token, captured_at=now))
+            detections.append(
+                PassScanned(
+                    event_id=next_id("pass"),
+                    gate_id=self.gate_id,
+                    lane_id=self.lane_id,
+                    token=pass_token,
+                    captured_at=now,
+                )
+            )
         boxes = [box for box in (container_no, *containers) if box]
         for n, box in enumerate(boxes, start=1):
             if box:
-                detections.append(ContainerRead(
-                    event_id=next_id("container" if n == 1 else f"container{n}"), gate_id=self.gate_id,
-                    lane_id=self.lane_id,
-                    container_no=box, check_digit_ok=container_check_digit_ok(box),
-                    confidence=round(self._rng.uniform(0.88, 0.99), 3), captured_at=now))
+                detections.append(
+                    ContainerRead(
+                        event_id=next_id("container" if n == 1 else f"container{n}"),
+                        gate_id=self.gate_id,
+                        lane_id=self.lane_id,
+                        container_no=box,
+                        check_digit_ok=container_check_digit_ok(box),
+                        confidence=round(self._rng.uniform(0.88, 0.99), 3),
+                        captured_at=now,
+                    )
+                )
         if weight_kg is not None:
-            detections.append(WeightReading(event_id=next_id("weight"), gate_id=self.gate_id, lane_id=self.lane_id,
-                                            gross_kg=weight_kg, stable=True, captured_at=now))
+            detections.append(
+                WeightReading(
+                    event_id=next_id("weight"),
+                    gate_id=self.gate_id,
+                    lane_id=self.lane_id,
+                    gross_kg=weight_kg,
+                    stable=True,
+                    captured_at=now,
+                )
+            )
         return detections
 
     # ---- commands
@@ -175,15 +213,16 @@ class LaneSimulator:
         except ValueError as exc:  # pydantic's ValidationError included: bad JSON, bad fields
             with self._lock:
                 self.invalid_commands += 1
-            log.warning(kv("invalid barrier command", topic=topic, size=len(payload), error=_first_line(exc)),
-                        extra={"topic": topic, "gate_id": self.gate_id, "lane_id": self.lane_id})
+            log.warning(
+                kv("invalid barrier command", topic=topic, size=len(payload), error=_first_line(exc)),
+                extra={"topic": topic, "gate_id": self.gate_id, "lane_id": self.lane_id},
+            )
             return
         fields = {"command_id": command.command_id, "gate_id": command.gate_id, "lane_id": command.lane_id}
         with self._lock:
             if (command.gate_id, command.lane_id) != (self.gate_id, self.lane_id):
                 self.ignored_commands += 1
-                log.warning(kv("barrier command for another lane ignored", topic=topic, **fields),
-                            extra=fields)
+                log.warning(kv("barrier command for another lane ignored", topic=topic, **fields), extra=fields)
                 return
             if command.command_id in self._seen:
                 self.duplicate_commands += 1
@@ -219,15 +258,25 @@ class LaneSimulator:
         log.warning(kv("stale barrier command dropped", **fields), extra=fields)
 
     def cross(
-        self, plate_text: str | None, country: Country | str, container_no: str | None = None,
-        timeout: float = 10.0, pace_s: float = 0.0, **truck: object,
+        self,
+        plate_text: str | None,
+        country: Country | str,
+        container_no: str | None = None,
+        timeout: float = 10.0,
+        pace_s: float = 0.0,
+        **truck: object,
     ) -> CrossingResult:
         """Publish the truck's detections (see :meth:`truck`) and wait for the barrier command."""
-        return self.send(self.truck(plate_text, country, container_no, **truck), timeout=timeout,  # type: ignore[arg-type]
-                         plate=plate_text or "", pace_s=pace_s)
+        return self.send(
+            self.truck(plate_text, country, container_no, **truck),
+            timeout=timeout,  # type: ignore[arg-type]
+            plate=plate_text or "",
+            pace_s=pace_s,
+        )
 
-    def send(self, detections: list[TruckDetection], timeout: float = 10.0, plate: str = "",
-             pace_s: float = 0.0) -> CrossingResult:
+    def send(
+        self, detections: list[TruckDetection], timeout: float = 10.0, plate: str = "", pace_s: float = 0.0
+    ) -> CrossingResult:
         """Publish these detections of one truck and wait for the barrier command that answers them.
 
         ``pace_s`` between detections stands for separate devices (camera, kiosk, scale) reporting one
@@ -244,15 +293,15 @@ class LaneSimulator:
                     time.sleep(pace_s)
                 self.transport.publish(self.detections_topic, detection)
         except TransportError as exc:
-            return CrossingResult(plate, None, _ms_since(published_at), None, f"publish failed: {exc}",
-                                  first.event_id)
+            return CrossingResult(plate, None, _ms_since(published_at), None, f"publish failed: {exc}", first.event_id)
         last_sent = time.monotonic()
         received = self._next_command_after(published_at, published_at + timeout)
         fields = {"plate": plate, "event_id": first.event_id, "gate_id": self.gate_id, "lane_id": self.lane_id}
         if received is None:
             log.warning(kv("no barrier command", timeout_s=timeout, **fields), extra=fields)
-            return CrossingResult(plate, None, _ms_since(last_sent), None,
-                                  f"no barrier command within {timeout:g}s", first.event_id)
+            return CrossingResult(
+                plate, None, _ms_since(last_sent), None, f"no barrier command within {timeout:g}s", first.event_id
+            )
         command = received.command
         latency_ms = max(0.0, (received.at - last_sent) * 1000)  # 0: answered before the lane had sent it all
         checked: bool | None = None
@@ -262,11 +311,26 @@ class LaneSimulator:
             if not checked:
                 error = f"barrier command {command.command_id} has an invalid signature; not acted on"
         if command.expires_at < self._clock():
-            log.warning(kv("barrier command already expired", command_id=command.command_id,
-                           expires_at=command.expires_at.isoformat()), extra=fields)
-        log.info(kv("barrier command", command_id=command.command_id, action=command.action.value,
-                    passage_id=command.passage_id, latency_ms=round(latency_ms, 1), signature_ok=checked,
-                    **fields), extra=fields)
+            log.warning(
+                kv(
+                    "barrier command already expired",
+                    command_id=command.command_id,
+                    expires_at=command.expires_at.isoformat(),
+                ),
+                extra=fields,
+            )
+        log.info(
+            kv(
+                "barrier command",
+                command_id=command.command_id,
+                action=command.action.value,
+                passage_id=command.passage_id,
+                latency_ms=round(latency_ms, 1),
+                signature_ok=checked,
+                **fields,
+            ),
+            extra=fields,
+        )
         return CrossingResult(plate, command, latency_ms, checked, error, first.event_id)
 
     def next_command(self, timeout: float) -> BarrierCommand | None:
@@ -282,8 +346,14 @@ class LaneSimulator:
         self.transport.publish(topic or self.detections_topic, payload)
 
     def heartbeat(
-        self, *, camera_ok: bool = True, fps: float = 12.0, inference_ms: float = 45.0, queue_depth: int = 0,
-        online: bool = True, detail: str | None = None,
+        self,
+        *,
+        camera_ok: bool = True,
+        fps: float = 12.0,
+        inference_ms: float = 45.0,
+        queue_depth: int = 0,
+        online: bool = True,
+        detail: str | None = None,
     ) -> LaneHealth:
         health = LaneHealth(
             event_id=self._event_id(None),

@@ -146,8 +146,15 @@ class Mqtt5Transport:
 
     @classmethod
     def mtls(
-        cls, endpoint: str, port: int, cert_path: str, key_path: str, ca_path: str | None, client_id: str,
-        *, ack_timeout: float = 10.0,
+        cls,
+        endpoint: str,
+        port: int,
+        cert_path: str,
+        key_path: str,
+        ca_path: str | None,
+        client_id: str,
+        *,
+        ack_timeout: float = 10.0,
     ) -> Mqtt5Transport:
         """Mutual TLS with a device certificate, as against AWS IoT Core (``mtls_from_path``)."""
         transport = cls(endpoint, port, client_id, ack_timeout=ack_timeout)
@@ -183,18 +190,20 @@ class Mqtt5Transport:
                 on_lifecycle_disconnection=self._on_disconnection,
                 on_lifecycle_stopped=self._on_stopped,
             )
-        return mqtt5.Client(mqtt5.ClientOptions(
-            host_name=self.host,
-            port=self.port,
-            connect_options=mqtt5.ConnectPacket(client_id=self.client_id, keep_alive_interval_sec=30),
-            # Without this the CRT appends SDK metrics to the CONNECT username, which only IoT Core wants.
-            disable_metrics=True,
-            on_publish_callback_fn=self._on_publish,
-            on_lifecycle_event_connection_success_fn=self._on_connection_success,
-            on_lifecycle_event_connection_failure_fn=self._on_connection_failure,
-            on_lifecycle_event_disconnection_fn=self._on_disconnection,
-            on_lifecycle_event_stopped_fn=self._on_stopped,
-        ))
+        return mqtt5.Client(
+            mqtt5.ClientOptions(
+                host_name=self.host,
+                port=self.port,
+                connect_options=mqtt5.ConnectPacket(client_id=self.client_id, keep_alive_interval_sec=30),
+                # Without this the CRT appends SDK metrics to the CONNECT username, which only IoT Core wants.
+                disable_metrics=True,
+                on_publish_callback_fn=self._on_publish,
+                on_lifecycle_event_connection_success_fn=self._on_connection_success,
+                on_lifecycle_event_connection_failure_fn=self._on_connection_failure,
+                on_lifecycle_event_disconnection_fn=self._on_disconnection,
+                on_lifecycle_event_stopped_fn=self._on_stopped,
+            )
+        )
 
     # ---- lifecycle callbacks (awscrt event-loop thread: never block here)
 
@@ -207,8 +216,14 @@ class Mqtt5Transport:
         self._connect_error = None
         self._connected.set()
         self._first_attempt_done.set()
-        _log(logging.INFO, "mqtt connected", host=self.host, port=self.port, client_id=self.client_id,
-             rejoined_session=rejoined)
+        _log(
+            logging.INFO,
+            "mqtt connected",
+            host=self.host,
+            port=self.port,
+            client_id=self.client_id,
+            rejoined_session=rejoined,
+        )
         if reconnect and not rejoined:
             with self._lock:
                 subscriptions = list(self._subscriptions.values())
@@ -290,15 +305,21 @@ class Mqtt5Transport:
         except Exception as exc:  # bad certificate paths and the like surface here
             raise TransportError(f"cannot set up MQTT client for {self._where()}: {exc}") from exc
         self._dispatcher = threading.Thread(
-            target=self._dispatch_loop, name=f"mqtt-dispatch-{self.client_id}", daemon=True)
+            target=self._dispatch_loop, name=f"mqtt-dispatch-{self.client_id}", daemon=True
+        )
         self._dispatcher.start()
         self._client.start()
         if not self._first_attempt_done.wait(timeout):
             self.close()
-            hint = ("; with TLS this is what an untrusted server certificate looks like (the CRT's s2n "
-                    "reports that failure only after 10-30 s)") if self._tls_files else ""
-            raise TransportError(
-                f"cannot connect to MQTT broker {self._where()}: no CONNACK within {timeout:g}s{hint}")
+            hint = (
+                (
+                    "; with TLS this is what an untrusted server certificate looks like (the CRT's s2n "
+                    "reports that failure only after 10-30 s)"
+                )
+                if self._tls_files
+                else ""
+            )
+            raise TransportError(f"cannot connect to MQTT broker {self._where()}: no CONNACK within {timeout:g}s{hint}")
         if not self._connected.is_set():
             error = self._connect_error
             self.close()
@@ -320,8 +341,7 @@ class Mqtt5Transport:
             future = client.publish(packet)  # invalid topics raise here, synchronously
             result = future.result(self.ack_timeout)
         except TimeoutError as exc:
-            raise TransportError(
-                f"no PUBACK for {topic} from {self._where()} within {self.ack_timeout:g}s") from exc
+            raise TransportError(f"no PUBACK for {topic} from {self._where()} within {self.ack_timeout:g}s") from exc
         except Exception as exc:
             raise TransportError(f"publish to {topic} on {self._where()} failed: {exc}") from exc
         puback = getattr(result, "puback", None)  # QoS 0: no PUBACK
@@ -329,8 +349,10 @@ class Mqtt5Transport:
         # NO_MATCHING_SUBSCRIBERS (16) is success: the broker took the message, nobody listens yet.
         if code is not None and int(code) >= 0x80:
             name = getattr(code, "name", code)
-            raise TransportError(f"broker {self._where()} refused publish to {topic}: {name} "
-                                 f"{getattr(puback, 'reason_string', None) or ''}".rstrip())
+            raise TransportError(
+                f"broker {self._where()} refused publish to {topic}: {name} "
+                f"{getattr(puback, 'reason_string', None) or ''}".rstrip()
+            )
         _log(logging.DEBUG, "mqtt published", topic=topic, qos=qos, size=len(payload))
 
     def subscribe(self, topic: str, callback: MessageCallback) -> None:
@@ -348,7 +370,8 @@ class Mqtt5Transport:
                 suback = client.subscribe(self._subscribe_packet(sub)).result(self.ack_timeout)
             except TimeoutError as exc:
                 raise TransportError(
-                    f"no SUBACK for {topic} from {self._where()} within {self.ack_timeout:g}s") from exc
+                    f"no SUBACK for {topic} from {self._where()} within {self.ack_timeout:g}s"
+                ) from exc
             except Exception as exc:
                 raise TransportError(f"subscribe to {topic} on {self._where()} failed: {exc}") from exc
             self._check_suback(topic, suback)
@@ -371,8 +394,9 @@ class Mqtt5Transport:
         bad = [code for code in codes if int(code) >= 0x80]
         if not codes or bad:
             names = ", ".join(str(getattr(code, "name", code)) for code in bad) or "no reason code"
-            raise TransportError(f"broker {self._where()} refused subscription to {topic}: {names} "
-                                 f"{suback.reason_string or ''}".rstrip())
+            raise TransportError(
+                f"broker {self._where()} refused subscription to {topic}: {names} {suback.reason_string or ''}".rstrip()
+            )
 
     def close(self, timeout: float = 5.0) -> None:
         """Disconnect, stop the dispatcher; safe to call twice."""
@@ -409,8 +433,9 @@ class GreengrassIpcTransport:
     The V2 client runs stream callbacks on its own thread pool, so a callback may publish.
     """
 
-    def __init__(self, client: Any = None, *, timeout: float = 10.0,
-                 ipc_socket: str | None = None, auth_token: str | None = None) -> None:
+    def __init__(
+        self, client: Any = None, *, timeout: float = 10.0, ipc_socket: str | None = None, auth_token: str | None = None
+    ) -> None:
         self.timeout = timeout
         self._operations: list[Any] = []
         if client is None:
@@ -433,8 +458,9 @@ class GreengrassIpcTransport:
     def publish(self, topic: str, message: BaseModel | bytes, qos: int = 1) -> None:
         payload = encode(message)
         try:
-            self._client.publish_to_iot_core_async(
-                topic_name=topic, qos=self._qos(qos), payload=payload).result(self.timeout)
+            self._client.publish_to_iot_core_async(topic_name=topic, qos=self._qos(qos), payload=payload).result(
+                self.timeout
+            )
         except Exception as exc:
             raise TransportError(f"IPC publish to IoT Core topic {topic} failed: {exc!r}") from exc
         _log(logging.DEBUG, "ipc published", topic=topic, qos=qos, size=len(payload))
@@ -453,7 +479,8 @@ class GreengrassIpcTransport:
 
         try:
             future, operation = self._client.subscribe_to_iot_core_async(
-                topic_name=topic, qos=self._qos(1), on_stream_event=on_event, on_stream_error=on_error)
+                topic_name=topic, qos=self._qos(1), on_stream_event=on_event, on_stream_error=on_error
+            )
             future.result(self.timeout)
         except Exception as exc:
             raise TransportError(f"IPC subscribe to IoT Core topic {topic} failed: {exc!r}") from exc

@@ -57,10 +57,27 @@ from smartgate.schemas.lane import (
 from smartgate.schemas.trade import Booking, BookingStatus, Consignment, GoodsLine
 
 ALL_MODELS: tuple[type[Contract], ...] = (
-    PlateRead, ContainerRead, PassScanned, WeightReading, LaneHealth, BarrierCommand, RejectedMessage,
-    GoodsLine, Consignment, Booking,
-    RuleFired, Decision, LabSample, LabResult, Passage, AuditEntry,
-    ClearanceDecided, PassageStateChanged, LabSampleRegistered, LabResultPosted, ShelfLifeAlert,
+    PlateRead,
+    ContainerRead,
+    PassScanned,
+    WeightReading,
+    LaneHealth,
+    BarrierCommand,
+    RejectedMessage,
+    GoodsLine,
+    Consignment,
+    Booking,
+    RuleFired,
+    Decision,
+    LabSample,
+    LabResult,
+    Passage,
+    AuditEntry,
+    ClearanceDecided,
+    PassageStateChanged,
+    LabSampleRegistered,
+    LabResultPosted,
+    ShelfLifeAlert,
 )
 """Every versioned contract; the JSON Schema export and the sample-event tests walk this list."""
 
@@ -70,6 +87,7 @@ VERSIONED_MODELS: tuple[type[Contract], ...] = tuple(m for m in ALL_MODELS if "s
 def schema_name(model: type[Contract]) -> str:
     """``PlateRead.v1`` for the PlateRead model."""
     return str(model.model_fields["schema_version"].default)
+
 
 __all__ = [
     "ALL_MODELS",

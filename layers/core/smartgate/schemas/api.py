@@ -53,7 +53,8 @@ class SessionIn(ApiModel):
     username: Annotated[str, Field(min_length=1, max_length=128)]
     password: Annotated[str, Field(min_length=1, max_length=256)]
     new_password: Annotated[str, Field(min_length=12, max_length=256)] | None = Field(
-        None, description="first sign-in of an account with a temporary password: the password to set")
+        None, description="first sign-in of an account with a temporary password: the password to set"
+    )
 
 
 class SessionOut(ApiModel):
@@ -158,7 +159,8 @@ class WindowCapacity(ApiModel):
     start: UtcDatetime
     capacity: Annotated[int, Field(ge=0, le=200)] | None = Field(None, description="ours; null leaves it")
     partner_capacity: Annotated[int, Field(ge=0, le=200)] | None = Field(
-        None, description="what the partner gate accepts (until the partner exchange sends it)")
+        None, description="what the partner gate accepts (until the partner exchange sends it)"
+    )
 
 
 class CapacityIn(ApiModel):
@@ -187,8 +189,20 @@ class RescheduleIn(ApiModel):
     window_start: UtcDatetime
 
 
-TimelineStatus = Literal["booked", "rescheduled", "moved", "cancelled", "no_show", "arrived", "held", "in_inspection",
-                         "sampled", "cleared", "refused", "crossed"]
+TimelineStatus = Literal[
+    "booked",
+    "rescheduled",
+    "moved",
+    "cancelled",
+    "no_show",
+    "arrived",
+    "held",
+    "in_inspection",
+    "sampled",
+    "cleared",
+    "refused",
+    "crossed",
+]
 TIMELINE_ORDER: tuple[str, ...] = get_args(TimelineStatus)
 
 

@@ -18,7 +18,10 @@ from pydantic import (
 
 
 def _to_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as err:  # year 1 at +17:01 is before datetime.min in UTC
+        raise ValueError("the time is out of range") from err
 
 
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
@@ -66,10 +69,10 @@ class Direction(StrEnum):
 class LabTest(StrEnum):
     """Tests a consignment may need before release (as at the Bac Luan II testing lab)."""
 
-    PHYTOSANITARY = "phytosanitary"      # plant health: pests, diseases (fruit, vegetables, timber)
-    FOOD_SAFETY = "food_safety"          # residues, contaminants, microbiology
-    QUALITY = "quality"                  # grade, ripeness, conformity with the declaration
-    VETERINARY = "veterinary"            # animal products: seafood, meat
+    PHYTOSANITARY = "phytosanitary"  # plant health: pests, diseases (fruit, vegetables, timber)
+    FOOD_SAFETY = "food_safety"  # residues, contaminants, microbiology
+    QUALITY = "quality"  # grade, ripeness, conformity with the declaration
+    VETERINARY = "veterinary"  # animal products: seafood, meat
 
 
 def _schema_field_required(schema: dict[str, Any]) -> None:

@@ -44,8 +44,9 @@ class Decision(Contract):
 
     def reason(self) -> str:
         """What the lane display and the officers see first."""
-        shown = [r.explanation for r in self.rules_fired if r.channel == self.channel] or \
-                [r.explanation for r in self.rules_fired]
+        shown = [r.explanation for r in self.rules_fired if r.channel == self.channel] or [
+            r.explanation for r in self.rules_fired
+        ]
         return f"{self.channel.value}: " + "; ".join(shown)
 
 
@@ -112,8 +113,9 @@ class Passage(Contract):
     version: Annotated[int, Field(ge=1)] = 1
     status: PassageStatus = PassageStatus.OPEN
     status_reason: Annotated[str, Field(max_length=1000)] = ""
-    status_by: Annotated[str, Field(max_length=200)] = Field("clearance", description="who moved it: clearance "
-                                                            "(the rules), lab:<id>, officer:<id>, lane")
+    status_by: Annotated[str, Field(max_length=200)] = Field(
+        "clearance", description="who moved it: clearance (the rules), lab:<id>, officer:<id>, lane"
+    )
     status_at: UtcDatetime
     plate_text: str | None = Field(None, description="the vehicle's plate as read (best front read)")
     plate_key: str | None = None

@@ -39,29 +39,34 @@ def render() -> dict[str, str]:
     """File name -> file text, for every schema the ``json/`` folder must hold."""
     files = {
         f"{schema_name(model)}.json": _document(
-            schema_name(model), model.model_json_schema(by_alias=True, mode="validation"))
+            schema_name(model), model.model_json_schema(by_alias=True, mode="validation")
+        )
         for model in VERSIONED_MODELS
     }
     files[f"{DETECTION_NAME}.json"] = _document(
-        DETECTION_NAME, DETECTION_ADAPTER.json_schema(by_alias=True, mode="validation"))
+        DETECTION_NAME, DETECTION_ADAPTER.json_schema(by_alias=True, mode="validation")
+    )
     return dict(sorted(files.items()))
 
 
 def compare(expected: dict[str, str], folder: Path = JSON_DIR) -> tuple[list[str], list[str], list[str]]:
     """(stale, missing, extra) file names of ``folder`` against ``expected``."""
     present = {path.name for path in folder.glob("*.json")} if folder.is_dir() else set()
-    stale = sorted(name for name in expected.keys() & present
-                   if (folder / name).read_text(encoding="utf-8") != expected[name])
+    stale = sorted(
+        name for name in expected.keys() & present if (folder / name).read_text(encoding="utf-8") != expected[name]
+    )
     missing = sorted(expected.keys() - present)
     extra = sorted(present - expected.keys())
     return stale, missing, extra
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m smartgate.schemas.export",
-                                     description=(__doc__ or "").split("\n")[0])
-    parser.add_argument("--check", action="store_true",
-                        help="write nothing; exit 1 if any file is stale, missing or extra")
+    parser = argparse.ArgumentParser(
+        prog="python -m smartgate.schemas.export", description=(__doc__ or "").split("\n")[0]
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 if any file is stale, missing or extra"
+    )
     parser.add_argument("--dir", type=Path, default=JSON_DIR, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     folder: Path = args.dir

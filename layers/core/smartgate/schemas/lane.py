@@ -115,8 +115,15 @@ class BarrierCommand(Contract):
     signature: str = ""
 
     def signing_payload(self) -> bytes:
-        fields = (self.command_id, self.gate_id, self.lane_id, self.action.value, self.passage_id,
-                  self.issued_at.isoformat(), self.expires_at.isoformat())
+        fields = (
+            self.command_id,
+            self.gate_id,
+            self.lane_id,
+            self.action.value,
+            self.passage_id,
+            self.issued_at.isoformat(),
+            self.expires_at.isoformat(),
+        )
         return "|".join(fields).encode()
 
 

@@ -18,9 +18,13 @@ def _hs_digits(value: object) -> object:
     return re.sub(r"[\s.]", "", value) if isinstance(value, str) else value
 
 
-HsCode = Annotated[str, BeforeValidator(_hs_digits), Field(pattern=r"^[0-9]{4}([0-9]{2}){0,3}$",
-                                                           description="HS code, 4 to 10 digits (heading to "
-                                                                       "national tariff line)")]
+HsCode = Annotated[
+    str,
+    BeforeValidator(_hs_digits),
+    Field(
+        pattern=r"^[0-9]{4}([0-9]{2}){0,3}$", description="HS code, 4 to 10 digits (heading to national tariff line)"
+    ),
+]
 CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217, e.g. USD, VND, CNY")]
 CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2 country of origin")]
 Kilograms = Annotated[float, Field(gt=0, le=200_000)]
@@ -52,7 +56,8 @@ class GoodsLine(Contract):
     origin: CountryCode
     perishable: bool = False
     shelf_life_deadline: UtcDatetime | None = Field(
-        None, description="when perishable goods stop being fit to sell; held consignments near it are alerted")
+        None, description="when perishable goods stop being fit to sell; held consignments near it are alerted"
+    )
     reefer: bool = Field(False, description="carried refrigerated")
     needs_testing: list[LabTest] = Field(default_factory=list, description="tests the goods need before release")
 
@@ -87,8 +92,9 @@ class Consignment(Contract):
     trailer_plate: Annotated[str, Field(max_length=20)] | None = None
     container_nos: Annotated[list[ContainerNo], Field(max_length=4)] = Field(default_factory=list)
     driver_ref: Identifier | None = Field(None, description="the registered driver (no personal data here)")
-    vehicle_tare_kg: Kilograms | None = Field(None, description="unladen weight of the vehicle (and trailer), "
-                                                                "from its registration; the scale weighs both")
+    vehicle_tare_kg: Kilograms | None = Field(
+        None, description="unladen weight of the vehicle (and trailer), from its registration; the scale weighs both"
+    )
     goods: Annotated[list[GoodsLine], Field(min_length=1, max_length=200)]
     declared_at: UtcDatetime
     revision: Annotated[int, Field(ge=1)] = 1
@@ -131,12 +137,12 @@ class Consignment(Contract):
 
 class BookingStatus(StrEnum):
     BOOKED = "BOOKED"
-    ARRIVED = "ARRIVED"          # the vehicle was seen at the gate
-    CLEARED = "CLEARED"          # released
-    CROSSED = "CROSSED"          # left the gate
+    ARRIVED = "ARRIVED"  # the vehicle was seen at the gate
+    CLEARED = "CLEARED"  # released
+    CROSSED = "CROSSED"  # left the gate
     REFUSED = "REFUSED"
     CANCELLED = "CANCELLED"
-    NO_SHOW = "NO_SHOW"          # the window passed (with grace) and the vehicle never came
+    NO_SHOW = "NO_SHOW"  # the window passed (with grace) and the vehicle never came
 
 
 class Booking(Contract):

@@ -79,8 +79,9 @@ def run(reader: PlateReader, folder: Path, verbose: bool = False) -> tuple[list[
         for row in labels[name]:
             truth = plate_key(row["plate"])
             best = max(reads, key=lambda r: (r == truth, char_score(r, truth)), default="")
-            scored.append(Scored(name, truth, row["country"], row.get("rows", ""), best, best == truth,
-                                 char_score(best, truth)))
+            scored.append(
+                Scored(name, truth, row["country"], row.get("rows", ""), best, best == truth, char_score(best, truth))
+            )
             if verbose:
                 mark = "ok " if best == truth else "BAD"
                 print(f"{mark} {name:28} truth={truth:12} read={best:12} all={reads}", file=sys.stderr)
@@ -97,8 +98,9 @@ def table(scored: list[Scored]) -> list[str]:
     lines = [f"{'group':12} {'n':>4} {'exact':>6} {'char':>6}"]
     for name in sorted(groups):
         g = groups[name]
-        lines.append(f"{name:12} {len(g):4d} {sum(s.exact for s in g) / len(g):6.2f} "
-                     f"{statistics.fmean(s.char for s in g):6.2f}")
+        lines.append(
+            f"{name:12} {len(g):4d} {sum(s.exact for s in g) / len(g):6.2f} {statistics.fmean(s.char for s in g):6.2f}"
+        )
     return lines
 
 
@@ -117,8 +119,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, required=True, help="folder with images and labels.csv")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--verbose", action="store_true", help="one line per plate on stderr")
-    parser.add_argument("--without", action="append", default=[], choices=sorted(ABLATIONS),
-                        help="switch one step of the reader off, to measure what it buys (repeatable)")
+    parser.add_argument(
+        "--without",
+        action="append",
+        default=[],
+        choices=sorted(ABLATIONS),
+        help="switch one step of the reader off, to measure what it buys (repeatable)",
+    )
     args = parser.parse_args(argv)
     from smartgate.edge.vision.reader import LaneReader, ReaderSettings
 
@@ -130,8 +137,10 @@ def main(argv: list[str] | None = None) -> int:
         print(line)
     exact = sum(s.exact for s in scored) / len(scored)
     char = statistics.fmean(s.char for s in scored)
-    print(f"exact={exact:.2f} char={char:.2f} p50_ms={percentile(latencies, 50):.1f} "
-          f"p95_ms={percentile(latencies, 95):.1f} n={len(scored)}")
+    print(
+        f"exact={exact:.2f} char={char:.2f} p50_ms={percentile(latencies, 50):.1f} "
+        f"p95_ms={percentile(latencies, 95):.1f} n={len(scored)}"
+    )
     return 0
 
 

@@ -73,8 +73,11 @@ class LaneVisionConfig(BaseModel):
 
     gate_id: Identifier = Field(alias="SMARTGATE_GATE_ID")
     lane_id: Identifier = Field(alias="SMARTGATE_LANE_ID")
-    source: str = Field(alias="SMARTGATE_SOURCE", min_length=1,
-                        description="folder:/path, video:/file, rtsp://..., camera:N, or a plain path")
+    source: str = Field(
+        alias="SMARTGATE_SOURCE",
+        min_length=1,
+        description="folder:/path, video:/file, rtsp://..., camera:N, or a plain path",
+    )
     camera: Camera = Field(Camera.FRONT, alias="SMARTGATE_CAMERA")
     source_loop: bool = Field(False, alias="SMARTGATE_SOURCE_LOOP")
     source_fps: float | None = Field(None, gt=0, le=120, alias="SMARTGATE_SOURCE_FPS")
@@ -84,8 +87,11 @@ class LaneVisionConfig(BaseModel):
     min_confidence: float = Field(0.5, ge=0, le=1, alias="SMARTGATE_MIN_CONFIDENCE")
     gap_frames: int = Field(5, ge=1, le=10_000, alias="SMARTGATE_GAP_FRAMES")
     qr_enabled: bool = Field(True, alias="SMARTGATE_QR_ENABLED")
-    read_containers: bool = Field(False, alias="SMARTGATE_READ_CONTAINERS",
-                                  description="also read ISO 6346 container codes (a camera that sees the doors)")
+    read_containers: bool = Field(
+        False,
+        alias="SMARTGATE_READ_CONTAINERS",
+        description="also read ISO 6346 container codes (a camera that sees the doors)",
+    )
     health_interval_s: float = Field(30.0, gt=0, le=3600, alias="SMARTGATE_HEALTH_INTERVAL_S")
     fault_health_min_interval_s: float = Field(1.0, ge=0, le=3600, alias="SMARTGATE_FAULT_HEALTH_MIN_INTERVAL_S")
     stall_timeout_s: float = Field(10.0, gt=0, le=3600, alias="SMARTGATE_STALL_TIMEOUT_S")
@@ -100,8 +106,10 @@ class LaneVisionConfig(BaseModel):
     @model_validator(mode="after")
     def _lane_topics(self) -> LaneVisionConfig:
         """Topics default to the lane's; a configured topic must be the lane's (the cloud checks they agree)."""
-        expected = {"detections_topic": topics.detections_topic(self.gate_id, self.lane_id),
-                    "health_topic": topics.health_topic(self.gate_id, self.lane_id)}
+        expected = {
+            "detections_topic": topics.detections_topic(self.gate_id, self.lane_id),
+            "health_topic": topics.health_topic(self.gate_id, self.lane_id),
+        }
         for name, topic in expected.items():
             configured = getattr(self, name)
             if not configured:
@@ -119,7 +127,8 @@ class LaneVisionConfig(BaseModel):
             aliases = {name: info.alias for name, info in cls.model_fields.items()}
             problems = "; ".join(
                 f"{aliases.get(str(e['loc'][0]), e['loc'][0]) if e['loc'] else 'settings'}: {e['msg']}"
-                for e in err.errors())
+                for e in err.errors()
+            )
             raise ConfigError(f"invalid lane vision settings: {problems}") from err
 
 
@@ -128,8 +137,12 @@ def source_from_config(config: LaneVisionConfig, stop_event: threading.Event | N
     waits (pacing, reconnect backoff) end as soon as the event is set, so a stop is not held up."""
     sleep: Callable[[float], object] = stop_event.wait if stop_event is not None else time.sleep
     return open_source(
-        config.source, loop=config.source_loop, fps=config.source_fps, sleep=sleep,
-        max_failures=config.camera_max_failures, backoff_s=config.camera_backoff_s,
+        config.source,
+        loop=config.source_loop,
+        fps=config.source_fps,
+        sleep=sleep,
+        max_failures=config.camera_max_failures,
+        backoff_s=config.camera_backoff_s,
         backoff_max_s=config.camera_backoff_max_s,
     )
 
@@ -141,14 +154,27 @@ def evidence_from_config(config: LaneVisionConfig) -> EvidenceStore:
     return LocalEvidenceStore(config.evidence_dir)
 
 
-def report_fault(transport: Transport, config: LaneVisionConfig, detail: str, *, camera_ok: bool,
-                 clock: Callable[[], datetime] = utc_now) -> LaneHealth:
+def report_fault(
+    transport: Transport,
+    config: LaneVisionConfig,
+    detail: str,
+    *,
+    camera_ok: bool,
+    clock: Callable[[], datetime] = utc_now,
+) -> LaneHealth:
     """One LaneHealth for a fault before the loop could start (missing model, camera that will not open)."""
     at = clock()
     health = LaneHealth(
         event_id=_event_id("health", config.gate_id, config.lane_id, at.isoformat()),
-        gate_id=config.gate_id, lane_id=config.lane_id, online=True, camera_ok=camera_ok,
-        fps=0.0, inference_ms=0.0, queue_depth=0, detail=_clip(detail), at=at,
+        gate_id=config.gate_id,
+        lane_id=config.lane_id,
+        online=True,
+        camera_ok=camera_ok,
+        fps=0.0,
+        inference_ms=0.0,
+        queue_depth=0,
+        detail=_clip(detail),
+        at=at,
     )
     try:
         transport.publish(config.health_topic, health)
@@ -239,8 +265,13 @@ class RunSummary:
 
 class LaneVision:
     def __init__(
-        self, config: LaneVisionConfig, reader: PlateReader, transport: Transport, evidence: EvidenceStore,
-        container_reader: ContainerReader | None = None, clock: Callable[[], datetime] = utc_now,
+        self,
+        config: LaneVisionConfig,
+        reader: PlateReader,
+        transport: Transport,
+        evidence: EvidenceStore,
+        container_reader: ContainerReader | None = None,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.config = config
         self.reader = reader
@@ -293,8 +324,9 @@ class LaneVision:
         except Exception as exc:  # one bad frame or a reader bug must not stop the lane
             self.summary.reader_errors += 1
             log.debug("reader traceback", exc_info=True)
-            self._fault("reader_error", f"frame {frame.index} ({frame.source}): {type(exc).__name__}: {exc}",
-                        camera=False)
+            self._fault(
+                "reader_error", f"frame {frame.index} ({frame.source}): {type(exc).__name__}: {exc}", camera=False
+            )
             return []
 
     def _feed_plates(self, frame: Frame, readings: Sequence[PlateReading]) -> None:
@@ -302,9 +334,15 @@ class LaneVision:
         observations: list[PlateObservation] = []
         if best is not None:
             self._plate_frames[frame.index] = _FrameRead(frame.captured_at, best)
-            observations.append(PlateObservation(
-                text=best.text, confidence=best.confidence, char_confidences=tuple(best.char_confidences),
-                frame_index=frame.index, sharpness=_sharpness(best.crop)))
+            observations.append(
+                PlateObservation(
+                    text=best.text,
+                    confidence=best.confidence,
+                    char_confidences=tuple(best.char_confidences),
+                    frame_index=frame.index,
+                    sharpness=_sharpness(best.crop),
+                )
+            )
         try:
             vehicle = self._segmenter.feed(frame.index, observations)
         except ValueError as exc:  # a frame out of order (a source restarted its count): skip it
@@ -326,10 +364,18 @@ class LaneVision:
                 showing.last_index = frame.index
                 continue
             self._passes[code.payload] = _Showing(frame.index, frame.captured_at, frame.index)
-            self._publish(PassScanned, self.config.detections_topic, dict(
-                event_id=_event_id("pass", self.config.gate_id, self.config.lane_id, code.payload,
-                                   frame.captured_at.isoformat()),
-                token=code.payload, verified_offline=False, captured_at=frame.captured_at))
+            self._publish(
+                PassScanned,
+                self.config.detections_topic,
+                dict(
+                    event_id=_event_id(
+                        "pass", self.config.gate_id, self.config.lane_id, code.payload, frame.captured_at.isoformat()
+                    ),
+                    token=code.payload,
+                    verified_offline=False,
+                    captured_at=frame.captured_at,
+                ),
+            )
 
     def _read_containers(self, frame: Frame) -> None:
         assert self.container_reader is not None
@@ -341,8 +387,7 @@ class LaneVision:
         for reading in readings:
             if not reading.text or reading.confidence < self.config.min_confidence:
                 continue
-            showing = self._containers.setdefault(
-                reading.text, _Showing(frame.index, frame.captured_at, frame.index))
+            showing = self._containers.setdefault(reading.text, _Showing(frame.index, frame.captured_at, frame.index))
             showing.last_index = frame.index
             showing.reads.append((reading, frame.captured_at))
 
@@ -376,16 +421,40 @@ class LaneVision:
         first_at = reads[min(reads)].captured_at if reads else self.clock()
         best = reads.get(merged.best_frame_index)
         captured_at = best.captured_at if best else first_at
-        event_id = _event_id("plate", self.config.gate_id, self.config.lane_id, self.config.camera.value,
-                             first_at.isoformat(), merged.key)
+        event_id = _event_id(
+            "plate",
+            self.config.gate_id,
+            self.config.lane_id,
+            self.config.camera.value,
+            first_at.isoformat(),
+            merged.key,
+        )
         crop_key = self._store_crop(event_id, best.reading.crop if best else None, "plate", captured_at)
-        self._publish(PlateRead, self.config.detections_topic, dict(
-            event_id=event_id, camera=self.config.camera, plate_text=merged.text,
-            country=merged.country or voted or _guess_country(merged.text), format_valid=merged.format_valid,
-            confidence=_unit(merged.confidence), char_confidences=[_unit(c) for c in merged.char_confidences],
-            crop_key=crop_key, captured_at=captured_at))
-        _log(logging.INFO, "vehicle read", lane=self.config.lane_id, plate=merged.text, valid=merged.format_valid,
-             confidence=round(float(merged.confidence), 3), frames=len(vehicle), event_id=event_id)
+        self._publish(
+            PlateRead,
+            self.config.detections_topic,
+            dict(
+                event_id=event_id,
+                camera=self.config.camera,
+                plate_text=merged.text,
+                country=merged.country or voted or _guess_country(merged.text),
+                format_valid=merged.format_valid,
+                confidence=_unit(merged.confidence),
+                char_confidences=[_unit(c) for c in merged.char_confidences],
+                crop_key=crop_key,
+                captured_at=captured_at,
+            ),
+        )
+        _log(
+            logging.INFO,
+            "vehicle read",
+            lane=self.config.lane_id,
+            plate=merged.text,
+            valid=merged.format_valid,
+            confidence=round(float(merged.confidence), 3),
+            frames=len(vehicle),
+            event_id=event_id,
+        )
 
     def _publish_containers(self, group: dict[str, _Showing]) -> None:
         valid = {text: s for text, s in group.items() if any(r.check_digit_ok for r, _ in s.reads)}
@@ -396,19 +465,30 @@ class LaneVision:
             chosen = {text: group[text]}
         for text, showing in chosen.items():
             reading, at = max(showing.reads, key=lambda item: (item[0].check_digit_ok, item[0].confidence))
-            event_id = _event_id("container", self.config.gate_id, self.config.lane_id, text,
-                                 showing.first_at.isoformat())
+            event_id = _event_id(
+                "container", self.config.gate_id, self.config.lane_id, text, showing.first_at.isoformat()
+            )
             crop_key = self._store_crop(event_id, reading.crop, "container", at)
-            self._publish(ContainerRead, self.config.detections_topic, dict(
-                event_id=event_id, container_no=text, check_digit_ok=reading.check_digit_ok,
-                confidence=_unit(reading.confidence), crop_key=crop_key, captured_at=at))
+            self._publish(
+                ContainerRead,
+                self.config.detections_topic,
+                dict(
+                    event_id=event_id,
+                    container_no=text,
+                    check_digit_ok=reading.check_digit_ok,
+                    confidence=_unit(reading.confidence),
+                    crop_key=crop_key,
+                    captured_at=at,
+                ),
+            )
 
     def _store_crop(self, event_id: str, crop: np.ndarray | None, kind: str, at: datetime) -> str | None:
         if crop is None or crop.size == 0:
             return None
         try:
-            return self.evidence.put_crop(self.config.gate_id, self.config.lane_id, event_id, crop, kind,
-                                          captured_at=at)
+            return self.evidence.put_crop(
+                self.config.gate_id, self.config.lane_id, event_id, crop, kind, captured_at=at
+            )
         except EvidenceError as exc:  # the detection still goes out, without evidence
             self.summary.evidence_errors += 1
             self._fault("evidence_error", str(exc), camera=False)
@@ -416,15 +496,18 @@ class LaneVision:
 
     def _publish(self, model: type[BaseModel], topic: str, fields: dict[str, Any]) -> None:
         try:
-            message = model.model_validate({"gate_id": self.config.gate_id, "lane_id": self.config.lane_id,
-                                            **fields})
+            message = model.model_validate({"gate_id": self.config.gate_id, "lane_id": self.config.lane_id, **fields})
         except ValidationError as exc:
             self._fault("invalid_detection", f"{model.__name__} not sent: {exc.errors()[0]['msg']}", camera=False)
             return
         if len(self._outbox) >= OUTBOX_LIMIT:
             dropped_topic, dropped = self._outbox.popleft()
-            _log(logging.ERROR, "outbox full, oldest detection dropped", topic=dropped_topic,
-                 event_id=getattr(dropped, "event_id", None))
+            _log(
+                logging.ERROR,
+                "outbox full, oldest detection dropped",
+                topic=dropped_topic,
+                event_id=getattr(dropped, "event_id", None),
+            )
         self._outbox.append((topic, message))
         self.drain()
 
@@ -497,8 +580,16 @@ class LaneVision:
         at = self.clock()
         return LaneHealth(
             event_id=_event_id("health", self.config.gate_id, self.config.lane_id, at.isoformat()),
-            gate_id=self.config.gate_id, lane_id=self.config.lane_id, online=True, camera_ok=camera_ok,
-            fps=round(fps, 3), inference_ms=round(p50, 3), queue_depth=depth, detail=_clip(detail), at=at)
+            gate_id=self.config.gate_id,
+            lane_id=self.config.lane_id,
+            online=True,
+            camera_ok=camera_ok,
+            fps=round(fps, 3),
+            inference_ms=round(p50, 3),
+            queue_depth=depth,
+            detail=_clip(detail),
+            at=at,
+        )
 
     def publish_health(self, health: LaneHealth) -> bool:
         try:
@@ -506,8 +597,16 @@ class LaneVision:
         except TransportError as exc:  # health is a snapshot: a lost one is replaced by the next
             _log(logging.WARNING, "health not published", topic=self.config.health_topic, error=exc)
             return False
-        _log(logging.INFO, "lane health", lane=self.config.lane_id, camera_ok=health.camera_ok, fps=health.fps,
-             inference_ms=health.inference_ms, queue_depth=health.queue_depth, detail=health.detail)
+        _log(
+            logging.INFO,
+            "lane health",
+            lane=self.config.lane_id,
+            camera_ok=health.camera_ok,
+            fps=health.fps,
+            inference_ms=health.inference_ms,
+            queue_depth=health.queue_depth,
+            detail=health.detail,
+        )
         return True
 
     def _health_loop(self, halt: threading.Event) -> None:
@@ -525,8 +624,14 @@ class LaneVision:
         source.on_fault = self.on_source_fault
         halt = threading.Event()
         ticker = threading.Thread(target=self._health_loop, args=(halt,), name="lane-health", daemon=True)
-        _log(logging.INFO, "lane vision started", gate=self.config.gate_id, lane=self.config.lane_id,
-             source=source.describe(), camera=self.config.camera.value)
+        _log(
+            logging.INFO,
+            "lane vision started",
+            gate=self.config.gate_id,
+            lane=self.config.lane_id,
+            source=source.describe(),
+            camera=self.config.camera.value,
+        )
         ticker.start()
         with self._lock:
             self._started = self._last_frame = time.monotonic()
@@ -552,10 +657,17 @@ class LaneVision:
             finally:
                 detail = self.summary.error or ("stopped" if stop_event.is_set() else "source ended")
                 self.publish_health(self.health(camera_ok=not self._camera_dead, detail=detail, reset=True))
-                _log(logging.WARNING if self.summary.exit_code else logging.INFO, "lane vision stopped",
-                     lane=self.config.lane_id, frames=self.summary.frames, vehicles=self.summary.vehicles,
-                     published=self.summary.published, reader_errors=self.summary.reader_errors,
-                     source_faults=self.summary.source_faults, error=self.summary.error)
+                _log(
+                    logging.WARNING if self.summary.exit_code else logging.INFO,
+                    "lane vision stopped",
+                    lane=self.config.lane_id,
+                    frames=self.summary.frames,
+                    vehicles=self.summary.vehicles,
+                    published=self.summary.published,
+                    reader_errors=self.summary.reader_errors,
+                    source_faults=self.summary.source_faults,
+                    error=self.summary.error,
+                )
         return self.summary
 
 

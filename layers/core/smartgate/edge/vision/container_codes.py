@@ -22,8 +22,9 @@ _CANDIDATE = re.compile(r"(?=([A-Z0-9]{4}[0-9A-Z]{7}))")
 
 
 class ContainerReader:
-    def __init__(self, threads: int = 2, detector: TextDetector | None = None,
-                 recognizer: TextRecognizer | None = None) -> None:
+    def __init__(
+        self, threads: int = 2, detector: TextDetector | None = None, recognizer: TextRecognizer | None = None
+    ) -> None:
         self.detector = detector or TextDetector(threads)
         self.recognizer = recognizer or TextRecognizer(threads, alphabet=ALPHABET)
 
@@ -43,7 +44,7 @@ class ContainerReader:
             # the check digit stands right of the serial in a frame the detector often misses: reach for it
             reach = 1.6 * (y2 - y1)
             box = (int(max(0, x1 - pad)), int(max(0, y1 - pad)), int(x2 + reach), int(y2 + pad))
-            crop = image[box[1]:box[3], box[0]:box[2]]
+            crop = image[box[1] : box[3], box[0] : box[2]]
             if crop.size:
                 crops.append((points, crop))
         if not crops:
@@ -57,7 +58,7 @@ class ContainerReader:
                 for match in _CANDIDATE.finditer(joined):
                     text = match.group(1)
                     offset = match.start(1)
-                    char_conf = confidences[offset:offset + len(text)]
+                    char_conf = confidences[offset : offset + len(text)]
                     result = correct_container(text, char_conf if len(char_conf) == len(text) else None)
                     if not result.check_digit_ok and not _shape_ok(text):
                         continue
@@ -65,9 +66,13 @@ class ContainerReader:
                     x1, y1 = quad_points.min(axis=0).astype(int)
                     x2, y2 = quad_points.max(axis=0).astype(int)
                     reading = ContainerReading(
-                        text=result.text, check_digit_ok=result.check_digit_ok, corrected=result.corrected,
+                        text=result.text,
+                        check_digit_ok=result.check_digit_ok,
+                        corrected=result.corrected,
                         confidence=round(float(np.exp(np.mean(np.log(np.clip(char_conf or [0.0], 1e-6, 1))))), 4),
-                        box=(max(0, int(x1)), max(0, int(y1)), int(x2), int(y2)), crop=crops[start][1])
+                        box=(max(0, int(x1)), max(0, int(y1)), int(x2), int(y2)),
+                        crop=crops[start][1],
+                    )
                     best = found.get(reading.text)
                     if best is None or reading.confidence > best.confidence:
                         found[reading.text] = reading

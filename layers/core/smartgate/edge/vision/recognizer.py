@@ -24,7 +24,7 @@ HEIGHT = 48
 class LineText:
     text: str
     confidences: tuple[float, ...]
-    log_prob: float = 0.0                      # of this reading's best alignment
+    log_prob: float = 0.0  # of this reading's best alignment
     alternatives: tuple[LineText, ...] = ()  # the next most likely readings, most likely first
 
     @property
@@ -33,8 +33,9 @@ class LineText:
 
 
 class TextRecognizer:
-    def __init__(self, threads: int = 2, sess: ort.InferenceSession | None = None,
-                 alphabet: str = PLATE_ALPHABET) -> None:
+    def __init__(
+        self, threads: int = 2, sess: ort.InferenceSession | None = None, alphabet: str = PLATE_ALPHABET
+    ) -> None:
         self.session = sess or session(PP_OCRV4_REC, threads)
         self.input = self.session.get_inputs()[0].name
         characters = ["<blank>", *self.session.get_modelmeta().custom_metadata_map["character"].splitlines(), " "]

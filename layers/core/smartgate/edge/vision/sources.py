@@ -159,8 +159,14 @@ class FolderSource(_SourceBase):
     """
 
     def __init__(
-        self, path: str | Path, pattern: str = "*", loop: bool = False, fps: float | None = None,
-        *, clock: Clock = utc_now, sleep: Callable[[float], object] = time.sleep,
+        self,
+        path: str | Path,
+        pattern: str = "*",
+        loop: bool = False,
+        fps: float | None = None,
+        *,
+        clock: Clock = utc_now,
+        sleep: Callable[[float], object] = time.sleep,
     ) -> None:
         self.path = Path(path)
         super().__init__(f"folder:{self.path}", clock)
@@ -174,8 +180,10 @@ class FolderSource(_SourceBase):
             key=_natural_key,
         )
         if not self.files:
-            raise SourceError(f"frame folder {self.path} has no image files matching {pattern!r} "
-                              f"({', '.join(sorted(IMAGE_SUFFIXES))})")
+            raise SourceError(
+                f"frame folder {self.path} has no image files matching {pattern!r} "
+                f"({', '.join(sorted(IMAGE_SUFFIXES))})"
+            )
 
     def describe(self) -> str:
         return f"{self.name} ({len(self.files)} images{', looping' if self.loop else ''})"
@@ -212,8 +220,10 @@ class FolderSource(_SourceBase):
             if not self.loop:
                 return
             if not yielded:
-                raise SourceError(f"frame folder {self.path}: no readable image in a whole pass "
-                                  f"({len(self.files)} files, last fault: {self.last_fault})")
+                raise SourceError(
+                    f"frame folder {self.path}: no readable image in a whole pass "
+                    f"({len(self.files)} files, last fault: {self.last_fault})"
+                )
 
     def close(self) -> None:
         self._closed = True
@@ -235,9 +245,18 @@ class VideoSource(_SourceBase):
     """
 
     def __init__(
-        self, uri: str, *, max_failures: int = 5, backoff_s: float = 0.5, backoff_max_s: float = 10.0,
-        open_timeout_ms: int = 5000, read_timeout_ms: int = 5000, loop: bool = False, fps: float | None = None,
-        clock: Clock = utc_now, sleep: Callable[[float], object] = time.sleep,
+        self,
+        uri: str,
+        *,
+        max_failures: int = 5,
+        backoff_s: float = 0.5,
+        backoff_max_s: float = 10.0,
+        open_timeout_ms: int = 5000,
+        read_timeout_ms: int = 5000,
+        loop: bool = False,
+        fps: float | None = None,
+        clock: Clock = utc_now,
+        sleep: Callable[[float], object] = time.sleep,
         capture_factory: Callable[[], Any] | None = None,
     ) -> None:
         if max_failures < 1:
@@ -267,8 +286,12 @@ class VideoSource(_SourceBase):
     def _open_capture(self) -> Any:
         if self.camera is not None:
             return cv2.VideoCapture(self.camera)
-        params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, self.open_timeout_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC,
-                  self.read_timeout_ms]
+        params = [
+            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+            self.open_timeout_ms,
+            cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+            self.read_timeout_ms,
+        ]
         return cv2.VideoCapture(self.uri, cv2.CAP_FFMPEG, params)
 
     def _release(self) -> None:
@@ -299,8 +322,10 @@ class VideoSource(_SourceBase):
             self.sleep(delay)
 
     def _dead(self, failures: int) -> CameraDead:
-        return CameraDead(f"{self.describe()} is dead: {failures} failures in a row "
-                          f"(last: {self.last_fault}); check the camera, its cable / network and the URI")
+        return CameraDead(
+            f"{self.describe()} is dead: {failures} failures in a row "
+            f"(last: {self.last_fault}); check the camera, its cable / network and the URI"
+        )
 
     def __iter__(self) -> Iterator[Frame]:
         failures = 0
@@ -354,8 +379,13 @@ class VideoSource(_SourceBase):
 
 
 def open_source(
-    spec: str, *, loop: bool = False, fps: float | None = None, clock: Clock = utc_now,
-    sleep: Callable[[float], object] = time.sleep, **video_options: Any,
+    spec: str,
+    *,
+    loop: bool = False,
+    fps: float | None = None,
+    clock: Clock = utc_now,
+    sleep: Callable[[float], object] = time.sleep,
+    **video_options: Any,
 ) -> FrameSource:
     """The source a spec names. ``loop``, ``fps``, ``clock`` and ``sleep`` go to any source; ``video_options``
     (``max_failures``, ``backoff_s``, ``backoff_max_s``, timeouts) only to a video / camera / stream.
@@ -373,7 +403,9 @@ def open_source(
         raise SourceError(f"camera spec {spec!r} needs a device index, e.g. camera:0")
     if spec.startswith("video:"):
         spec = spec.removeprefix("video:")
-    elif not (spec.startswith("camera:") or spec.lower().startswith(STREAM_SCHEMES) or spec.isdigit()) \
-            and Path(spec).is_dir():
+    elif (
+        not (spec.startswith("camera:") or spec.lower().startswith(STREAM_SCHEMES) or spec.isdigit())
+        and Path(spec).is_dir()
+    ):
         return FolderSource(spec, **common)
     return VideoSource(spec, **common, **video_options)

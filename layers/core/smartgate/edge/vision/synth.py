@@ -85,9 +85,16 @@ STYLES: dict[str, _Style] = {
     "vn_yellow_1row": _Style("VN", (520, 110), _VN_YELLOW, _BLACK, _BLACK, _VN_1ROW, border_width=4),
     "vn_yellow_2row": _Style("VN", (330, 165), _VN_YELLOW, _BLACK, _BLACK, _VN_CAR_2ROW, border_width=4),
     "cn_blue": _Style("CN", (440, 140), _CN_BLUE, _WHITE, _WHITE, _CN_1ROW),
-    "cn_green_new_energy": _Style("CN", (480, 140), (236, 246, 236), _BLACK, (60, 70, 60),
-                                  (_Row((15.5, 25, 464.5, 115), 43, 9, sep_pad=10),),
-                                  gradient_to=(70, 190, 105), border_width=1.5),
+    "cn_green_new_energy": _Style(
+        "CN",
+        (480, 140),
+        (236, 246, 236),
+        _BLACK,
+        (60, 70, 60),
+        (_Row((15.5, 25, 464.5, 115), 43, 9, sep_pad=10),),
+        gradient_to=(70, 190, 105),
+        border_width=1.5,
+    ),
     "cn_yellow_1row": _Style("CN", (440, 140), _CN_YELLOW, _BLACK, _BLACK, _CN_1ROW),
     "cn_yellow_2row": _Style("CN", (440, 220), _CN_YELLOW, _BLACK, _BLACK, _CN_2ROW),
     "cn_trailer": _Style("CN", (440, 220), _CN_YELLOW, _BLACK, _BLACK, _CN_2ROW),
@@ -110,8 +117,9 @@ def _glyph(char: str) -> Image.Image:
     font = ImageFont.truetype(str(font_path("cjk" if cjk else "latin")), 256)
     canvas = Image.new("L", (420, 420), 0)
     # The CJK font is a regular weight: a stroke makes it as heavy as plate lettering.
-    ImageDraw.Draw(canvas).text((210, 210), char, fill=255, font=font, anchor="mm", stroke_width=7 if cjk else 0,
-                                stroke_fill=255)
+    ImageDraw.Draw(canvas).text(
+        (210, 210), char, fill=255, font=font, anchor="mm", stroke_width=7 if cjk else 0, stroke_fill=255
+    )
     bbox = canvas.getbbox()
     if bbox is None:
         raise ValueError(f"the font has no glyph for {char!r}")
@@ -150,8 +158,9 @@ def render_plate(text: str, style: str, *, scale: float = 1.0) -> np.ndarray:
         plate = Image.fromarray(np.ascontiguousarray(np.broadcast_to(column, (height, width, 3))))
     draw = ImageDraw.Draw(plate)
     inset, line = 2.5 * k, max(1, round(spec.border_width * k))
-    draw.rounded_rectangle((inset, inset, width - 1 - inset, height - 1 - inset), radius=round(8 * k),
-                           outline=spec.border, width=line)
+    draw.rounded_rectangle(
+        (inset, inset, width - 1 - inset, height - 1 - inset), radius=round(8 * k), outline=spec.border, width=line
+    )
     for chars, row in zip(rows, spec.rows, strict=True):
         y0, y1 = row.box[1] * k, row.box[3] * k
         for char, x, w in _row_cells(chars, row):
@@ -185,8 +194,33 @@ def _paste_glyph(plate: Image.Image, char: str, cell: tuple[float, float, float,
     plate.paste(ink, (round((x0 + x1 - w) / 2), round(y0)), mask.resize((w, h), Image.Resampling.LANCZOS))
 
 
-_VN_PROVINCES = ("11", "12", "14", "15", "19", "20", "21", "22", "23", "24", "25", "26", "27", "29", "30", "34",
-                 "36", "37", "43", "51", "59", "61", "88", "98", "99")
+_VN_PROVINCES = (
+    "11",
+    "12",
+    "14",
+    "15",
+    "19",
+    "20",
+    "21",
+    "22",
+    "23",
+    "24",
+    "25",
+    "26",
+    "27",
+    "29",
+    "30",
+    "34",
+    "36",
+    "37",
+    "43",
+    "51",
+    "59",
+    "61",
+    "88",
+    "98",
+    "99",
+)
 _VN_LETTERS = "ABCDEFGHKLMNPSTUVXYZ"  # I, J, O, Q, W are not used; R is for trailers
 _CN_PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
 _CN_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"  # I and O are not used
@@ -231,8 +265,16 @@ def random_plate_text(style: str, rng: random.Random) -> str:
     return f"{province}{letter}{' ' if len(spec.rows) == 2 else '·'}{_cn_serial(rng, 5, 2)}"
 
 
-def augment(image: np.ndarray, rng: random.Random, *, blur: float = 0.0, skew: float = 0.0, glare: float = 0.0,
-            night: float = 0.0, jpeg_quality: int | None = None) -> np.ndarray:
+def augment(
+    image: np.ndarray,
+    rng: random.Random,
+    *,
+    blur: float = 0.0,
+    skew: float = 0.0,
+    glare: float = 0.0,
+    night: float = 0.0,
+    jpeg_quality: int | None = None,
+) -> np.ndarray:
     """A degraded copy of a BGR image; each strength is 0..1 and 0 leaves that effect out.
 
     Applied in camera order: ``skew`` (perspective, up to ~18% of the side, filled with a vehicle-body grey),
@@ -245,11 +287,22 @@ def augment(image: np.ndarray, rng: random.Random, *, blur: float = 0.0, skew: f
     if skew > 0:
         jitter = [(rng.uniform(0, 0.18) * skew * w, rng.uniform(0, 0.15) * skew * h) for _ in range(4)]
         src = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
-        dst = src + np.array([[dx, dy] if i == 0 else [-dx, dy] if i == 1 else [-dx, -dy] if i == 2 else [dx, -dy]
-                              for i, (dx, dy) in enumerate(jitter)], np.float32)
+        dst = src + np.array(
+            [
+                [dx, dy] if i == 0 else [-dx, dy] if i == 1 else [-dx, -dy] if i == 2 else [dx, -dy]
+                for i, (dx, dy) in enumerate(jitter)
+            ],
+            np.float32,
+        )
         fill = rng.randint(30, 140)
-        out = cv2.warpPerspective(out, cv2.getPerspectiveTransform(src, dst), (w, h), flags=cv2.INTER_LINEAR,
-                                  borderMode=cv2.BORDER_CONSTANT, borderValue=(fill, fill, fill + rng.randint(-15, 15)))
+        out = cv2.warpPerspective(
+            out,
+            cv2.getPerspectiveTransform(src, dst),
+            (w, h),
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=(fill, fill, fill + rng.randint(-15, 15)),
+        )
     if glare > 0:
         cx, cy = rng.uniform(0.15, 0.85) * w, rng.uniform(0.2, 0.8) * h
         a, b, angle = rng.uniform(0.12, 0.35) * w, rng.uniform(0.25, 0.6) * h, rng.uniform(-0.6, 0.6)
@@ -290,8 +343,13 @@ def augment(image: np.ndarray, rng: random.Random, *, blur: float = 0.0, skew: f
 _TRUCK_COLOURS = ((235, 235, 232), (40, 40, 190), (170, 90, 30), (50, 120, 50), (150, 150, 150), (30, 170, 230))
 
 
-def in_scene(plate: np.ndarray, rng: random.Random, *, size: tuple[int, int] = (1280, 720),
-             plate_width_frac: tuple[float, float] = (0.12, 0.3)) -> tuple[np.ndarray, np.ndarray]:
+def in_scene(
+    plate: np.ndarray,
+    rng: random.Random,
+    *,
+    size: tuple[int, int] = (1280, 720),
+    plate_width_frac: tuple[float, float] = (0.12, 0.3),
+) -> tuple[np.ndarray, np.ndarray]:
     """Paste the plate, in perspective, on the bumper of a drawn truck front; (scene BGR, corners tl-tr-br-bl)."""
     W, H = size
     yy = np.linspace(0.0, 1.0, H, dtype=np.float32)[:, None, None]
@@ -301,20 +359,46 @@ def in_scene(plate: np.ndarray, rng: random.Random, *, size: tuple[int, int] = (
     body = tuple(int(c) + rng.randint(-15, 15) for c in rng.choice(_TRUCK_COLOURS))
     cv2.rectangle(scene, (left, round(-0.05 * H)), (right, round(0.9 * H)), body, -1)
     glass_bottom = round(rng.uniform(0.25, 0.38) * H)
-    glass = np.array([[left + 0.06 * W, 0.03 * H], [right - 0.06 * W, 0.03 * H], [right - 0.03 * W, glass_bottom],
-                      [left + 0.03 * W, glass_bottom]], np.int32)
+    glass = np.array(
+        [
+            [left + 0.06 * W, 0.03 * H],
+            [right - 0.06 * W, 0.03 * H],
+            [right - 0.03 * W, glass_bottom],
+            [left + 0.03 * W, glass_bottom],
+        ],
+        np.int32,
+    )
     cv2.fillPoly(scene, [glass], (rng.randint(40, 80), rng.randint(40, 70), rng.randint(30, 50)), cv2.LINE_AA)
     bumper_top, bumper_bottom = round(rng.uniform(0.62, 0.7) * H), round(rng.uniform(0.82, 0.88) * H)
-    grille = (round(left + 0.22 * (right - left)), glass_bottom + round(0.06 * H),
-              round(right - 0.22 * (right - left)), bumper_top - round(0.05 * H))
+    grille = (
+        round(left + 0.22 * (right - left)),
+        glass_bottom + round(0.06 * H),
+        round(right - 0.22 * (right - left)),
+        bumper_top - round(0.05 * H),
+    )
     cv2.rectangle(scene, grille[:2], grille[2:], (45, 45, 45), -1)
     for y in range(grille[1] + 6, grille[3], rng.randint(10, 18)):
         cv2.line(scene, (grille[0] + 4, y), (grille[2] - 4, y), (150, 150, 150), 2, cv2.LINE_AA)
-    cv2.circle(scene, ((grille[0] + grille[2]) // 2, (grille[1] + grille[3]) // 2), round(0.03 * H), (200, 200, 205),
-               -1, cv2.LINE_AA)
+    cv2.circle(
+        scene,
+        ((grille[0] + grille[2]) // 2, (grille[1] + grille[3]) // 2),
+        round(0.03 * H),
+        (200, 200, 205),
+        -1,
+        cv2.LINE_AA,
+    )
     for x in (left + 0.09 * (right - left), right - 0.09 * (right - left)):
-        cv2.ellipse(scene, (round(x), bumper_top - round(0.1 * H)), (round(0.05 * W), round(0.035 * H)), 0, 0, 360,
-                    (225, 235, 240), -1, cv2.LINE_AA)
+        cv2.ellipse(
+            scene,
+            (round(x), bumper_top - round(0.1 * H)),
+            (round(0.05 * W), round(0.035 * H)),
+            0,
+            0,
+            360,
+            (225, 235, 240),
+            -1,
+            cv2.LINE_AA,
+        )
     cv2.rectangle(scene, (left - 8, bumper_top), (right + 8, bumper_bottom), (55, 55, 58), -1)
     for x in (left + 0.12 * (right - left), right - 0.12 * (right - left)):  # wheels
         cv2.ellipse(scene, (round(x), round(0.93 * H)), (round(0.06 * W), round(0.08 * H)), 0, 0, 360, (25, 25, 25), -1)
@@ -389,8 +473,9 @@ def random_container_code(rng: random.Random) -> str:
     return f"{owner}{serial}{check_digit(owner + serial)}"
 
 
-def render_container_door(code: str, rng: random.Random, *, size: tuple[int, int] = (960, 540),
-                          two_lines: bool = False) -> np.ndarray:
+def render_container_door(
+    code: str, rng: random.Random, *, size: tuple[int, int] = (960, 540), two_lines: bool = False
+) -> np.ndarray:
     """A container door: corrugated paint, the code in white (check digit boxed), size/type code below."""
     w, h = size
     paint = rng.choice([(40, 40, 150), (30, 90, 30), (120, 60, 20), (90, 90, 90), (20, 60, 130)])  # BGR-ish
@@ -398,7 +483,7 @@ def render_container_door(code: str, rng: random.Random, *, size: tuple[int, int
     door[:] = paint
     for x in range(0, w, 24):  # vertical corrugation
         shade = 25 if (x // 24) % 2 else -25
-        door[:, x:x + 12] = np.clip(np.array(paint, int) + shade, 0, 255)
+        door[:, x : x + 12] = np.clip(np.array(paint, int) + shade, 0, 255)
     image = Image.fromarray(cv2.cvtColor(door, cv2.COLOR_BGR2RGB))
     draw = ImageDraw.Draw(image)
     font = ImageFont.truetype(str(font_path("latin")), size=int(h * rng.uniform(0.09, 0.13)))
@@ -414,6 +499,10 @@ def render_container_door(code: str, rng: random.Random, *, size: tuple[int, int
             draw.rectangle((box[0] - 6, box[1] - 6, box[2] + 6, box[3] + 6), outline=(245, 245, 245), width=3)
             draw.text((right, ly), digit, font=font, fill=(245, 245, 245))
     small = ImageFont.truetype(str(font_path("latin")), size=int(font.size * 0.7))
-    draw.text((x, y + len(lines) * int(font.size * 1.3) + 10), rng.choice(["45G1", "22G1", "42R1"]), font=small,
-              fill=(245, 245, 245))
+    draw.text(
+        (x, y + len(lines) * int(font.size * 1.3) + 10),
+        rng.choice(["45G1", "22G1", "42R1"]),
+        font=small,
+        fill=(245, 245, 245),
+    )
     return cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2BGR)

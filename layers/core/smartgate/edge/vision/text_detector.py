@@ -13,8 +13,16 @@ _STD = np.array((0.229, 0.224, 0.225), np.float32)
 
 
 class TextDetector:
-    def __init__(self, threads: int = 2, sess: ort.InferenceSession | None = None, *, threshold: float = 0.3,
-                 box_threshold: float = 0.6, unclip_ratio: float = 1.6, min_side: int = 4) -> None:
+    def __init__(
+        self,
+        threads: int = 2,
+        sess: ort.InferenceSession | None = None,
+        *,
+        threshold: float = 0.3,
+        box_threshold: float = 0.6,
+        unclip_ratio: float = 1.6,
+        min_side: int = 4,
+    ) -> None:
         self.session = sess or session(PP_OCRV4_DET, threads)
         self.input = self.session.get_inputs()[0].name
         self.threshold = threshold

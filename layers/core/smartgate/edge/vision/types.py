@@ -25,12 +25,12 @@ class Frame:
 class PlateReading:
     """A plate found and read in one frame."""
 
-    text: str                      # as read, normalised to the country's printed form when valid
-    country: Country | None        # None when the text fits neither country's formats
+    text: str  # as read, normalised to the country's printed form when valid
+    country: Country | None  # None when the text fits neither country's formats
     format_valid: bool
-    confidence: float              # product-like overall confidence in [0, 1]
+    confidence: float  # product-like overall confidence in [0, 1]
     char_confidences: tuple[float, ...]
-    rows: int                      # 1 or 2 rows of characters
+    rows: int  # 1 or 2 rows of characters
     box: tuple[int, int, int, int]  # x1, y1, x2, y2 in frame pixels
     crop: np.ndarray = field(repr=False)  # the rectified plate image (BGR), evidence
 
@@ -41,7 +41,7 @@ class ContainerReading:
 
     text: str
     check_digit_ok: bool
-    corrected: bool                # a single OCR confusion was corrected because the check digit proves it
+    corrected: bool  # a single OCR confusion was corrected because the check digit proves it
     confidence: float
     box: tuple[int, int, int, int]
     crop: np.ndarray = field(repr=False)
