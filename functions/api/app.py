@@ -33,6 +33,7 @@ from smartgate.schemas.api import (
     ConsignmentIn,
     Driver,
     DriverIn,
+    GateInfo,
     LabResultIn,
     LabSampleIn,
     Me,
@@ -302,6 +303,29 @@ def get_consignment(req: Request) -> Consignment:
 
 
 # --------------------------------------------------------------------------- slots and capacity
+
+
+@api.route(
+    "/gates",
+    "GET",
+    summary="The gates traders can book, with directions and opening hours",
+    tag="slots",
+    response=list[GateInfo],
+)
+def list_gates(req: Request) -> list[GateInfo]:
+    return [
+        GateInfo(
+            gate_id=gate_id,
+            name=spec.name,
+            country=spec.country,
+            timezone=spec.timezone,
+            partner=spec.partner,
+            directions=spec.directions(),
+            opening=spec.opening,
+            slot_capacity=spec.slot_capacity,
+        )
+        for gate_id, spec in sorted(wiring.gates().gates.items())
+    ]
 
 
 @api.route(

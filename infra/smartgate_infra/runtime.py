@@ -33,6 +33,7 @@ from smartgate_infra.iot_sql import RuleEvaluationError, TopicRuleSql, Unsupport
 from smartgate_infra.ports import Ports
 from smartgate_infra.provision import Provisioner
 from smartgate_infra.template import Template
+from smartgate_infra.web_static import serve as serve_web
 
 log = logging.getLogger("smartgate.local.runtime")
 
@@ -627,6 +628,9 @@ class _ApiHandler(_QuietHandler):
     def _handle(self) -> None:
         url = urlsplit(self.path)
         method = self.command.upper()
+        if method in ("GET", "HEAD") and (page := serve_web(self.runtime.root / "web", url.path)) is not None:
+            self._send(page.status, b"" if method == "HEAD" else page.body, page.headers)
+            return
         route = self.runtime.find_route(method, url.path)
         if route is None:
             self._body()  # read what was sent, so the kept-alive connection stays in step
@@ -708,4 +712,7 @@ class _ApiHandler(_QuietHandler):
         raise AttributeError(name)
 
     def do_HEAD(self) -> None:  # noqa: N802
+        if serve_web(self.runtime.root / "web", urlsplit(self.path).path) is not None:
+            self._handle()
+            return
         self._send(405, b"", {"Allow": "GET, POST, PUT, DELETE, PATCH", "Content-Type": "application/json"})

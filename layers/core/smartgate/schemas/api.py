@@ -145,6 +145,19 @@ class ConsignmentIn(ApiModel):
     goods: Annotated[list[GoodsLine], Field(min_length=1, max_length=200)]
 
 
+class GateInfo(ApiModel):
+    """A gate as traders choose it: where, which directions, when it opens, in which time zone its day runs."""
+
+    gate_id: str
+    name: str
+    country: Country
+    timezone: str = Field(description="IANA zone; slot days and opening hours are in it")
+    partner: str | None = Field(None, description="the partner country's gate across the border")
+    directions: list[Direction]
+    opening: str = Field(description="local opening hours, HH:MM-HH:MM")
+    slot_capacity: int = Field(description="vehicles per 15-minute window and direction, unless set per window")
+
+
 class SlotWindow(ApiModel):
     start: UtcDatetime
     end: UtcDatetime
