@@ -70,6 +70,12 @@ build: setup
 deploy: build
 	$(SAM) deploy --guided
 
+# The web apps onto the deployed stack (its bucket, behind CloudFront); STACK as samconfig.toml names it.
+STACK ?= smartgate-dev
+.PHONY: deploy-web
+deploy-web: setup
+	$(VENV)/bin/smartgate publish-web --stack-name $(STACK) --region $(AWS_DEFAULT_REGION)
+
 clean: down
 	rm -rf .aws-sam .smartgate greengrass-build .pytest_cache .mypy_cache .ruff_cache .hypothesis
 	find . -name __pycache__ -type d -prune -not -path "./.venv/*" -not -path "./.tools/*" -exec rm -rf {} +

@@ -260,6 +260,13 @@ def cmd_invoke(args: argparse.Namespace) -> int:
         print(f"function log: {host.log_path}", file=sys.stderr)
 
 
+def cmd_publish_web(args: argparse.Namespace) -> int:
+    from smartgate_infra.publish_web import publish_stack
+
+    publish_stack(args.stack_name, args.web_root, region=args.region, invalidate=not args.no_invalidate)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="smartgate", description=__doc__)
     parser.add_argument(
@@ -313,6 +320,14 @@ def build_parser() -> argparse.ArgumentParser:
     invoke.add_argument("function", help="logical id in template.yaml, e.g. IngestDetectionsFunction")
     invoke.add_argument("event", help="event JSON file, e.g. events/iot/plate_read_ok.json")
     invoke.set_defaults(func=cmd_invoke)
+    publish_web = sub.add_parser(
+        "publish-web", help="upload web/ to a deployed stack's web bucket (Content-Type, Cache-Control, config.json)"
+    )
+    publish_web.add_argument("--stack-name", required=True, help="the deployed stack, e.g. smartgate-dev")
+    publish_web.add_argument("--region", help="its region (default: the AWS environment's)")
+    publish_web.add_argument("--web-root", type=Path, default=ROOT / "web", help="default web/")
+    publish_web.add_argument("--no-invalidate", action="store_true", help="skip the CloudFront invalidation of /*")
+    publish_web.set_defaults(func=cmd_publish_web)
     return parser
 
 

@@ -2,8 +2,9 @@
 
 There is no second, hand-kept list of resources: each CloudFormation/SAM type maps to the boto3
 calls that create it. Lambda functions, layers and permissions are not created in the emulator —
-the local runtime is the Lambda service here — and a type that is neither created nor served gives
-a clear error naming the resource, so a template change cannot silently go missing locally.
+the local runtime is the Lambda service here. CloudFront is not run locally at all (``NOT_LOCAL``,
+each with its reason). A type that is neither created, served nor listed there gives a clear error
+naming the resource, so a template change cannot silently go missing locally.
 Creating is idempotent: running it on a provisioned emulator changes nothing.
 """
 
@@ -25,6 +26,14 @@ SERVED_BY_RUNTIME = {
     "AWS::Lambda::Permission",
 }
 
+_WEB_LOCALLY = "the local runtime serves web/<app>/ itself on the API's port (web_static.py)"
+NOT_LOCAL = {
+    "AWS::CloudFront::Distribution": f"not emulated: {_WEB_LOCALLY}",
+    "AWS::CloudFront::OriginAccessControl": f"only the distribution uses it; {_WEB_LOCALLY}",
+    "AWS::CloudFront::Function": f"runs in the distribution; {_WEB_LOCALLY}, with the same folder URLs",
+}
+"""Types neither created in the emulator nor served by the runtime, and why; anything else unknown is refused."""
+
 
 class ProvisionError(RuntimeError):
     """A resource of the template could not be created locally; the message names it."""
@@ -35,6 +44,7 @@ class ProvisionReport:
     created: list[str] = field(default_factory=list)
     existing: list[str] = field(default_factory=list)
     served: list[str] = field(default_factory=list)
+    not_local: list[str] = field(default_factory=list)  # NOT_LOCAL types
 
 
 ASSIGNED_IDS = ("AWS::Cognito::UserPool", "AWS::Cognito::UserPoolClient")
@@ -62,6 +72,7 @@ class Provisioner:
             "AWS::Cognito::UserPoolGroup": self.user_pool_group,
             "AWS::DynamoDB::Table": self.table,
             "AWS::S3::Bucket": self.bucket,
+            "AWS::S3::BucketPolicy": self.bucket_policy,
             "AWS::SNS::Topic": self.topic,
             "AWS::SNS::Subscription": self.subscription,
             "AWS::SQS::Queue": self.queue,
@@ -82,7 +93,7 @@ class Provisioner:
         unsupported = [
             f"{r.logical_id} ({r.type})"
             for r in self.template.resources.values()
-            if r.type not in self.handlers and r.type not in SERVED_BY_RUNTIME
+            if r.type not in self.handlers and r.type not in SERVED_BY_RUNTIME and r.type not in NOT_LOCAL
         ]
         if unsupported:
             raise ProvisionError(
@@ -104,7 +115,7 @@ class Provisioner:
             if self.reload is not None and self.bindings != self.template.bindings:
                 self.template = self.reload(dict(self.bindings))
         # Order matters only where one resource needs another to exist (subscriptions, rules).
-        order = ["AWS::IAM::Role", "AWS::SQS::Queue", "AWS::SNS::Topic", "AWS::Events::EventBus"]
+        order = ["AWS::IAM::Role", "AWS::SQS::Queue", "AWS::SNS::Topic", "AWS::Events::EventBus", "AWS::S3::Bucket"]
         resources = sorted(
             self.template.resources.values(), key=lambda r: order.index(r.type) if r.type in order else len(order)
         )
@@ -113,6 +124,9 @@ class Provisioner:
                 continue
             if resource.type in SERVED_BY_RUNTIME:
                 report.served.append(resource.logical_id)
+                continue
+            if resource.type in NOT_LOCAL:
+                report.not_local.append(resource.logical_id)
                 continue
             try:
                 created = self.handlers[resource.type](resource)
@@ -250,6 +264,18 @@ class Provisioner:
                     "Rules": [_lifecycle_rule(rule) for rule in p["LifecycleConfiguration"]["Rules"]]
                 },
             )
+        return True
+
+    def bucket_policy(self, r: Resource) -> bool:
+        s3 = self.client("s3")
+        bucket, document = r.properties["Bucket"], r.properties["PolicyDocument"]
+        try:
+            if json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"]) == document:
+                return False
+        except ClientError as err:
+            if err.response["Error"]["Code"] != "NoSuchBucketPolicy":
+                raise
+        s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(document))
         return True
 
     def topic(self, r: Resource) -> bool:

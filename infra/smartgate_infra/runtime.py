@@ -3,9 +3,10 @@
 It reads template.yaml and serves what AWS would: IoT topic rules (subscribed on the real broker,
 SQL subset evaluated here), DynamoDB streams (polled from the emulator), EventBridge rules and SNS
 subscriptions (the emulator routes to runtime-owned SQS queues, polled here), schedules (rate
-expressions), the REST API (API Gateway proxy events on a local HTTP port), and the IoT data plane
-(``iot-data publish`` from a function goes out on the broker). Anything in the template it cannot
-serve is refused at start with the resource named.
+expressions), the REST API (API Gateway proxy events on a local HTTP port, with its CORS preflight
+answers and gateway-response headers from ``Globals.Api``; the static web apps on the same port), and
+the IoT data plane (``iot-data publish`` from a function goes out on the broker). Anything in the
+template it cannot serve is refused at start with the resource named.
 """
 
 from __future__ import annotations
@@ -28,10 +29,11 @@ import boto3
 
 from smartgate.edge.transport import Mqtt5Transport
 from smartgate_infra.authorizer import CognitoAuthorizer, Unauthorized
+from smartgate_infra.cors import ApiGatewaySettings, CorsConfigError
 from smartgate_infra.functions import AsyncInvoker, FunctionPool, FunctionSpec, InvocationError, LocalAws
 from smartgate_infra.iot_sql import RuleEvaluationError, TopicRuleSql, UnsupportedSqlError
 from smartgate_infra.ports import Ports
-from smartgate_infra.provision import Provisioner
+from smartgate_infra.provision import NOT_LOCAL, Provisioner
 from smartgate_infra.template import Template
 from smartgate_infra.web_static import serve as serve_web
 
@@ -94,6 +96,10 @@ class LocalRuntime:
     def check(self) -> None:
         """Refuse, before starting anything, what cannot be served."""
         self.rules = []
+        try:
+            self.gateway = ApiGatewaySettings.from_template(self.template)
+        except CorsConfigError as err:
+            raise RuntimeConfigError(str(err)) from err
         for spec in self.functions.values():
             if not spec.code_dir.is_dir():
                 raise RuntimeConfigError(f"{spec.logical_id}: CodeUri {spec.code_dir} does not exist")
@@ -132,7 +138,10 @@ class LocalRuntime:
 
     def start(self) -> None:
         provisioner = Provisioner(self.template, self.session, self.aws.endpoint_url, self.template.with_bindings)
-        provisioner.provision()
+        report = provisioner.provision()
+        for logical_id in report.not_local:
+            resource = provisioner.template.resources[logical_id]
+            log.info("not run locally: %s (%s): %s", logical_id, resource.type, NOT_LOCAL[resource.type])
         if provisioner.template is not self.template:  # assigned ids (a user pool's) are known now
             self.template = provisioner.template
             self._load_functions()
@@ -631,12 +640,19 @@ class _ApiHandler(_QuietHandler):
         if method in ("GET", "HEAD") and (page := serve_web(self.runtime.root / "web", url.path)) is not None:
             self._send(page.status, b"" if method == "HEAD" else page.body, page.headers)
             return
+        cors = self.runtime.gateway.cors
+        allowed = self.runtime.methods_for(url.path)
+        if method == "OPTIONS" and cors is not None and allowed and "OPTIONS" not in allowed:
+            self._body()  # API Gateway's CORS mock (SAM's OPTIONS per path): no function, no authorizer
+            self._send(200, b"{}", cors.preflight_headers(allowed))
+            return
         route = self.runtime.find_route(method, url.path)
         if route is None:
             self._body()  # read what was sent, so the kept-alive connection stays in step
-            allowed = self.runtime.methods_for(url.path)
             if allowed:
-                self._send(
+                if cors is not None:
+                    allowed = sorted({*allowed, "OPTIONS"})
+                self._gateway(
                     405,
                     json.dumps(
                         {"message": f"{method} is not allowed on {url.path}; allowed: {', '.join(allowed)}"}
@@ -644,7 +660,7 @@ class _ApiHandler(_QuietHandler):
                     {"Content-Type": "application/json", "Allow": ", ".join(allowed)},
                 )
             else:
-                self._send(404, json.dumps({"message": f"no API route for {method} {url.path}"}).encode())
+                self._gateway(404, json.dumps({"message": f"no API route for {method} {url.path}"}).encode())
             return
         template_path, match, logical_id = route
         body = self._body()
@@ -654,7 +670,7 @@ class _ApiHandler(_QuietHandler):
             try:
                 claims = authorizer.claims(self.headers.get("Authorization"))
             except Unauthorized:
-                self._send(401, b'{"message": "Unauthorized"}')
+                self._gateway(401, b'{"message": "Unauthorized"}')
                 return
         query = parse_qs(url.query, keep_blank_values=True)
         headers = dict(self.headers.items())
@@ -694,7 +710,7 @@ class _ApiHandler(_QuietHandler):
             result = self.runtime.invoke(logical_id, event)
         except InvocationError as err:
             log.warning("API function failed: %s", err)
-            self._send(502, b'{"message": "Internal server error"}')
+            self._gateway(502, b'{"message": "Internal server error"}')
             return
         out_headers = {k: str(v) for k, v in (result.get("headers") or {}).items()}
         for key, values in (result.get("multiValueHeaders") or {}).items():
@@ -703,6 +719,14 @@ class _ApiHandler(_QuietHandler):
         payload = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode()
         out_headers.setdefault("Content-Type", "application/json")
         self._send(int(result.get("statusCode", 200)), payload, out_headers)
+
+    def _gateway(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        """An answer of API Gateway's own (not a function's), with Globals.Api.GatewayResponses' headers."""
+        self._send(
+            status,
+            body,
+            {"Content-Type": "application/json", **(headers or {}), **self.runtime.gateway.headers_for(status)},
+        )
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_TRACE = do_CONNECT = _handle  # noqa: N815
 

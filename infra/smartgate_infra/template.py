@@ -165,6 +165,19 @@ _KINDS: dict[str, _Kind] = {
         },
     ),
     "AWS::Cognito::UserPoolClient": _Kind("ClientName", "{id}", {"ClientId": "{id}"}),
+    # CloudFront is not emulated locally (provision.NOT_LOCAL): its ids stay unbound, so the web origin
+    # a local function or CORS answer names is https://unbound-WebDistribution.cloudfront.net.
+    "AWS::CloudFront::Distribution": _Kind(
+        "",
+        "{id}",
+        {"Id": "{id}", "DomainName": "{id}.cloudfront.net"},  # no name property, only an id
+    ),
+    "AWS::CloudFront::OriginAccessControl": _Kind("", "{id}", {"Id": "{id}"}),
+    "AWS::CloudFront::Function": _Kind(
+        "Name",
+        _P + "cloudfront::{account}:function/{name}",
+        {"FunctionARN": _P + "cloudfront::{account}:function/{name}"},
+    ),
     "AWS::Cognito::UserPoolGroup": _Kind("GroupName", "{name}", {}),
 }
 UNBOUND = "unbound-"
@@ -363,6 +376,12 @@ class Template:
         auth = ((self._doc.get("Globals") or {}).get("Api") or {}).get("Auth") or {}
         resolved = self._eval(auth, "Globals.Api.Auth")
         return {} if resolved is _NO_VALUE else dict(resolved)
+
+    def api_global(self, name: str) -> Any:
+        """``Globals.Api.<name>`` (e.g. ``Cors``, ``GatewayResponses``), resolved; None when not set."""
+        value = ((self._doc.get("Globals") or {}).get("Api") or {}).get(name)
+        resolved = self._eval(value, f"Globals.Api.{name}")
+        return None if resolved is _NO_VALUE else resolved
 
     def arn(self, logical_id: str) -> str:
         return str(self._get_att(logical_id, "Arn", "<arn>"))

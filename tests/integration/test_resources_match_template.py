@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from smartgate_infra.provision import SERVED_BY_RUNTIME, Provisioner
+from smartgate_infra.provision import NOT_LOCAL, SERVED_BY_RUNTIME, Provisioner
 
 pytestmark = pytest.mark.integration
 
@@ -17,8 +17,10 @@ def test_every_declared_resource_is_created_or_served(stack_client) -> None:  # 
     report = provisioner.provision()
     assert report.created == []
     declared = set(stack_client.template.resources)
-    assert set(report.existing) | set(report.served) == declared
+    assert set(report.existing) | set(report.served) | set(report.not_local) == declared
     assert {stack_client.template.resources[r].type for r in report.served} <= SERVED_BY_RUNTIME
+    # CloudFront only: the runtime serves web/ itself
+    assert {stack_client.template.resources[r].type for r in report.not_local} == set(NOT_LOCAL)
 
 
 def test_tables_match_template(stack_client) -> None:  # type: ignore[no-untyped-def]
@@ -47,14 +49,25 @@ def test_tables_match_template(stack_client) -> None:  # type: ignore[no-untyped
 
 def test_evidence_bucket_is_encrypted_private_versioned_and_expires(stack_client) -> None:  # type: ignore[no-untyped-def]
     s3 = stack_client.client("s3")
-    [bucket] = stack_client.template.of_type("AWS::S3::Bucket")
-    name = bucket.physical_name
+    name = stack_client.template.resources["EvidenceBucket"].physical_name
     rule = s3.get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"]["Rules"][0]
     assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
     assert all(s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"].values())
     assert s3.get_bucket_versioning(Bucket=name)["Status"] == "Enabled"
     [lifecycle] = s3.get_bucket_lifecycle_configuration(Bucket=name)["Rules"]
     assert lifecycle["Expiration"]["Days"] == int(stack_client.template.parameters["EvidenceRetentionDays"])
+
+
+def test_web_bucket_is_encrypted_private_versioned_and_read_by_the_distribution_only(stack_client) -> None:  # type: ignore[no-untyped-def]
+    s3 = stack_client.client("s3")
+    t = stack_client.template
+    name = t.resources["WebBucket"].physical_name
+    assert s3.get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert all(s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"].values())
+    assert s3.get_bucket_versioning(Bucket=name)["Status"] == "Enabled"
+    policy = json.loads(s3.get_bucket_policy(Bucket=name)["Policy"])
+    assert policy == t.resources["WebBucketPolicy"].properties["PolicyDocument"]
+    assert [s["Principal"] for s in policy["Statement"]] == [{"Service": "cloudfront.amazonaws.com"}]
 
 
 def test_messaging_resources_exist(stack_client) -> None:  # type: ignore[no-untyped-def]

@@ -92,6 +92,19 @@ def problem_response(err: ApiProblem) -> Response:
     )
 
 
+def with_cors(response: Response) -> Response:
+    """The answer readable by the web apps' origin (``WEB_ORIGIN``, CloudFront), if one is set.
+
+    API Gateway answers preflight OPTIONS itself (template.yaml Globals.Api.Cors); a proxy integration's
+    answers need the header from the function. Retry-After is exposed for 409/429 answers.
+    """
+    origin = settings().web_origin
+    if origin:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Expose-Headers"] = "Retry-After"
+    return response
+
+
 def _dump(value: Any) -> Any:
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json", by_alias=True)
@@ -175,7 +188,7 @@ class RestApi:
 
             @functools.wraps(view)
             def chalice_view(**params: str) -> Response:
-                return self._serve(spec, params)
+                return with_cors(self._serve(spec, params))
 
             self.app.route(path, methods=[method], content_types=ACCEPTED, name=view.__name__)(chalice_view)
             return view

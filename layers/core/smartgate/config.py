@@ -49,6 +49,7 @@ class Settings(BaseModel):
     trader_topic_arn: str | None = Field(None, alias="TRADER_TOPIC_ARN")
     user_pool_id: str | None = Field(None, alias="USER_POOL_ID")
     user_pool_client_id: str | None = Field(None, alias="USER_POOL_CLIENT_ID")
+    web_origin: str | None = Field(None, alias="WEB_ORIGIN")  # where the web apps are served (CORS)
     bookings_per_minute: int = Field(60, alias="BOOKINGS_PER_COMPANY_PER_MINUTE", gt=0, le=100_000)
     no_show_grace_minutes: int = Field(60, alias="NO_SHOW_GRACE_MINUTES", ge=0, le=24 * 60)
     shelf_life_alert_hours: float = Field(12, alias="SHELF_LIFE_ALERT_HOURS", gt=0, le=720)
