@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 VENV=.venv
 SAM_VENV=.tools/sam
-want=${1:-all}   # all | python | sam
+want=${1:-all}   # all | test | python | sam  (test: all, and Chromium for the browser tests)
 
 say() { printf '[bootstrap] %s\n' "$*"; }
 
@@ -48,12 +48,14 @@ python_env() {
 }
 
 debian_packages() {
-  # mosquitto: the MQTT broker of the local stack; fonts: synthetic plates (Latin and CJK glyphs).
+  # mosquitto: the MQTT broker of the local stack; fonts: synthetic plates (Latin and CJK glyphs);
+  # chromium (for `make test` only): the web apps' browser tests; Playwright drives Debian's build.
   # Keep this list the same as DEBIAN_PACKAGES in infra/smartgate_infra/doctor.py.
   missing=""
   command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing="$missing mosquitto"
   [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing="$missing fonts-wqy-microhei"
   [ -f /usr/share/fonts/truetype/dejavu/DejaVuSansCondensed-Bold.ttf ] || missing="$missing fonts-dejavu-extra"
+  if [ "$want" = test ]; then command -v chromium >/dev/null 2>&1 || missing="$missing chromium"; fi
   [ -n "$missing" ] || return 0
   command -v apt-get >/dev/null 2>&1 || {
     echo "[bootstrap] this machine has no apt-get; install with your package manager:$missing (see make doctor)"
@@ -103,6 +105,6 @@ sam_cli() {
 case "$want" in
   python) python_env ;;
   sam) sam_cli ;;
-  all) python_env; debian_packages; sam_cli ;;
-  *) echo "usage: $0 [all|python|sam]"; exit 2 ;;
+  all|test) python_env; debian_packages; sam_cli ;;
+  *) echo "usage: $0 [all|test|python|sam]"; exit 2 ;;
 esac

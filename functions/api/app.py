@@ -270,6 +270,19 @@ def declare(req: Request) -> Answer:
 
 
 @api.route(
+    "/consignments/check",
+    "POST",
+    summary="Check a declaration without storing it (the web app's as-you-type checks)",
+    tag="consignments",
+    request=ConsignmentIn,
+    response=Consignment,
+    roles=TRADERS,
+)
+def check_declaration(req: Request) -> Consignment:
+    return trading.check_declaration(wiring.trade_deps(), req.who.company(), req.body)
+
+
+@api.route(
     "/consignments",
     "GET",
     summary="Your company's declarations, newest first",

@@ -235,6 +235,9 @@ def run_demo(state: StackState, say: Any = print) -> bool:
 
     audit_ok = run_audit(client, say)
     camera_ok = run_camera(state, client, say)
+    from smartgate_infra.trader_demo import run_trader  # it uses this module's lanes
+
+    trader_ok = run_trader(state, client, say)
 
     say("\n== Summary")
     say(f"   {'plate':12} {'gate/lane':18} {'expected':8} {'got':8} {'barrier':7} {'ms':>6}")
@@ -253,9 +256,10 @@ def run_demo(state: StackState, say: Any = print) -> bool:
         f"\n   {sum(1 for _, r in results if r.ok)}/{len(results)} trucks answered; "
         f"{'all as expected' if ok else 'SOME NOT AS EXPECTED'}; "
         f"scenarios {sum(o.ok for o in scenario_outcomes)}/{len(scenario_outcomes)} as expected; "
-        f"audit {'verified' if audit_ok else 'NOT OK'}; lane camera {'ok' if camera_ok else 'NOT OK'}"
+        f"audit {'verified' if audit_ok else 'NOT OK'}; lane camera {'ok' if camera_ok else 'NOT OK'}; "
+        f"trader via the API {'ok' if trader_ok else 'NOT OK'}"
     )
-    return ok and scenarios_ok and audit_ok and camera_ok
+    return ok and scenarios_ok and audit_ok and camera_ok and trader_ok
 
 
 def run_audit(client: StackClient, say: Any = print) -> bool:

@@ -142,8 +142,8 @@ def _gate(deps: TradeDeps, gate_id: str, direction: Direction | None = None) -> 
     return gate
 
 
-def declare(deps: TradeDeps, company_id: str, data: ConsignmentIn) -> tuple[Consignment, bool]:
-    """Store a declaration for the caller's company: (the consignment, whether it is new)."""
+def check_declaration(deps: TradeDeps, company_id: str, data: ConsignmentIn) -> Consignment:
+    """The declaration as it would be stored, or the TradeError that would refuse it; nothing is stored."""
     company = company_of(deps, company_id)
     _gate(deps, data.gate_id, data.direction)
     if data.driver_id and deps.store.driver(company_id, data.driver_id) is None:
@@ -161,6 +161,12 @@ def declare(deps: TradeDeps, company_id: str, data: ConsignmentIn) -> tuple[Cons
         )
     except ValidationError as err:
         raise _first_error(err) from err
+    return consignment
+
+
+def declare(deps: TradeDeps, company_id: str, data: ConsignmentIn) -> tuple[Consignment, bool]:
+    """Store a declaration for the caller's company: (the consignment, whether it is new)."""
+    consignment = check_declaration(deps, company_id, data)
     if deps.store.put_consignment(consignment):
         return consignment, True
     found = deps.store.consignment(consignment.consignment_id)

@@ -25,6 +25,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -264,12 +265,12 @@ class LaneSimulator:
         container_no: str | None = None,
         timeout: float = 10.0,
         pace_s: float = 0.0,
-        **truck: object,
+        **truck: Any,
     ) -> CrossingResult:
         """Publish the truck's detections (see :meth:`truck`) and wait for the barrier command."""
         return self.send(
             self.truck(plate_text, country, container_no, **truck),
-            timeout=timeout,  # type: ignore[arg-type]
+            timeout=timeout,
             plate=plate_text or "",
             pace_s=pace_s,
         )

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from smartgate.schemas.base import Country, Direction, Identifier, LabTest, UtcDatetime
 from smartgate.schemas.clearance import LabParameter
-from smartgate.schemas.trade import Booking, BookingStatus, ContainerNo, GoodsLine, Kilograms
+from smartgate.schemas.trade import Booking, BookingStatus, ContainerNo, GoodsLine, Kilograms, VehicleChecks
 
 T = TypeVar("T")
 
@@ -129,7 +129,7 @@ class Driver(DriverIn):
 # --------------------------------------------------------------------------- declarations and slots
 
 
-class ConsignmentIn(ApiModel):
+class ConsignmentIn(ApiModel, VehicleChecks):
     """A declaration as a trader sends it; the API adds the ids, the company and the time."""
 
     consignment_id: Identifier | None = Field(None, description="optional: the trader's own reference")

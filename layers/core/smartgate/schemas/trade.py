@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
 from smartgate.domain.containers import normalise_container, validate_container
 from smartgate.schemas.base import Contract, Country, Direction, Identifier, LabTest, UtcDatetime
@@ -77,7 +77,37 @@ def _plate_problem(plate: str, country: Country) -> str | None:
     return None if check.valid else f"{plate!r} is not a valid {country.value} plate: {check.reason}"
 
 
-class Consignment(Contract):
+class VehicleChecks(BaseModel):
+    """The checks a declared vehicle gets wherever it is declared (the API's input, the stored contract):
+    plates in their country's format, each container once."""
+
+    @field_validator("plate_text", check_fields=False)
+    @classmethod
+    def _vehicle_plate(cls, plate: str, info: ValidationInfo) -> str:
+        country = info.data.get("country")
+        problem = _plate_problem(plate, country) if country else None
+        if problem:
+            raise ValueError(problem)
+        return plate
+
+    @field_validator("trailer_plate", check_fields=False)
+    @classmethod
+    def _trailer_plate(cls, plate: str | None, info: ValidationInfo) -> str | None:
+        country = info.data.get("trailer_country") or info.data.get("country")
+        problem = _plate_problem(plate, country) if plate and country else None
+        if problem:
+            raise ValueError(problem)
+        return plate
+
+    @field_validator("container_nos", check_fields=False)
+    @classmethod
+    def _once_each(cls, codes: list[str]) -> list[str]:
+        if len(set(codes)) != len(codes):
+            raise ValueError("a container is declared twice")
+        return codes
+
+
+class Consignment(Contract, VehicleChecks):
     """A trader's pre-arrival declaration: the vehicle, its containers, its driver and its goods."""
 
     schema_version: Literal["Consignment.v1"] = Field("Consignment.v1", alias="schema")
@@ -98,31 +128,6 @@ class Consignment(Contract):
     goods: Annotated[list[GoodsLine], Field(min_length=1, max_length=200)]
     declared_at: UtcDatetime
     revision: Annotated[int, Field(ge=1)] = 1
-
-    @field_validator("plate_text")
-    @classmethod
-    def _vehicle_plate(cls, plate: str, info: ValidationInfo) -> str:
-        country = info.data.get("country")
-        problem = _plate_problem(plate, country) if country else None
-        if problem:
-            raise ValueError(problem)
-        return plate
-
-    @field_validator("trailer_plate")
-    @classmethod
-    def _trailer_plate(cls, plate: str | None, info: ValidationInfo) -> str | None:
-        country = info.data.get("trailer_country") or info.data.get("country")
-        problem = _plate_problem(plate, country) if plate and country else None
-        if problem:
-            raise ValueError(problem)
-        return plate
-
-    @field_validator("container_nos")
-    @classmethod
-    def _once_each(cls, codes: list[str]) -> list[str]:
-        if len(set(codes)) != len(codes):
-            raise ValueError("a container is declared twice")
-        return codes
 
     @property
     def gross_kg(self) -> float:
