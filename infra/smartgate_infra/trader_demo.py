@@ -117,7 +117,8 @@ def _run(state: StackState, client: StackClient, say: Any) -> bool:
     issued = _ok(trader.get(f"/bookings/{booking['booking_id']}/pass"), "fetch the pass")
     say(
         f"   pass: {len(issued['token'])} characters, QR version {qr_version(issued['token'])}, "
-        f"key {issued['key_id']}, valid {issued['valid_from'][11:16]}-{issued['valid_to'][11:16]}Z (PNG/SVG at {issued['png']})"
+        f"key {issued['key_id']}, valid {issued['valid_from'][11:16]}-{issued['valid_to'][11:16]}Z "
+        f"(PNG/SVG at {issued['png']})"
     )
 
     lanes = Lanes(state, signing_key(client))
