@@ -127,6 +127,24 @@ def test_reschedule_then_cancel_frees_each_window(trader) -> None:  # type: igno
     assert rebooked.status == 201
 
 
+def test_one_vehicle_cannot_hold_a_run_of_windows(trader) -> None:  # type: ignore[no-untyped-def]
+    plate = "24C-246.13"
+    first = future_window(44)
+    held = trader.book(trader.declare(plate)["consignment_id"], first)
+    assert held.status == 201
+    hoard = trader.declare(plate)  # another declaration for the same truck, an hour later
+    refused = trader.book(hoard["consignment_id"], first + timedelta(hours=1))
+    assert refused.status == 409 and refused.fields() == ["body.window_start"], refused.raw
+    assert held.body["booking_id"] in refused.problem["detail"]
+    back = trader.declare(plate, direction="CN_TO_VN", goods=[{**GOODS[0], "origin": "CN"}])
+    assert trader.book(back["consignment_id"], first + timedelta(hours=1)).status == 201  # the way back is a trip
+    assert trader.book(hoard["consignment_id"], first + timedelta(hours=5)).status == 201  # the next trip
+    later = trader.api.post(
+        f"/bookings/{held.body['booking_id']}/reschedule", {"window_start": (first + timedelta(hours=4)).isoformat()}
+    )
+    assert later.status == 409 and later.fields() == ["body.window_start"]  # next to that next trip
+
+
 def test_the_same_idempotency_key_gives_the_first_answer_and_another_body_is_refused(trader) -> None:  # type: ignore[no-untyped-def]
     consignment = trader.declare("24C-345.67")
     body = {"consignment_id": consignment["consignment_id"], "window_start": future_window(32).isoformat()}

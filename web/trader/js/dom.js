@@ -39,8 +39,12 @@ export function field(labelKey, input, { hint, optional } = {}) {
   );
 }
 
-/** The catalogue's words for an API field error: by field (goods.0.hs_code -> error.goods.hs_code), else general. */
-export function fieldMessage(name) {
+const MISSING = /^Field required$|at least 1 (character|item)/;
+
+/** The catalogue's words for an API field error: "required" when it is empty, else by field
+ * (goods.0.hs_code -> error.goods.hs_code), else general. */
+export function fieldMessage(name, apiMessage = "") {
+  if (MISSING.test(apiMessage)) return t("error.required");
   const generic = name.replace(/\.\d+(?=\.|$)/g, "");
   return has(`error.${generic}`) ? t(`error.${generic}`) : t("error.field");
 }
@@ -55,7 +59,7 @@ export function showFieldErrors(form, errors, only) {
     const found = errors.find((e) => e.name === input.name || e.name.startsWith(`${input.name}.`));
     const visible = found && (!only || only.has(input.name));
     err.hidden = !visible;
-    err.textContent = visible ? fieldMessage(found.name) : "";
+    err.textContent = visible ? fieldMessage(found.name, found.message) : "";
     input.setAttribute("aria-invalid", visible ? "true" : "false");
     if (visible) shown += 1;
   }
@@ -83,7 +87,7 @@ export function banner(key, kind = "info", vars = {}) {
 export function problemText(err) {
   if (err?.name === "Offline" || err?.constructor?.name === "Offline") return t("error.offline");
   if (err?.status === 401) return t("error.signed_out");
-  if (err?.fields?.length) return err.fields.map((f) => fieldMessage(f.name)).join(" ");
+  if (err?.fields?.length) return [...new Set(err.fields.map((f) => fieldMessage(f.name, f.message)))].join(" ");
   if (err?.status === 429) return t("error.rate_limited");
   if (err?.status >= 500) return t("error.server");
   return t("error.unknown");

@@ -338,6 +338,11 @@ class DynamoTrade:
         rows = self.bookings.by_window.query(window_id(gate_id, direction, start))
         return [Booking.model_validate_json(r.body) for r in rows if r.status == BookingStatus.BOOKED.value]
 
+    def open_bookings_of_vehicle(self, plate_text: str, gate_id: str) -> list[Booking]:
+        """The vehicle's open bookings at a gate (one Query of the plate index)."""
+        rows = self.bookings.by_plate.query(fold_plate(plate_text), self.bookings.gate_id == gate_id)
+        return [Booking.model_validate_json(r.body) for r in rows if r.status == BookingStatus.BOOKED.value]
+
     # ---- bookings
 
     def _slot_increment(self, tx: _Tx, booking: Booking, default: int, name: str = "window_full") -> None:

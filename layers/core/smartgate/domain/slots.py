@@ -15,6 +15,9 @@ from zoneinfo import ZoneInfo
 
 WINDOW = timedelta(minutes=15)
 HORIZON = timedelta(days=14)
+VEHICLE_GAP = timedelta(hours=4)
+"""A vehicle's two bookings for the same gate and direction are at least this far apart: a truck crosses
+once per trip, so one vehicle cannot hold a run of windows (hoarding) and pick one later."""
 """How far ahead a slot can be booked."""
 
 

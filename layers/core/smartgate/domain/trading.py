@@ -20,6 +20,7 @@ from smartgate.domain.passes import PassClaims, validity
 from smartgate.domain.plates import plate_key, validate_plate
 from smartgate.domain.slots import (
     HORIZON,
+    VEHICLE_GAP,
     WINDOW,
     TradeError,
     WindowState,
@@ -290,6 +291,7 @@ def book(
         )
     gate = _gate(deps, consignment.gate_id)
     start = _bookable(deps, gate, start)
+    _one_trip_at_a_time(deps, consignment.plate_text, consignment.gate_id, consignment.direction, start)
     company = company_of(deps, company_id)
     driver_id = driver_id or consignment.driver_ref
     driver = deps.store.driver(company_id, driver_id) if driver_id else None
@@ -368,6 +370,21 @@ def cancel(deps: TradeDeps, company_id: str, booking_id: str) -> Booking:
     return ended
 
 
+def _one_trip_at_a_time(
+    deps: TradeDeps, plate: str, gate_id: str, direction: Direction, start: datetime, moving: str | None = None
+) -> None:
+    """Refuse a booking of a vehicle that holds another one for the same gate and direction nearby in time."""
+    for other in deps.store.open_bookings_of_vehicle(plate, gate_id):
+        if other.booking_id != moving and other.direction == direction and abs(other.slot_start - start) < VEHICLE_GAP:
+            raise TradeError(
+                "window_start",
+                f"{plate} is booked for {other.slot_start:%Y-%m-%d %H:%M}Z already ({other.booking_id}); "
+                f"one vehicle's bookings are at least {VEHICLE_GAP.seconds // 3600} hours apart: "
+                "reschedule that booking instead",
+                409,
+            )
+
+
 def reschedule(deps: TradeDeps, company_id: str, booking_id: str, start: datetime) -> Booking:
     _rate_limited(deps, company_id)
     booking, consignment = own_booking(deps, company_id, booking_id)
@@ -376,6 +393,7 @@ def reschedule(deps: TradeDeps, company_id: str, booking_id: str, start: datetim
     start = _bookable(deps, gate, start)
     if start == booking.slot_start:
         return booking
+    _one_trip_at_a_time(deps, booking.plate_text, booking.gate_id, booking.direction, start, booking.booking_id)
     try:
         moved = deps.store.move(
             booking,
