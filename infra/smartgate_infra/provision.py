@@ -81,6 +81,7 @@ class Provisioner:
             "AWS::IoT::Policy": self.iot_policy,
             "AWS::IoT::TopicRule": self.topic_rule,
             "AWS::Logs::LogGroup": self.log_group,
+            "AWS::SecretsManager::Secret": self.secret,
             "AWS::IAM::Role": self.role,
         }
 
@@ -379,6 +380,21 @@ class Provisioner:
                 logGroupName=r.physical_name, retentionInDays=int(r.properties["RetentionInDays"])
             )
         return True
+
+    def secret(self, r: Resource) -> bool:
+        """A secret with its SecretString; an existing one gets the template's value (a changed parameter)."""
+        sm = self.client("secretsmanager")
+        value = str(r.properties.get("SecretString", ""))
+        try:
+            current = sm.get_secret_value(SecretId=r.physical_name)["SecretString"]
+        except ClientError as err:
+            if err.response["Error"]["Code"] != "ResourceNotFoundException":
+                raise
+            sm.create_secret(Name=r.physical_name, SecretString=value, Description=r.properties.get("Description", ""))
+            return True
+        if current != value:
+            sm.put_secret_value(SecretId=r.physical_name, SecretString=value)
+        return False
 
     def role(self, r: Resource) -> bool:
         iam = self.client("iam")

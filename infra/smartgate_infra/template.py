@@ -154,6 +154,10 @@ _KINDS: dict[str, _Kind] = {
     "AWS::Logs::LogGroup": _Kind("LogGroupName", "{name}", {"Arn": _P + "logs:{region}:{account}:log-group:{name}:*"}),
     "AWS::IAM::Role": _Kind("RoleName", "{name}", {"Arn": _P + "iam::{account}:role/{name}"}),
     "AWS::IoT::Policy": _Kind("PolicyName", "{name}", {"Arn": _P + "iot:{region}:{account}:policy/{name}"}),
+    # Ref is the ARN; AWS appends a random suffix, the emulator too: functions are given the Name.
+    "AWS::SecretsManager::Secret": _Kind(
+        "Name", _P + "secretsmanager:{region}:{account}:secret:{name}", {"Id": "{name}"}
+    ),
     # Ids the service assigns ({id}): known once the resource exists (Template.load(bindings=...)).
     "AWS::Cognito::UserPool": _Kind(
         "UserPoolName",

@@ -3,14 +3,17 @@ change, expiry, other gate or unknown key refused."""
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from hypothesis import given
 from hypothesis import strategies as st
 
-from smartgate.adapters.passes import Ed25519PassVerifier, PassSigner, private_key, qr_version
+from smartgate.adapters.passes import Ed25519PassVerifier, PassSigner, private_key, public_keys_from, qr_version
 from smartgate.domain.passes import PREFIX, PassClaims, b45decode, b45encode, decode_token, encode_token
+from smartgate_infra.stack import load_template
 
 KEY = "kU5ATyWlL/WKw+EGUTnKtJBfyRDiPBzMkrWaSDtM+XI="
 OTHER = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
@@ -79,3 +82,34 @@ def test_base45_round_trips(data: bytes) -> None:
 
 def test_base45_is_the_rfc_9285_alphabet() -> None:
     assert b45encode(b"AB") == "BB8" and b45encode(b"Hello!!") == "%69 VD92EX0"
+
+
+def test_public_keys_are_read_as_lanes_are_given_them() -> None:
+    current, old = PassSigner("k2", private_key(KEY)), PassSigner("k1", private_key(OTHER))
+    text = ",".join(f"{s.key_id}={_raw(s)}" for s in (old, current))
+    verifier = Ed25519PassVerifier(public_keys_from(text))
+    token = current.issue(CLAIMS)
+    assert verifier.check(token, CLAIMS.gate_id, CLAIMS.direction, AT).valid
+    for bad in ("", "k1", "k1=", "=AAAA", "k1=" + base64.b64encode(b"short").decode()):
+        with pytest.raises(ValueError, match="pass public key"):
+            public_keys_from(bad)
+
+
+def test_only_the_api_function_can_read_the_pass_signing_key() -> None:
+    template = load_template()
+    for fn in template.of_type("AWS::Serverless::Function"):
+        env = (fn.properties.get("Environment") or {}).get("Variables") or {}
+        assert "PASS_SIGNING_KEY" not in env, fn.logical_id
+        if fn.logical_id == "ApiFunction":
+            assert env["PASS_SIGNING_SECRET"] and env["PASS_PUBLIC_KEYS"]
+        else:
+            assert "PASS_SIGNING_SECRET" not in env, fn.logical_id
+    [secret] = template.of_type("AWS::SecretsManager::Secret")
+    public = public_keys_from(str(template.parameters["PassPublicKeys"]))
+    signer = PassSigner(str(template.parameters["PassKeyId"]), private_key(str(secret.properties["SecretString"])))
+    assert Ed25519PassVerifier(public).check(signer.issue(CLAIMS), CLAIMS.gate_id, CLAIMS.direction, AT).valid
+
+
+def _raw(signer: PassSigner) -> str:
+    key = signer.public_keys()[signer.key_id]
+    return base64.b64encode(key.public_bytes(Encoding.Raw, PublicFormat.Raw)).decode()

@@ -37,6 +37,12 @@ class Settings(BaseModel):
     audit_retention_days: int = Field(1825, alias="AUDIT_RETENTION_DAYS", gt=0, le=3650)
     ruleset_cache_seconds: int = Field(60, alias="RULESET_CACHE_SECONDS", ge=0, le=3600)
     pass_signing_key: str | None = Field(None, alias="PASS_SIGNING_KEY", repr=False)
+    pass_signing_secret: str | None = Field(
+        None, alias="PASS_SIGNING_SECRET", description="Secrets Manager name or ARN of the pass signing key"
+    )
+    pass_public_keys: str | None = Field(
+        None, alias="PASS_PUBLIC_KEYS", description="key_id=base64 public key, comma-separated (rotation)"
+    )
     pass_key_id: str = Field("local-1", alias="PASS_KEY_ID")
     companies_table: str | None = Field(None, alias="COMPANIES_TABLE")
     fleet_table: str | None = Field(None, alias="FLEET_TABLE")

@@ -21,7 +21,7 @@ from smartgate.adapters.dynamodb import (
     DynamoPassageStore,
     DynamoRuleSetArchive,
 )
-from smartgate.adapters.passes import Ed25519PassVerifier, PassSigner, private_key
+from smartgate.adapters.passes import Ed25519PassVerifier, PassSigner, private_key, public_keys_from
 from smartgate.adapters.rulesets import DeployedRuleSets
 from smartgate.adapters.trade import DynamoTrade, OutboxNotifier, TradeTables
 from smartgate.config import settings
@@ -87,8 +87,27 @@ def rule_sets() -> DeployedRuleSets:
 
 @lru_cache(maxsize=1)
 def pass_signer() -> PassSigner:
+    """The key that signs passes: from Secrets Manager (deployed, and locally from the emulator's), or
+    PASS_SIGNING_KEY where a function is given the key itself (tools, tests)."""
     s = settings()
+    if s.pass_signing_secret:
+        from aws_lambda_powertools.utilities import parameters
+
+        seed = str(parameters.get_secret(s.pass_signing_secret, max_age=300)).strip()
+        return PassSigner(s.pass_key_id, private_key(seed))
     return PassSigner(s.pass_key_id, private_key(s.require("pass_signing_key")))
+
+
+def can_sign_passes() -> bool:
+    s = settings()
+    return bool(s.pass_signing_secret or s.pass_signing_key)
+
+
+def pass_verifier() -> Ed25519PassVerifier:
+    """What checks a pass shown at a lane: the public keys only (PASS_PUBLIC_KEYS), as a lane has them."""
+    s = settings()
+    keys = public_keys_from(s.pass_public_keys) if s.pass_public_keys else pass_signer().public_keys()
+    return Ed25519PassVerifier(keys)
 
 
 @lru_cache(maxsize=1)
@@ -99,7 +118,7 @@ def crossing_deps() -> CrossingDeps:
         rulesets=rule_sets(),
         bookings=bookings(),
         store=passages(),
-        passes=Ed25519PassVerifier(pass_signer().public_keys()),
+        passes=pass_verifier(),
         commands=IotCommandPublisher(s.aws_region, s.iot_data_endpoint),
         settle=SqsSettleScheduler(s.require("settle_queue_url"), s.aws_region),
         clock=SystemClock(),
@@ -150,7 +169,7 @@ def trade_deps() -> TradeDeps:
     return TradeDeps(
         store=store,
         gates=gates(),
-        passes=pass_signer() if s.pass_signing_key else None,
+        passes=pass_signer() if can_sign_passes() else None,
         notifier=OutboxNotifier(store, s.trader_topic_arn, s.aws_region),
         clock=SystemClock(),
         bookings_per_minute=s.bookings_per_minute,

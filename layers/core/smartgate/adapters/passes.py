@@ -23,6 +23,20 @@ def private_key(seed_b64: str) -> Ed25519PrivateKey:
     return Ed25519PrivateKey.from_private_bytes(seed)
 
 
+def public_keys_from(text: str) -> dict[str, Ed25519PublicKey]:
+    """``"key-1=<base64 32 bytes>,key-2=…"`` (what lanes and the ingest function are given) as keys by id."""
+    keys: dict[str, Ed25519PublicKey] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key_id, sep, value = item.partition("=")
+        raw = base64.b64decode(value.strip()) if sep else b""
+        if not key_id.strip() or len(raw) != 32:
+            raise ValueError(f"a pass public key is key_id=<base64 of 32 bytes>, got {item[:40]!r}")
+        keys[key_id.strip()] = Ed25519PublicKey.from_public_bytes(raw)
+    if not keys:
+        raise ValueError("no pass public key given")
+    return keys
+
+
 class PassSigner:
     def __init__(self, key_id: str, key: Ed25519PrivateKey) -> None:
         self.key_id = key_id

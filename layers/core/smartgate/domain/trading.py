@@ -522,7 +522,7 @@ def issue_pass(deps: TradeDeps, booking: Booking) -> tuple[str, datetime, dateti
     if booking.status not in (BookingStatus.BOOKED, BookingStatus.ARRIVED):
         raise TradeError("booking_id", f"booking {booking.booking_id} is {booking.status.value}; it has no pass", 409)
     if deps.passes is None:
-        raise RuntimeError("this function has no pass signing key (PASS_SIGNING_KEY)")
+        raise RuntimeError("this function has no pass signing key (PASS_SIGNING_SECRET or PASS_SIGNING_KEY)")
     nbf, exp = validity(booking.slot_start, booking.slot_end, deps.pass_grace)
     claims = PassClaims(
         booking_id=booking.booking_id,
