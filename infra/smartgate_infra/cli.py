@@ -102,6 +102,29 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return code
 
 
+def cmd_bench_api(args: argparse.Namespace) -> int:
+    from smartgate_infra.bench_api import run_bench_api
+
+    result: dict[str, str] = {}
+
+    def work(state: StackState) -> int:
+        result["line"], ok = run_bench_api(
+            state,
+            clients=args.clients,
+            companies=args.companies,
+            bookings=args.bookings,
+            windows=args.windows,
+            capacity=args.capacity,
+            seed=args.seed,
+            say=_progress,
+        )
+        return 0 if ok else 1
+
+    code = _with_stack(args, work)
+    print(result.get("line", "bookings_per_s=nan p99_ms=nan overbooked=-1"))  # read by tools
+    return code
+
+
 def _progress(*parts: object) -> None:
     print(*parts, file=sys.stderr, flush=True)
 
@@ -296,6 +319,17 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--trucks", type=int, default=200)
     bench.add_argument("--keep", action="store_true")
     bench.set_defaults(func=cmd_bench)
+    bench_api = sub.add_parser(
+        "bench-api", help="concurrent bookings through the REST API into windows that fill up; never overbooked?"
+    )
+    bench_api.add_argument("--clients", type=int, default=50, help="concurrent clients (threads), default 50")
+    bench_api.add_argument("--companies", type=int, default=50, help="trader companies, default 50")
+    bench_api.add_argument("--bookings", type=int, default=1200, help="booking attempts in all, default 1200")
+    bench_api.add_argument("--windows", type=int, default=40, help="15-minute windows to fill, default 40")
+    bench_api.add_argument("--capacity", type=int, default=10, help="capacity of each window, default 10")
+    bench_api.add_argument("--seed", type=int, help="seed of the clients' window choices (default: random)")
+    bench_api.add_argument("--keep", action="store_true")
+    bench_api.set_defaults(func=cmd_bench_api)
     sub.add_parser("seed", help="put the seed consignments and bookings into the running stack").set_defaults(
         func=cmd_seed
     )
