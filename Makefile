@@ -18,7 +18,8 @@ setup:
 demo: setup
 	$(VENV)/bin/smartgate demo
 
-test: setup
+test:
+	@infra/bootstrap.sh test
 	$(PY) -m pytest
 
 test-unit:

@@ -11,6 +11,7 @@ still fails goes to the function's DeadLetterQueue, so nothing is lost silently.
 
 from __future__ import annotations
 
+import collections
 import itertools
 import json
 import logging
@@ -211,8 +212,16 @@ class FunctionHost:
             return reply.get("result")
 
 
+class _Waiter:
+    def __init__(self) -> None:
+        self.ready = threading.Event()
+        self.host: FunctionHost | None = None
+
+
 class FunctionPool:
-    """A function's warm workers: an invocation takes an idle one, or starts one while under the limit."""
+    """A function's warm workers: an invocation takes an idle one, or starts one while under the limit;
+    beyond it, invocations wait in arrival order and a freed worker goes to the one waiting longest
+    (a newcomer never overtakes a waiting request, which would starve some of them)."""
 
     def __init__(self, spec: FunctionSpec, aws: LocalAws, log_dir: Path, limit: int | None = None) -> None:
         self.spec = spec
@@ -221,27 +230,35 @@ class FunctionPool:
         self.limit = max(1, limit if limit is not None else spec.concurrency)
         self.idle: list[FunctionHost] = []
         self.hosts: list[FunctionHost] = []
-        self.free = threading.Condition()
+        self.waiting: collections.deque[_Waiter] = collections.deque()
+        self.lock = threading.Lock()
 
     @property
     def log_path(self) -> Path:
         return self.log_dir / f"{self.spec.logical_id}.log"
 
     def _take(self) -> FunctionHost:
-        with self.free:
-            while True:
-                if self.idle:
-                    return self.idle.pop()
-                if len(self.hosts) < self.limit:
-                    host = FunctionHost(self.spec, self.aws, self.log_dir)
-                    self.hosts.append(host)
-                    return host
-                self.free.wait()
+        with self.lock:
+            if self.idle and not self.waiting:
+                return self.idle.pop()
+            if len(self.hosts) < self.limit:
+                host = FunctionHost(self.spec, self.aws, self.log_dir)
+                self.hosts.append(host)
+                return host
+            waiter = _Waiter()
+            self.waiting.append(waiter)
+        waiter.ready.wait()
+        assert waiter.host is not None
+        return waiter.host
 
     def _give_back(self, host: FunctionHost) -> None:
-        with self.free:
-            self.idle.append(host)
-            self.free.notify()
+        with self.lock:
+            if self.waiting:
+                waiter = self.waiting.popleft()
+                waiter.host = host
+                waiter.ready.set()
+            else:
+                self.idle.append(host)
 
     def warm(self) -> None:
         host = self._take()
@@ -258,7 +275,7 @@ class FunctionPool:
             self._give_back(host)
 
     def stop(self) -> None:
-        with self.free:
+        with self.lock:
             hosts, self.hosts, self.idle = list(self.hosts), [], []
         for host in hosts:
             host.stop()
