@@ -64,8 +64,8 @@ def unservable(tmp_path: Path, extra: str) -> Template:
 
 
 def test_a_resource_type_the_stack_cannot_create_is_named(tmp_path: Path) -> None:
-    template = unservable(tmp_path, "  Secret:\n    Type: AWS::SecretsManager::Secret\n    Properties: {}\n")
-    with pytest.raises(ProvisionError, match=r"Secret \(AWS::SecretsManager::Secret\)"):
+    template = unservable(tmp_path, "  Cluster:\n    Type: AWS::ECS::Cluster\n    Properties: {}\n")
+    with pytest.raises(ProvisionError, match=r"Cluster \(AWS::ECS::Cluster\)"):
         Provisioner(template, None, "http://127.0.0.1:1").check_supported()  # type: ignore[arg-type]
 
 
