@@ -10,20 +10,9 @@ from typing import Any
 from smartgate.domain.slots import WINDOW, window_start
 from smartgate.schemas import utc_now
 from smartgate_infra.api_client import ApiClient
+from smartgate_infra.declarations import RUBBER_LINE
 
-GOODS = [
-    {
-        "hs_code": "4001.22",
-        "description": "natural rubber, TSR 10",
-        "quantity": 18,
-        "unit": "pallet",
-        "net_kg": 20160,
-        "gross_kg": 20700,
-        "value": 35500,
-        "currency": "USD",
-        "origin": "VN",
-    }
-]
+GOODS = [RUBBER_LINE]
 
 
 @dataclass

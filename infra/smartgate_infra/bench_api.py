@@ -51,6 +51,7 @@ from smartgate.schemas import utc_now
 from smartgate.stats import percentile
 from smartgate_infra.api_client import ApiClient
 from smartgate_infra.client import StackClient
+from smartgate_infra.declarations import RUBBER_LINE
 from smartgate_infra.services import ServiceError
 from smartgate_infra.stack import StackState
 
@@ -64,19 +65,7 @@ FRONT = 3
 WARMUP_PER_CLIENT = 3
 PROBES = 3
 """Single bookings recorded to count DynamoDB requests (each accepted), plus one refused."""
-GOODS = [
-    {
-        "hs_code": "4001.22",
-        "description": "natural rubber, TSR 10",
-        "quantity": 18,
-        "unit": "pallet",
-        "net_kg": 20160,
-        "gross_kg": 20700,
-        "value": 35500,
-        "currency": "USD",
-        "origin": "VN",
-    }
-]
+GOODS = [RUBBER_LINE]
 DYNAMODB = "DynamoDB_20120810."
 API_AGENT = "aws-chalice"
 """In the user agent of the API function's requests (Chalice sets the ``exec-env``), not the others'."""

@@ -17,6 +17,19 @@ from smartgate.domain.plates import plate_key
 from smartgate.schemas import Booking, Consignment
 from smartgate_infra.template import Template
 
+RUBBER_LINE: dict[str, object] = {
+    "hs_code": "4001.22",
+    "description": "natural rubber, TSR 10",
+    "quantity": 18,
+    "unit": "pallet",
+    "net_kg": 20160,
+    "gross_kg": 20700,
+    "value": 35500,
+    "currency": "USD",
+    "origin": "VN",
+}
+"""A goods line as a trader declares it through the API (POST /consignments): clears GREEN with a driver."""
+
 PASS_GRACE = timedelta(hours=2)
 
 

@@ -15,22 +15,13 @@ from smartgate.domain.slots import window_start
 from smartgate.schemas import BarrierAction, utc_now
 from smartgate_infra.api_client import ApiClient, Reply
 from smartgate_infra.client import StackClient
+from smartgate_infra.declarations import RUBBER_LINE
 from smartgate_infra.demo import Lanes, signing_key
 from smartgate_infra.stack import StackState
 
 GATE, LANE, DIRECTION = "sandbox", "out-58", "VN_TO_CN"
 PLATE, TARE_KG = "24C-468.02", 15_000
-GOODS: dict[str, Any] = {
-    "hs_code": "4001.22",
-    "description": "natural rubber, TSR 10",
-    "quantity": 18,
-    "unit": "pallet",
-    "net_kg": 20_160,
-    "gross_kg": 20_700,
-    "value": 35_500,
-    "currency": "USD",
-    "origin": "VN",
-}
+GOODS: dict[str, Any] = RUBBER_LINE
 
 
 class DemoStepFailed(RuntimeError):
