@@ -255,6 +255,17 @@ def cmd_rejected(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_outbox(args: argparse.Namespace) -> int:
+    """What a company was told (the trader outbox), newest first, as the web app's Messages page shows it."""
+    from smartgate_infra.client import StackClient
+
+    notes, _ = StackClient(_running(args.state_dir)).trade.notifications(args.company, args.limit, None)
+    for note in notes:
+        print(f"{note.at:%Y-%m-%d %H:%M:%S}Z  {note.kind:12} {note.booking_id or '-':22} {note.subject}")
+    print(f"{len(notes)} notification(s) for {args.company}", file=sys.stderr)
+    return 0
+
+
 def cmd_invoke(args: argparse.Namespace) -> int:
     from smartgate_infra.functions import FunctionHost, FunctionSpec, InvocationError, LocalAws
 
@@ -350,6 +361,10 @@ def build_parser() -> argparse.ArgumentParser:
     rules.add_parser("list", help="the rule sets checked in and deployed").set_defaults(func=cmd_rules_list)
     rules.add_parser("facts", help="the facts rules can read, with their operators").set_defaults(func=cmd_rules_facts)
     sub.add_parser("rejected", help="list rejected lane messages with their reasons").set_defaults(func=cmd_rejected)
+    outbox = sub.add_parser("outbox", help="what a trading company was told (its notifications), newest first")
+    outbox.add_argument("company", help="company id, e.g. DEMO-3F9A1C (make demo prints one)")
+    outbox.add_argument("--limit", type=int, default=50)
+    outbox.set_defaults(func=cmd_outbox)
     invoke = sub.add_parser("invoke", help="invoke one function of template.yaml with an event file")
     invoke.add_argument("function", help="logical id in template.yaml, e.g. IngestDetectionsFunction")
     invoke.add_argument("event", help="event JSON file, e.g. events/iot/plate_read_ok.json")

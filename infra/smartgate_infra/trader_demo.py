@@ -136,4 +136,5 @@ def _run(state: StackState, client: StackClient, say: Any) -> bool:
     told = [n["kind"] for n in trader.get("/notifications", limit=20).body["items"]]
     say(f"   timeline: {' -> '.join(timeline)}; the trader was told: {', '.join(reversed(told))}")
     say(f"   the web app: {state.api_url}/trader/  (sign in as {username} / {client.LOCAL_PASSWORD})")
+    say(f"   the company's outbox: smartgate outbox {company_id}")
     return opened and timeline[-1:] == ["crossed"] and wrong.status == 422
