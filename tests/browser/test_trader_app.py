@@ -43,10 +43,17 @@ def pattern(message: str) -> re.Pattern[str]:
 
 
 def qr_token(png: bytes) -> str:
+    """The QR code in a screenshot, read as a lane scanner would: as captured, then enlarged (a phone
+    screen's code is some 5 px per module, scaled unevenly)."""
     image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE)
-    text, _, _ = cv2.QRCodeDetector().detectAndDecode(image)
-    assert text, "the QR code in the screenshot does not decode"
-    return str(text)
+    detector = cv2.QRCodeDetector()
+    for scale in (1, 2, 3):
+        big = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST) if scale > 1 else image
+        framed = cv2.copyMakeBorder(big, 40, 40, 40, 40, cv2.BORDER_CONSTANT, value=255)
+        text, _, _ = detector.detectAndDecode(framed)
+        if text:
+            return str(text)
+    raise AssertionError(f"the QR code in the screenshot ({image.shape[1]}x{image.shape[0]} px) does not decode")
 
 
 class Flow:

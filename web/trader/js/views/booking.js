@@ -8,6 +8,9 @@ import { formatDate, formatDateTime, formatTime, t } from "../i18n.js";
 import { statusChip } from "./bookings.js";
 
 const POLL_MS = 15_000;
+const QR_SCALE = 8; // the API's SVG: 8 units per module
+const MAX_QR_PX = 360;
+const MIN_MODULE_PX = 3;
 const FINAL = new Set(["CROSSED", "CANCELLED", "NO_SHOW", "REFUSED"]);
 
 function timelineList(entries, timeZone) {
@@ -37,6 +40,13 @@ async function passCard(b, g) {
   }
   const url = URL.createObjectURL(svg.blob);
   const image = h("img", { class: "qr", src: url, alt: t("pass.qr_alt", { plate: b.plate_text }), width: 300, height: 300 });
+  // whole screen pixels per module: a scanner reads sharp, even squares (the SVG is 8 units per module)
+  image.addEventListener("load", () => {
+    const modules = image.naturalWidth / QR_SCALE;
+    const room = Math.min(card.clientWidth - 24, MAX_QR_PX);
+    const size = Math.max(MIN_MODULE_PX, Math.floor(room / modules)) * modules;
+    image.style.width = image.style.height = `${size}px`;
+  });
   const download = h("button", { type: "button" }, t("pass.download"));
   download.addEventListener("click", async () => {
     const png = await api.passImage(b.booking_id, "png");
