@@ -166,4 +166,6 @@ def test_two_detections_racing_on_one_passage_lose_no_update(stack_client) -> No
     assert len(mine) == 1
     passage = mine[0]
     assert passage.detections.event_ids() == {d.event_id for d in detections}
-    assert passage.channel == Channel.GREEN and len(w.commands.sent) == 1
+    assert passage.channel == Channel.GREEN and len(w.commands.sent) == 1, (
+        passage.decision.reason() if passage.decision else passage.status
+    )
