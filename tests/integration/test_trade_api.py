@@ -3,6 +3,7 @@ refused naming the field with nothing stored; one company never sees or changes 
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -317,3 +318,22 @@ def test_the_openapi_document_is_public_and_valid(stack) -> None:  # type: ignor
     reply = ApiClient(stack.api_url).get("/openapi.json")
     assert reply.status == 200
     validate(reply.body)
+
+
+def test_a_booking_is_stored_and_told_once_through_the_outbox_and_the_trader_topic(stack_client, trader) -> None:  # type: ignore[no-untyped-def]
+    booking = trader.book(trader.declare("24C-357.91")["consignment_id"], future_window(45)).body
+    outbox = trader.api.get("/notifications", limit=50).body["items"]
+    assert [n["kind"] for n in outbox if n["booking_id"] == booking["booking_id"]] == ["booked"]
+    sent: list = []
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and not sent:
+        sent += [
+            m
+            for m in stack_client.tapped()
+            if m.get("Type") == "Notification"
+            and m.get("MessageAttributes", {}).get("company_id", {}).get("Value") == trader.company_id
+            and booking["booking_id"] in m["Message"]
+        ]
+        time.sleep(0.2)
+    assert len(sent) == 1 and sent[0]["MessageAttributes"]["kind"]["Value"] == "booked", sent
+    assert sent[0]["TopicArn"].endswith("-trader-notifications"), sent[0]["TopicArn"]

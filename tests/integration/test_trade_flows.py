@@ -32,7 +32,7 @@ def deps(stack_client) -> TradeDeps:  # type: ignore[no-untyped-def]
         store=store,
         gates=default_gates("local"),
         passes=None,
-        notifier=OutboxNotifier(store, None, "us-east-1"),
+        notifier=OutboxNotifier(store),
         clock=Clock(utc_now()),
     )
 

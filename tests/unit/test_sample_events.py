@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 from aws_lambda_powertools.utilities.parser import envelopes, models, parse
 
 from events import EVENTS_DIR, event_names, event_path, load_event
+from smartgate.adapters.trade import outbox_note
 from smartgate.domain.crossing import passage_id_for
 from smartgate.domain.events import passage_events
 from smartgate.domain.intake import RECEIVED_KEY, TOPIC_KEY, RejectedDetection, detection_from_rule_event
@@ -107,6 +108,7 @@ def test_every_sample_event_is_covered_by_a_test_here() -> None:
     assert set(event_names("iot")) == covered
     assert set(event_names()) - covered == {
         "dynamodb/passage_decided",
+        "dynamodb/outbox_notification_inserted",
         "eventbridge/clearance_decided_green",
         "eventbridge/clearance_decided_red",
         "eventbridge/shelf_life_alert",
@@ -477,3 +479,21 @@ def test_get_passage_sample_asks_for_the_stream_sample_passage() -> None:
     event = load_event("api/get_passage")
     assert event["pathParameters"] == {"passage_id": passage_id}
     assert event["path"] == f"/passages/{passage_id}"
+
+
+def test_outbox_sample_is_what_the_trader_notifications_function_reads(template: Template) -> None:
+    # Given a new outbox entry as the stream delivers it (NEW_IMAGE, as the table's StreamSpecification)
+    event = load_event("dynamodb/outbox_notification_inserted")
+    (raw,) = event["Records"]
+    spec = template.resources["OutboxTable"].properties["StreamSpecification"]
+    assert raw["eventName"] == "INSERT" and raw["dynamodb"]["StreamViewType"] == spec["StreamViewType"]
+    assert re.fullmatch(
+        r"arn:aws:dynamodb:[a-z0-9-]+:\d{12}:table/[A-Za-z0-9_.-]+-outbox/stream/[0-9T:.-]+", raw["eventSourceARN"]
+    )
+    # When the BatchProcessor's record is read as the function reads it
+    (record,) = list(DynamoDBStreamEvent(event).records)
+    assert record.dynamodb is not None and record.dynamodb.new_image is not None
+    note = outbox_note(record.dynamodb.new_image)
+    # Then it is the notification the outbox holds, under the key the adapter writes
+    assert note.kind == "booked" and note.company_id == raw["dynamodb"]["Keys"]["company_id"]["S"]
+    assert raw["dynamodb"]["Keys"]["sk"]["S"] == f"{note.at.isoformat()}#{note.notification_id}"

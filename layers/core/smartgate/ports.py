@@ -182,6 +182,7 @@ class TradeStore(Protocol):
         default_capacity: int,
         company_limit: int,
         entry: TimelineEntry,
+        note: Notification,
     ) -> None: ...
     def booked(self, booking_id: str) -> tuple[Booking, Consignment | None] | None: ...
     def company_bookings(

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 from functools import lru_cache
+from typing import Any
+
+import boto3
 
 from smartgate.adapters.aws import (
     EventBridgePublisher,
@@ -170,7 +173,7 @@ def trade_deps() -> TradeDeps:
         store=store,
         gates=gates(),
         passes=pass_signer() if can_sign_passes() else None,
-        notifier=OutboxNotifier(store, s.trader_topic_arn, s.aws_region),
+        notifier=OutboxNotifier(store),
         clock=SystemClock(),
         bookings_per_minute=s.bookings_per_minute,
         no_show_grace=timedelta(minutes=s.no_show_grace_minutes),
@@ -181,3 +184,10 @@ def trade_deps() -> TradeDeps:
 def users() -> CognitoUsers:
     s = settings()
     return CognitoUsers(s.require("user_pool_id"), s.require("user_pool_client_id"), s.aws_region)
+
+
+@lru_cache(maxsize=1)
+def trader_topic() -> tuple[Any, str]:
+    """(SNS client, topic ARN) the outbox stream sends trader notifications to."""
+    s = settings()
+    return boto3.client("sns", region_name=s.aws_region), s.require("trader_topic_arn")

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 from pynamodb.attributes import ListAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.connection import Connection
 from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
@@ -398,9 +397,10 @@ class DynamoTrade:
         default_capacity: int,
         company_limit: int,
         entry: TimelineEntry,
+        note: Notification,
     ) -> None:
-        """Book atomically: window, booking, company count, consignment and the timeline's first entry
-        together (one request), or Refused(reason)."""
+        """Book atomically: window, booking, company count, consignment, the timeline's first entry and
+        the trader's notification together (one request), or Refused(reason)."""
         c, k = self.companies, self.consignments
         tx = _Tx(self._tx())
         self._slot_increment(tx, booking, default_capacity)
@@ -422,6 +422,7 @@ class DynamoTrade:
             condition=k.consignment_id.exists() & (k.trader_id == booking.trader_id) & k.open_booking.does_not_exist(),
         )
         tx.save("timeline", self._timeline_row(booking.booking_id, entry, "booked"))
+        tx.save("outbox", self._outbox_row(note))
         tx.commit()
 
     def booking(self, booking_id: str) -> Booking | None:
@@ -557,13 +558,17 @@ class DynamoTrade:
         entries = [TimelineEntry.model_validate_json(r.body) for r in self.timeline.query(booking_id)]
         return sorted(entries, key=lambda e: (e.at, TIMELINE_ORDER.index(e.status)))
 
-    def notify(self, note: Notification) -> None:
-        self.outbox(
+    def _outbox_row(self, note: Notification) -> Any:
+        return self.outbox(
             note.company_id,
             f"{note.at.isoformat()}#{note.notification_id}",
             body=note.model_dump_json(),
             expires_at=note.at + timedelta(days=30),
-        ).save()
+        )
+
+    def notify(self, note: Notification) -> None:
+        """Into the company's outbox; its stream sends it on (PublishTraderNotificationsFunction)."""
+        self._outbox_row(note).save()
 
     def notifications(
         self, company_id: str, limit: int, cursor: dict[str, Any] | None
@@ -634,23 +639,32 @@ def _recent(times: Sequence[str], now: datetime) -> int:
 
 
 class OutboxNotifier:
-    """Traders are told twice: the company's outbox (the app and the CLI show it) and the trader topic, with a
-    ``company_id`` attribute that e-mail and SMS subscriptions filter on when deployed."""
+    """Traders are told through the company's outbox (the app and the CLI show it); the outbox table's
+    stream sends each new entry to the trader topic (``publish_note``), so a notification is sent if and
+    only if it was stored, also when it was written in a booking's transaction."""
 
-    def __init__(self, trade: DynamoTrade, topic_arn: str | None, region: str, client: Any = None) -> None:
+    def __init__(self, trade: DynamoTrade) -> None:
         self.trade = trade
-        self.topic_arn = topic_arn
-        self.client = client or (boto3.client("sns", region_name=region) if topic_arn else None)
 
     def notify(self, note: Notification) -> None:
         self.trade.notify(note)
-        if self.client is not None and self.topic_arn:
-            self.client.publish(
-                TopicArn=self.topic_arn,
-                Subject=note.subject[:100],
-                Message=note.body,
-                MessageAttributes={
-                    "company_id": {"DataType": "String", "StringValue": note.company_id},
-                    "kind": {"DataType": "String", "StringValue": note.kind},
-                },
-            )
+
+
+def outbox_note(new_image: dict[str, Any]) -> Notification:
+    """The notification in an outbox stream record's new image (DynamoDB JSON or plain)."""
+    body = new_image["body"]
+    return Notification.model_validate_json(body["S"] if isinstance(body, dict) else body)
+
+
+def publish_note(client: Any, topic_arn: str, note: Notification) -> None:
+    """To the trader topic, with ``company_id`` and ``kind`` attributes that e-mail and SMS subscriptions
+    filter on when deployed."""
+    client.publish(
+        TopicArn=topic_arn,
+        Subject=note.subject[:100],
+        Message=note.body,
+        MessageAttributes={
+            "company_id": {"DataType": "String", "StringValue": note.company_id},
+            "kind": {"DataType": "String", "StringValue": note.kind},
+        },
+    )

@@ -258,17 +258,28 @@ def _tell(
 ) -> None:
     """Tell the booking's company; a notification for an event has the event's id, so telling it again
     (a redelivered event) overwrites the same outbox entry."""
+    deps.notifier.notify(_note(deps, booking, kind, subject, body, event_id=event_id, at=at))
+
+
+def _note(
+    deps: TradeDeps,
+    booking: Booking,
+    kind: str,
+    subject: str,
+    body: str,
+    *,
+    event_id: str | None = None,
+    at: datetime | None = None,
+) -> Notification:
     at = at or deps.clock.now()
-    deps.notifier.notify(
-        Notification(
-            notification_id=f"N-{event_id}" if event_id else new_id("N", at),
-            company_id=booking.trader_id,
-            booking_id=booking.booking_id,
-            at=at,
-            kind=kind,
-            subject=subject,
-            body=body,
-        )
+    return Notification(
+        notification_id=f"N-{event_id}" if event_id else new_id("N", at),
+        company_id=booking.trader_id,
+        booking_id=booking.booking_id,
+        at=at,
+        kind=kind,
+        subject=subject,
+        body=body,
     )
 
 
@@ -315,17 +326,17 @@ def book(
         created_at=now,
     )
     limit = open_booking_limit(company.booking_limit, company.recent_no_shows)
-    try:
-        deps.store.book(booking, consignment, gate.slot_capacity, limit, _entry(deps, "booked"))
-    except Refused as err:
-        raise _refusal(err.reason, booking, company, limit) from err
-    _tell(
+    told = _note(  # written with the booking, in its transaction: booked and told, or neither
         deps,
         booking,
         "booked",
         f"Booked {booking.plate_text} at {gate.name}",
         f"Booking {booking.booking_id}: {_when(booking, gate)}, {booking.direction.value}.",
     )
+    try:
+        deps.store.book(booking, consignment, gate.slot_capacity, limit, _entry(deps, "booked"), told)
+    except Refused as err:
+        raise _refusal(err.reason, booking, company, limit) from err
     return booking
 
 
