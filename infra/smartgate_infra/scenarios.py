@@ -29,6 +29,11 @@ from smartgate_infra.stack import ROOT
 SCENARIOS = ROOT / "events" / "scenarios"
 GATE = "sandbox"
 WAIT = 20.0
+DEVICE_PACE_S = 0.25
+"""Between a scenario's detections, in the order it lists them: the plate camera, the pass kiosk and the
+scale are separate devices that report one after another. Sent in the same millisecond they are ingested
+in parallel, in any order, and a scenario's expectation (a forged pass caught before the barrier opens)
+would depend on which worker was quicker."""
 
 
 class _Spec(BaseModel):
@@ -231,7 +236,7 @@ class Runner:
             country = Country.CN if first and not first[0].isascii() else Country.VN
         sim = self.lanes.lane(GATE, s.lane)
         sent = self._detections(sim, s.detections, entry, country)
-        result = sim.send(sent, timeout=WAIT, plate=s.detections[0].get("plate", ""))
+        result = sim.send(sent, timeout=WAIT, plate=s.detections[0].get("plate", ""), pace_s=DEVICE_PACE_S)
         outcome = Outcome(s, latency_ms=result.latency_ms if result.command else None)
         if result.command is None:
             outcome.checks.append(Check("arrival", "a barrier command", result.error or "none", False))
@@ -247,7 +252,9 @@ class Runner:
             action = None
             if step.detections is not None:
                 more = self._detections(sim, step.detections, entry, country)
-                later = sim.send(more, timeout=5 if step.expect.barrier in (None, "none") else WAIT)
+                later = sim.send(
+                    more, timeout=5 if step.expect.barrier in (None, "none") else WAIT, pace_s=DEVICE_PACE_S
+                )
                 action = later.command.action.value if later.command else None
             elif step.redeliver:
                 for detection in sent:
