@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import count
 from typing import Any
 
@@ -127,6 +127,13 @@ def sign_in_and_book(page: Page, flow: Flow, stack, stack_client, lang: str) -> 
     return booking_id, trader.company_id
 
 
+def booking_slot(stack, stack_client, booking_id: str, company_id: str) -> datetime:  # type: ignore[no-untyped-def]
+    trader_api = ApiClient(
+        stack.api_url, stack_client.token_for(f"check-{company_id.lower()}", ["traders"], company_id)
+    )
+    return datetime.fromisoformat(trader_api.get(f"/bookings/{booking_id}").body["booking"]["slot_start"])
+
+
 def assert_lane_accepts(png: bytes, booking_id: str, company_id: str, stack, stack_client) -> None:  # type: ignore[no-untyped-def]
     token = qr_token(png)
     trader_api = ApiClient(
@@ -153,6 +160,19 @@ def test_a_trader_declares_books_and_carries_the_pass(lang, device, browser, sta
         booking_id, company_id = sign_in_and_book(page, flow, stack, stack_client, lang)
         assert_lane_accepts(page.locator("img.qr").screenshot(), booking_id, company_id, stack, stack_client)
         assert page.evaluate("() => document.documentElement.scrollWidth") <= DEVICES[device]["width"]
+        if device == "desktop":  # plans change: the booking moves to the next day, with a new pass
+            before = booking_slot(stack, stack_client, booking_id, company_id)
+            page.get_by_role("link", name=flow.m["booking.move"]).click()
+            expect(page.get_by_role("heading", name=flow.m["slots.move_title"])).to_be_visible()
+            flow.button("slots.later").click()
+            page.get_by_role("button", name=pattern(flow.m["slots.pick_label"])).first.click()
+            expect(page.get_by_text(pattern(flow.m["slots.moved"]))).to_be_visible()
+            page.wait_for_function(
+                "() => { const i = document.querySelector('img.qr'); return i && i.naturalWidth > 0; }"
+            )
+            flow.shot("5-moved")
+            assert booking_slot(stack, stack_client, booking_id, company_id) - before >= timedelta(hours=23)
+            assert_lane_accepts(page.locator("img.qr").screenshot(), booking_id, company_id, stack, stack_client)
         if device == "phone":  # where drivers wait the signal is poor: the pass opens offline
             page.wait_for_function("() => navigator.serviceWorker && navigator.serviceWorker.controller !== null")
             page.reload()

@@ -93,6 +93,8 @@ export const book = (consignmentId, windowStart, key) =>
   call("POST", "/bookings", { body: { consignment_id: consignmentId, window_start: windowStart }, idempotent: key });
 export const bookings = (cursor) => call("GET", "/bookings", { query: { limit: 50, cursor } });
 export const booking = (id) => call("GET", `/bookings/${encodeURIComponent(id)}`);
+export const reschedule = (id, windowStart) =>
+  call("POST", `/bookings/${encodeURIComponent(id)}/reschedule`, { body: { window_start: windowStart } });
 export const cancel = (id) => call("POST", `/bookings/${encodeURIComponent(id)}/cancel`);
 export const pass = (id) => call("GET", `/bookings/${encodeURIComponent(id)}/pass`);
 export const passImage = (id, kind) => call("GET", `/bookings/${encodeURIComponent(id)}/pass.${kind}`, { raw: true });

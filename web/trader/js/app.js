@@ -15,6 +15,7 @@ const ROUTES = [
   [/^#\/bookings$/, bookingsView, true],
   [/^#\/declare$/, declareView, true],
   [/^#\/slots\/([^/]+)$/, slotsView, true],
+  [/^#\/slots\/([^/]+)\/move\/([^/]+)$/, slotsView, true],
   [/^#\/booking\/([^/]+)$/, bookingView, true],
   [/^#\/notifications$/, notificationsView, true],
 ];

@@ -107,6 +107,12 @@ export async function bookingView(root, { go, params: [bookingId] }) {
   const updated = h("p", { class: "muted", "aria-live": "polite" });
   const cancel = h("button", { type: "button", class: "danger" }, t("booking.cancel"));
   cancel.hidden = b.status !== "BOOKED";
+  const move = h(
+    "a",
+    { class: "button", href: `#/slots/${encodeURIComponent(b.consignment_id)}/move/${encodeURIComponent(b.booking_id)}` },
+    t("booking.move"),
+  );
+  move.hidden = b.status !== "BOOKED" || !b.consignment_id;
   cancel.addEventListener("click", async () => {
     if (!confirm(t("booking.cancel_confirm"))) return;
     try {
@@ -134,7 +140,7 @@ export async function bookingView(root, { go, params: [bookingId] }) {
   if (b.status === "BOOKED" || b.status === "ARRIVED") root.append(await passCard(b, g));
   root.append(
     h("section", { class: "card" }, h("h2", {}, t("booking.timeline")), timeline, updated),
-    h("div", { class: "actions" }, h("a", { class: "button", href: "#/bookings" }, t("booking.back")), cancel),
+    h("div", { class: "actions" }, h("a", { class: "button", href: "#/bookings" }, t("booking.back")), move, cancel),
   );
 
   let status = b.status;
@@ -145,7 +151,7 @@ export async function bookingView(root, { go, params: [bookingId] }) {
       status = fresh.booking.status;
       chip.replaceChildren(statusChip(status));
       timeline.replaceChildren(timelineList(fresh.timeline || [], g.timezone));
-      cancel.hidden = status !== "BOOKED";
+      cancel.hidden = move.hidden = status !== "BOOKED";
       updated.textContent = t("booking.updated", { time: formatTime(new Date().toISOString(), g.timezone) });
     } catch {
       updated.textContent = t("booking.stale");

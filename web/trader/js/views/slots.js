@@ -1,5 +1,6 @@
 // Pick a crossing slot: one day of 15-minute windows at the declaration's gate, in the gate's time, with
-// free places shown; a full or past window cannot be picked. Booking is one request with its own key.
+// free places shown; a full or past window cannot be picked. Booking is one request with its own key;
+// with a booking id (#/slots/<consignment>/move/<booking>) the picked window moves that booking instead.
 
 import * as api from "../api.js";
 import { banner, h, problemText } from "../dom.js";
@@ -8,8 +9,12 @@ import { formatDay, formatNumber, formatTime, t } from "../i18n.js";
 
 /** Today's date (YYYY-MM-DD) at the gate, and a date moved by `days`. */
 export function gateToday(timeZone) {
+  return dayAt(new Date().toISOString(), timeZone);
+}
+
+function dayAt(iso, timeZone) {
   return new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit" }).format(
-    new Date(),
+    new Date(iso),
   );
 }
 
@@ -19,7 +24,7 @@ function shift(day, days) {
   return d.toISOString().slice(0, 10);
 }
 
-export async function slotsView(root, { go, params: [consignmentId] }) {
+export async function slotsView(root, { go, params: [consignmentId, movingId] }) {
   let c;
   try {
     c = await api.consignment(consignmentId);
@@ -30,6 +35,16 @@ export async function slotsView(root, { go, params: [consignmentId] }) {
   const g = await gate(c.gate_id);
   const today = gateToday(g.timezone);
   let day = today;
+  if (movingId) {
+    // a booking being moved: its own day first, where the nearest other windows are
+    try {
+      const moving = await api.booking(movingId);
+      const own = dayAt(moving.booking.slot_start, g.timezone);
+      if (own > today) day = own;
+    } catch {
+      /* today, then */
+    }
+  }
   const heading = h("h2", { class: "day" });
   const list = h("ul", { class: "slots", "aria-live": "polite" });
   const message = h("p", { class: "error", role: "alert", hidden: true });
@@ -91,8 +106,8 @@ export async function slotsView(root, { go, params: [consignmentId] }) {
     message.hidden = true;
     button.disabled = true;
     try {
-      const b = await api.book(c.consignment_id, w.start, key);
-      banner("slots.booked", "ok", { time });
+      const b = movingId ? await api.reschedule(movingId, w.start) : await api.book(c.consignment_id, w.start, key);
+      banner(movingId ? "slots.moved" : "slots.booked", "ok", { time });
       go(`#/booking/${encodeURIComponent(b.booking_id)}`);
     } catch (err) {
       message.textContent = problemText(err);
@@ -117,7 +132,7 @@ export async function slotsView(root, { go, params: [consignmentId] }) {
     }
   });
   root.append(
-    h("h1", {}, t("slots.title")),
+    h("h1", {}, t(movingId ? "slots.move_title" : "slots.title")),
     h(
       "div",
       { class: "card" },
