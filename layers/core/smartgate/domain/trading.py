@@ -246,21 +246,6 @@ def _entry(deps: TradeDeps, status: str, detail: str = "") -> TimelineEntry:
     return TimelineEntry(status=status, at=deps.clock.now(), detail=detail)  # type: ignore[arg-type]
 
 
-def _tell(
-    deps: TradeDeps,
-    booking: Booking,
-    kind: str,
-    subject: str,
-    body: str,
-    *,
-    event_id: str | None = None,
-    at: datetime | None = None,
-) -> None:
-    """Tell the booking's company; a notification for an event has the event's id, so telling it again
-    (a redelivered event) overwrites the same outbox entry."""
-    deps.notifier.notify(_note(deps, booking, kind, subject, body, event_id=event_id, at=at))
-
-
 def _note(
     deps: TradeDeps,
     booking: Booking,
@@ -271,6 +256,8 @@ def _note(
     event_id: str | None = None,
     at: datetime | None = None,
 ) -> Notification:
+    """What the booking's company is told (``deps.notifier.notify`` it); a notification for an event has the
+    event's id, so telling it again (a redelivered event) overwrites the same outbox entry."""
     at = at or deps.clock.now()
     return Notification(
         notification_id=f"N-{event_id}" if event_id else new_id("N", at),
@@ -377,7 +364,9 @@ def cancel(deps: TradeDeps, company_id: str, booking_id: str) -> Booking:
         ended = deps.store.end(booking, BookingStatus.CANCELLED, consignment, _entry(deps, "cancelled"))
     except Refused as err:
         raise TradeError("booking_id", f"booking {booking_id} changed meanwhile; read it again", 409) from err
-    _tell(deps, ended, "cancelled", f"Cancelled booking {booking_id}", f"{booking.plate_text}: the slot is freed.")
+    deps.notifier.notify(
+        _note(deps, ended, "cancelled", f"Cancelled booking {booking_id}", f"{booking.plate_text}: the slot is freed.")
+    )
     return ended
 
 
@@ -417,7 +406,9 @@ def reschedule(deps: TradeDeps, company_id: str, booking_id: str, start: datetim
         if err.reason == "window_full":
             raise TradeError("window_start", f"the window {start:%Y-%m-%d %H:%M}Z is full; pick another", 409) from err
         raise TradeError("booking_id", f"booking {booking_id} changed meanwhile; read it again", 409) from err
-    _tell(deps, moved, "rescheduled", f"Rescheduled booking {booking_id}", f"New slot: {_when(moved, gate)}.")
+    deps.notifier.notify(
+        _note(deps, moved, "rescheduled", f"Rescheduled booking {booking_id}", f"New slot: {_when(moved, gate)}.")
+    )
     return moved
 
 
@@ -498,12 +489,14 @@ def _place(
             if err.reason == "window_full":
                 continue
             return None  # changed meanwhile (cancelled by its trader): nothing to move
-        _tell(
-            deps,
-            moved,
-            "moved",
-            f"Your slot moved: booking {booking.booking_id}",
-            f"The gate's capacity dropped; new slot {_when(moved, gate)}.",
+        deps.notifier.notify(
+            _note(
+                deps,
+                moved,
+                "moved",
+                f"Your slot moved: booking {booking.booking_id}",
+                f"The gate's capacity dropped; new slot {_when(moved, gate)}.",
+            )
         )
         return target
     try:
@@ -515,12 +508,14 @@ def _place(
         )
     except Refused:
         return None
-    _tell(
-        deps,
-        ended,
-        "cancelled",
-        f"Booking {booking.booking_id} cancelled by the gate",
-        "The gate's capacity dropped and no window in the next two days had room; please book again.",
+    deps.notifier.notify(
+        _note(
+            deps,
+            ended,
+            "cancelled",
+            f"Booking {booking.booking_id} cancelled by the gate",
+            "The gate's capacity dropped and no window in the next two days had room; please book again.",
+        )
     )
     return None
 
@@ -606,14 +601,16 @@ def passage_changed(deps: TradeDeps, event: PassageStateChanged) -> str | None:
             f"{event.passage_id}-arrived",
         )
         if deps.store.arrive(booking, consignment):
-            _tell(
-                deps,
-                booking,
-                "arrived",
-                f"{booking.plate_text} {_TOLD['arrived']}",
-                f"Booking {booking.booking_id} at {event.gate_id}, lane {event.lane_id}.",
-                event_id=f"{event.passage_id}-arrived",
-                at=event.at,
+            deps.notifier.notify(
+                _note(
+                    deps,
+                    booking,
+                    "arrived",
+                    f"{booking.plate_text} {_TOLD['arrived']}",
+                    f"Booking {booking.booking_id} at {event.gate_id}, lane {event.lane_id}.",
+                    event_id=f"{event.passage_id}-arrived",
+                    at=event.at,
+                )
             )
         booking = booking.model_copy(update={"status": BookingStatus.ARRIVED})
         if shown == "arrived":
@@ -632,14 +629,16 @@ def passage_changed(deps: TradeDeps, event: PassageStateChanged) -> str | None:
         earlier = [s for s, rank in _RANK.items() if rank < _RANK[new_status]]
         deps.store.set_status(booking, new_status, consignment, earlier)  # events may come out of order: forward
     if new_status is None or new_status != booking.status:
-        _tell(
-            deps,
-            booking,
-            shown,
-            f"{booking.plate_text} {_TOLD[shown]}",
-            f"Booking {booking.booking_id} at {event.gate_id}: {_TOLD[shown]}. {event.reason}".strip(),
-            event_id=event.event_id,
-            at=event.at,
+        deps.notifier.notify(
+            _note(
+                deps,
+                booking,
+                shown,
+                f"{booking.plate_text} {_TOLD[shown]}",
+                f"Booking {booking.booking_id} at {event.gate_id}: {_TOLD[shown]}. {event.reason}".strip(),
+                event_id=event.event_id,
+                at=event.at,
+            )
         )
     return shown
 
@@ -658,13 +657,15 @@ def sweep_no_shows(deps: TradeDeps) -> list[str]:
         except Refused:
             continue  # arrived or cancelled meanwhile
         window = _when(found[0], deps.gates.gates.get(booking.gate_id))
-        _tell(
-            deps,
-            found[0],
-            "no_show",
-            f"No-show: booking {booking.booking_id}",
-            f"{booking.plate_text} did not come in its window {window}; a no-show lowers your company's "
-            f"open-booking limit for 30 days.",
+        deps.notifier.notify(
+            _note(
+                deps,
+                found[0],
+                "no_show",
+                f"No-show: booking {booking.booking_id}",
+                f"{booking.plate_text} did not come in its window {window}; a no-show lowers your company's "
+                f"open-booking limit for 30 days.",
+            )
         )
         done.append(booking.booking_id)
     return done
