@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -98,3 +99,50 @@ def test_a_redelivered_passage_event_changes_nothing_more(stack, stack_client, d
     assert passage_changed(deps, departed) == "crossed"  # out of order: the later event first
     assert passage_changed(deps, released) == "cleared"
     assert trader.api.get(f"/bookings/{booking['booking_id']}").body["booking"]["status"] == "CROSSED"
+
+
+def test_two_first_events_racing_record_one_arrival(stack, stack_client, deps) -> None:  # type: ignore[no-untyped-def]
+    # Given a booked truck whose passage's first two changes reach the tracker at the same moment
+    trader = new_trader(stack, stack_client, prefix="RC")
+    booking = trader.book(trader.declare("24C-935.79")["consignment_id"], window_start(utc_now())).body
+    now = utc_now()
+    decided = PassageStateChanged(
+        event_id="evt-rc-held",
+        passage_id="psg-rc-1",
+        gate_id="sandbox",
+        lane_id="out-41",
+        booking_id=booking["booking_id"],
+        from_status=PassageStatus.OPEN,
+        to_status=PassageStatus.HELD,
+        reason="document check",
+        actor="rules",
+        at=now,
+    )
+    released = decided.model_copy(
+        update={
+            "event_id": "evt-rc-rel",
+            "from_status": PassageStatus.HELD,
+            "to_status": PassageStatus.RELEASED,
+            "at": now + timedelta(seconds=2),
+        }
+    )
+    start = threading.Barrier(2)
+
+    def deliver(event: PassageStateChanged) -> None:
+        start.wait()
+        passage_changed(deps, event)
+
+    threads = [threading.Thread(target=deliver, args=(e,)) for e in (decided, released)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    # Then the truck arrived once: one timeline entry, one notification, the open booking counted down once
+    timeline = [e["status"] for e in trader.api.get(f"/bookings/{booking['booking_id']}/timeline").body]
+    assert timeline.count("arrived") == 1 and timeline[0] == "booked", timeline
+    assert {"held", "cleared"} <= set(timeline)
+    kinds = [
+        n["kind"] for n in trader.api.get("/notifications").body["items"] if n["booking_id"] == booking["booking_id"]
+    ]
+    assert kinds.count("arrived") == 1, kinds
+    assert stack_client.trade.company(trader.company_id).open_bookings == 0

@@ -191,7 +191,14 @@ class TradeStore(Protocol):
     def end(
         self, booking: Booking, status: BookingStatus, consignment: Consignment | None, entry: TimelineEntry
     ) -> Booking: ...
-    def arrive(self, booking: Booking, consignment: Consignment | None) -> bool: ...
+    def arrive(
+        self,
+        booking: Booking,
+        consignment: Consignment | None,
+        entry: TimelineEntry,
+        event_id: str,
+        note: Notification,
+    ) -> bool: ...
     def move(
         self,
         booking: Booking,

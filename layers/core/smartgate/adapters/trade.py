@@ -464,9 +464,18 @@ class DynamoTrade:
         tx.commit()
         return ended
 
-    def arrive(self, booking: Booking, consignment: Consignment | None) -> bool:
-        """The booked vehicle came: the booking is used (ARRIVED) and no longer counts as open. False when
-        it was not BOOKED (told already, or cancelled)."""
+    def arrive(
+        self,
+        booking: Booking,
+        consignment: Consignment | None,
+        entry: TimelineEntry,
+        event_id: str,
+        note: Notification,
+    ) -> bool:
+        """The booked vehicle came: the booking is used (ARRIVED), no longer counts as open, its timeline
+        says so and its trader is told — all in one transaction, so of two events racing to be the first
+        sign of the vehicle exactly one writes them. False when it was not BOOKED (told already, or
+        cancelled)."""
         arrived = booking.model_copy(update={"status": BookingStatus.ARRIVED})
         c = self.companies
         tx = _Tx(self._tx())
@@ -481,6 +490,8 @@ class DynamoTrade:
             actions=[c.open_bookings.set(c.open_bookings - 1)],
             condition=c.open_bookings > 0,
         )
+        tx.save("timeline", self._timeline_row(booking.booking_id, entry, event_id))
+        tx.save("outbox", self._outbox_row(note))
         try:
             tx.commit()
         except Refused as err:
@@ -488,7 +499,20 @@ class DynamoTrade:
                 return False
             if err.reason != "company":
                 raise
-            self._booking_row(arrived, consignment).save()  # a booking of no registered company (seeded)
+            tx = _Tx(self._tx())  # a booking of no registered company (seeded): the same, uncounted
+            tx.save(
+                "not_booked",
+                self._booking_row(arrived, consignment),
+                condition=self.bookings.status == BookingStatus.BOOKED,
+            )
+            tx.save("timeline", self._timeline_row(booking.booking_id, entry, event_id))
+            tx.save("outbox", self._outbox_row(note))
+            try:
+                tx.commit()
+            except Refused as again:
+                if again.reason == "not_booked":
+                    return False
+                raise
         return True
 
     def move(

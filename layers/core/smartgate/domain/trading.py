@@ -595,23 +595,21 @@ def passage_changed(deps: TradeDeps, event: PassageStateChanged) -> str | None:
     if event.to_status == PassageStatus.DEPARTED and event.from_status != PassageStatus.RELEASED:
         return None  # turned back, not crossed
     if booking.status == BookingStatus.BOOKED:  # the first sign of the vehicle (it may come decided already)
-        deps.store.add_timeline(
-            booking.booking_id,
+        deps.store.arrive(
+            booking,
+            consignment,
             TimelineEntry(status="arrived", at=event.at, detail=f"lane {event.lane_id}"),
             f"{event.passage_id}-arrived",
+            _note(
+                deps,
+                booking,
+                "arrived",
+                f"{booking.plate_text} {_TOLD['arrived']}",
+                f"Booking {booking.booking_id} at {event.gate_id}, lane {event.lane_id}.",
+                event_id=f"{event.passage_id}-arrived",
+                at=event.at,
+            ),
         )
-        if deps.store.arrive(booking, consignment):
-            deps.notifier.notify(
-                _note(
-                    deps,
-                    booking,
-                    "arrived",
-                    f"{booking.plate_text} {_TOLD['arrived']}",
-                    f"Booking {booking.booking_id} at {event.gate_id}, lane {event.lane_id}.",
-                    event_id=f"{event.passage_id}-arrived",
-                    at=event.at,
-                )
-            )
         booking = booking.model_copy(update={"status": BookingStatus.ARRIVED})
         if shown == "arrived":
             return shown
