@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import pytest
-from trade_helpers import new_trader
+from trade_helpers import future_window, new_trader
 
 from smartgate.adapters.trade import OutboxNotifier
 from smartgate.domain.gates import default_gates
@@ -104,7 +104,7 @@ def test_a_redelivered_passage_event_changes_nothing_more(stack, stack_client, d
 def test_two_first_events_racing_record_one_arrival(stack, stack_client, deps) -> None:  # type: ignore[no-untyped-def]
     # Given a booked truck whose passage's first two changes reach the tracker at the same moment
     trader = new_trader(stack, stack_client, prefix="RC")
-    booking = trader.book(trader.declare("24C-935.79")["consignment_id"], window_start(utc_now())).body
+    booking = trader.book(trader.declare("24C-935.79")["consignment_id"], future_window(46)).body
     now = utc_now()
     decided = PassageStateChanged(
         event_id="evt-rc-held",

@@ -21,6 +21,7 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from smartgate.adapters.dynamodb import _bind, _metered, _Table
+from smartgate.adapters.dynamodb import _BookingItem as _LaneBookingItem
 from smartgate.domain.matching import fold_plate
 from smartgate.domain.plates import plate_key
 from smartgate.domain.slots import WINDOW, WindowState
@@ -59,16 +60,9 @@ class _SlotItem(Model):
     booked = NumberAttribute(null=True)
 
 
-class _BookingItem(Model):
-    """The same table as smartgate.adapters.dynamodb's bookings, with the trade side's attributes."""
-
-    class PlateIndex(GlobalSecondaryIndex["_BookingItem"]):
-        class Meta:
-            index_name = "by_plate"
-            projection = AllProjection()
-
-        plate_fold = UnicodeAttribute(hash_key=True)
-        gate_id = UnicodeAttribute(range_key=True)
+class _BookingItem(_LaneBookingItem):
+    """The bookings table as the trade side writes it: the lane side's item (smartgate.adapters.dynamodb,
+    with its plate index) and the attributes and indexes of companies, windows and statuses."""
 
     class CompanyIndex(GlobalSecondaryIndex["_BookingItem"]):
         class Meta:
@@ -94,18 +88,9 @@ class _BookingItem(Model):
         status = UnicodeAttribute(hash_key=True)
         slot_start = UnicodeAttribute(range_key=True)
 
-    booking_id = UnicodeAttribute(hash_key=True)
-    plate_fold = UnicodeAttribute()
-    plate_key = UnicodeAttribute()
-    gate_id = UnicodeAttribute()
-    status = UnicodeAttribute()
-    slot_start = UnicodeAttribute()
     company_id = UnicodeAttribute(null=True)
     window_id = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute(null=True)
-    body = UnicodeAttribute()
-    consignment = UnicodeAttribute(null=True)
-    expires_at = TTLAttribute(null=True)
 
 
 class _ConsignmentItem(Model):
