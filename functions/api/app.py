@@ -9,7 +9,7 @@ signed-in token, never from the request.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from chalice import Chalice
@@ -19,10 +19,22 @@ from smartgate import wiring
 from smartgate.adapters.cognito import SignInRefused
 from smartgate.adapters.passes import qr
 from smartgate.api.http import ApiProblem, Caller, Query, decode_cursor, encode_cursor, field_problem
-from smartgate.domain import trading
+from smartgate.config import settings
+from smartgate.domain import devices, duty, trading
 from smartgate.domain.lab import PassageNotFound, queues, record_result, take_sample
+from smartgate.domain.officers import ActionRefused, ActionRequest, Officer
 from smartgate.domain.passages import IllegalTransition, PassageError
-from smartgate.schemas import Booking, Consignment, Direction, LabResult, LabSample, Passage, utc_now
+from smartgate.schemas import (
+    AuditEntry,
+    Booking,
+    Consignment,
+    Direction,
+    LabResult,
+    LabSample,
+    Passage,
+    PassageStatus,
+    utc_now,
+)
 from smartgate.schemas.api import (
     BookingIn,
     BookingView,
@@ -49,6 +61,19 @@ from smartgate.schemas.api import (
     UserOut,
     Vehicle,
     VehicleIn,
+)
+from smartgate.schemas.officers import (
+    ActionIn,
+    ActionOut,
+    DeviceIn,
+    DeviceOut,
+    EvidenceImage,
+    LaneView,
+    OfficerAlert,
+    OfficerDevice,
+    OfficerIn,
+    OfficerMe,
+    OfficerOut,
 )
 
 app = Chalice(app_name="smartgate-api")
@@ -636,3 +661,288 @@ def _queue_row(p: Passage) -> dict[str, Any]:
         "since": p.status_at.isoformat(),
         "reason": p.status_reason,
     }
+
+
+# --------------------------------------------------------------------------- officers: alerts, devices, actions
+
+OFFICERS = ("officers",)
+HEARTBEAT_FRESH = timedelta(seconds=60)
+
+
+def _officer(req: Request) -> Officer:
+    who = req.who
+    return Officer.from_groups(who.username, who.roles, who.gates, who.locale)
+
+
+def _gate(gate_id: str, officer: Officer | None = None, field: str = "path.gate_id") -> str:
+    if gate_id not in wiring.gates().gates:
+        raise field_problem(field, f"gate {gate_id} not found (gates: {', '.join(wiring.gates().gate_ids())})", 404)
+    if officer is not None and not officer.serves(gate_id):
+        raise field_problem(field, f"you do not serve gate {gate_id}", 403)
+    return gate_id
+
+
+def _passage(passage_id: str) -> Passage:
+    passage = wiring.passages().get(passage_id)
+    if passage is None:
+        raise field_problem("path.passage_id", f"passage {passage_id} not found", 404)
+    return passage
+
+
+@api.route(
+    "/alerts",
+    "GET",
+    summary="A gate's officer alerts, newest first, with where each was delivered (the outbox)",
+    tag="officers",
+    response=Page[OfficerAlert],
+    roles=(*GATE, "supervisor"),
+    query=(Query("gate_id", str, required=True, description="the gate"), *PAGING),
+    errors=(403, 404),
+)
+def list_alerts(req: Request) -> Page[OfficerAlert]:
+    gate_id = _gate(req.query["gate_id"], None if req.who.is_("operators") else _officer(req), "query.gate_id")
+    items, last = wiring.alerts().for_gate(gate_id, *_page(req))
+    return Page[OfficerAlert](items=items, next=encode_cursor(last))
+
+
+@api.route(
+    "/alerts/{alert_id}/ack",
+    "POST",
+    summary="Acknowledge an alert: its escalation stops",
+    tag="officers",
+    response=OfficerAlert,
+    roles=OFFICERS,
+    errors=(403, 404),
+)
+def ack_alert(req: Request) -> OfficerAlert:
+    officer = _officer(req)
+    alert = wiring.alerts().get(req.path["alert_id"])
+    if alert is None:
+        raise field_problem("path.alert_id", f"alert {req.path['alert_id']} not found", 404)
+    _gate(alert.gate_id, officer, "path.alert_id")
+    done = duty.acknowledge(wiring.alerts(), alert.alert_id, officer, utc_now())
+    assert done is not None
+    return done
+
+
+def _device_out(d: OfficerDevice) -> DeviceOut:
+    return DeviceOut(
+        device_id=d.device_id,
+        kind=d.kind,
+        label=d.label,
+        address=d.masked(),
+        subscriptions=len(d.subscriptions),
+        created_at=d.created_at,
+    )
+
+
+@api.route(
+    "/officers/me",
+    "GET",
+    summary="The signed-in officer: roles, gates, language, devices",
+    tag="officers",
+    response=OfficerMe,
+    roles=OFFICERS,
+)
+def officer_me(req: Request) -> OfficerMe:
+    officer = _officer(req)
+    return OfficerMe(
+        username=officer.username,
+        roles=sorted(officer.roles),
+        gates=sorted(officer.gates),
+        locale=officer.locale,  # type: ignore[arg-type]
+        devices=[_device_out(d) for d in wiring.devices().of(officer.username)],
+    )
+
+
+@api.route(
+    "/officers/me/devices",
+    "POST",
+    summary="Register a device for alerts: push (FCM / APNs platform endpoint), SMS or e-mail",
+    tag="officers",
+    request=DeviceIn,
+    response=DeviceOut,
+    status=201,
+    also=(200,),
+    roles=OFFICERS,
+    errors=(403, 422),
+)
+def register_device(req: Request) -> Answer:
+    officer = _officer(req)
+    body: DeviceIn = req.body
+    try:
+        device, created = devices.register(officer, body, _device_settings())
+    except devices.DeviceRefused as err:
+        raise field_problem(err.field, err.message) from err
+    return Answer(_device_out(device), status=201 if created else 200)
+
+
+def _device_settings() -> devices.DeviceSettings:
+    s = settings()
+    return devices.DeviceSettings(
+        sns=wiring.sns_alerts(),
+        store=wiring.devices(),
+        topic_for=wiring.alert_topic,
+        gate_ids=tuple(wiring.gates().gate_ids()),
+        applications={"fcm": s.fcm_application_arn, "apns": s.apns_application_arn},
+    )
+
+
+@api.route(
+    "/officers/me/devices/{device_id}",
+    "DELETE",
+    summary="Remove a device: its subscriptions and push endpoint go too",
+    tag="officers",
+    roles=OFFICERS,
+    errors=(404,),
+)
+def remove_device(req: Request) -> dict[str, Any]:
+    officer = _officer(req)
+    if not devices.remove(officer, req.path["device_id"], _device_settings()):
+        raise field_problem("path.device_id", f"no device {req.path['device_id']}", 404)
+    return {"removed": req.path["device_id"]}
+
+
+@api.route(
+    "/officers",
+    "POST",
+    summary="Create an officer account (temporary password) with a role and the gates they serve",
+    tag="officers",
+    request=OfficerIn,
+    response=OfficerOut,
+    status=201,
+    roles=("operators", "supervisor"),
+    errors=(404, 409),
+)
+def create_officer(req: Request) -> OfficerOut:
+    body: OfficerIn = req.body
+    gates = ["*"] if "*" in body.gates else [_gate(g, None, f"body.gates.{i}") for i, g in enumerate(body.gates)]
+    password = wiring.users().create_officer(body.username, body.role.value, ",".join(gates), body.locale)
+    if password is None:
+        raise field_problem("body.username", f"{body.username} is taken", 409)
+    return OfficerOut(username=body.username, role=body.role, gates=gates, temporary_password=password)
+
+
+@api.route(
+    "/passages/{passage_id}/actions",
+    "POST",
+    summary="An officer's action: release, hold, inspect, sample, correct_plate (reason mandatory; audited)",
+    tag="officers",
+    request=ActionIn,
+    response=ActionOut,
+    roles=(),  # every attempt is audited, so the role check is the action's own (a refusal is on the record)
+    idempotent=True,
+    errors=(403, 404, 409, 422),
+)
+def passage_action(req: Request) -> ActionOut:
+    body: ActionIn = req.body
+    request = ActionRequest(
+        action=body.action,
+        reason=body.reason,
+        version=body.version,
+        plate=body.plate,
+        country=body.country,
+        sample_id=body.sample_id,
+        tests=tuple(body.tests),
+    )
+    try:
+        result = duty.act(req.path["passage_id"], request, _officer(req), wiring.action_deps())
+    except duty.PassageMissing as err:
+        raise field_problem("path.passage_id", str(err), 404) from err
+    except ActionRefused as err:
+        raise field_problem(err.field, err.message, err.status) from err
+    return ActionOut(
+        passage_id=result.passage.passage_id,
+        action=body.action,
+        status=result.passage.status.value,
+        version=result.passage.version,
+        command_id=result.command_id,
+    )
+
+
+@api.route(
+    "/passages/{passage_id}/evidence",
+    "GET",
+    summary="The passage's evidence images (presigned URLs, a few minutes); every read is recorded",
+    tag="officers",
+    response=list[EvidenceImage],
+    roles=(*GATE, "lab"),
+    errors=(404,),
+)
+def passage_evidence(req: Request) -> list[EvidenceImage]:
+    passage = _passage(req.path["passage_id"])
+    wiring.trade_store().log_access(f"passage#{passage.passage_id}", req.who.username, "evidence images", utc_now())
+    store = wiring.evidence()
+    images = [
+        EvidenceImage(
+            kind="plate",
+            event_id=p.event_id,
+            text=p.plate_text,
+            camera=p.camera.value,
+            captured_at=p.captured_at,
+            url=store.url(p.crop_key),
+        )
+        for p in passage.detections.plates
+        if p.crop_key
+    ]
+    images += [
+        EvidenceImage(
+            kind="container",
+            event_id=c.event_id,
+            text=c.container_no,
+            camera=None,
+            captured_at=c.captured_at,
+            url=store.url(c.crop_key),
+        )
+        for c in passage.detections.containers
+        if c.crop_key
+    ]
+    return images
+
+
+@api.route(
+    "/passages/{passage_id}/audit",
+    "GET",
+    summary="The passage's audit entries: decisions, state changes, lab steps, officers' attempts",
+    tag="officers",
+    response=list[AuditEntry],
+    roles=(*GATE, "supervisor"),
+    errors=(404,),
+)
+def passage_audit(req: Request) -> list[AuditEntry]:
+    passage = _passage(req.path["passage_id"])
+    return sorted(wiring.audit().for_passage(passage.passage_id), key=lambda e: e.seq)
+
+
+@api.route(
+    "/gates/{gate_id}/lanes",
+    "GET",
+    summary="Each lane now: its newest vehicle, channel, barrier, health, online or not",
+    tag="officers",
+    response=list[LaneView],
+    roles=(*GATE, "lab"),
+    errors=(404,),
+)
+def gate_lanes(req: Request) -> list[LaneView]:
+    gate_id = _gate(req.path["gate_id"])
+    now = utc_now()
+    views = []
+    for lane_id, lane in wiring.gates().gates[gate_id].lanes.items():
+        health = wiring.lane_health().last(gate_id, lane_id)
+        newest = wiring.passages().lane(gate_id, lane_id).newest
+        passage = wiring.passages().get(newest.passage_id) if newest else None
+        views.append(
+            LaneView(
+                lane_id=lane_id,
+                direction=lane.direction.value,
+                online=health is not None and health.online and now - health.at <= HEARTBEAT_FRESH,
+                health=health.model_dump(mode="json", exclude={"schema_version"}) if health else None,
+                barrier="open" if passage is not None and passage.status == PassageStatus.RELEASED else "closed",
+                passage_id=passage.passage_id if passage else None,
+                plate_text=passage.plate_text if passage else None,
+                channel=passage.channel.value if passage and passage.channel else None,
+                status=passage.status.value if passage else None,
+                since=passage.status_at if passage else None,
+            )
+        )
+    return views

@@ -1,7 +1,9 @@
-"""Bus -> officers: a YELLOW or RED clearance, a tightened decision or a shelf-life alert is pushed to them.
+"""Bus -> officers: a YELLOW or RED decision, a tightened one, perishables near their deadline or a lab
+result becomes one officer alert, pushed to the gate's topic for its severity in vi / zh / en.
 
-The EventBridge rules in template.yaml already filter; the handler re-checks, so a widened rule
-cannot page officers for GREEN trucks.
+The EventBridge rules in template.yaml filter; ``raise_alert`` decides again (a widened rule cannot page
+officers for GREEN trucks) and stores the alert under an id stable per cause, so a redelivered event pages
+nobody twice. The alert table is the outbox the console and ``smartgate alerts`` show.
 """
 
 from __future__ import annotations
@@ -11,41 +13,33 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from smartgate import wiring
+from smartgate.domain.duty import raise_alert
 from smartgate.observability import logger, metrics, tracer
-from smartgate.schemas import Channel, ClearanceDecided, ShelfLifeAlert, schema_name
+from smartgate.schemas import ClearanceDecided, LabResultPosted, ShelfLifeAlert, schema_name
+
+EVENTS = {schema_name(m): m for m in (ClearanceDecided, ShelfLifeAlert, LabResultPosted)}
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    kind = event.get("detail-type")
-    if kind == schema_name(ShelfLifeAlert):
-        alert = ShelfLifeAlert.model_validate(event["detail"])
-        subject = (
-            f"Perishable goods: {alert.hours_left:.0f} h to shelf-life deadline, passage {alert.passage_id} "
-            f"at {alert.gate_id} ({alert.status.value})"
-        )
-        wiring.officer_notifier().notify(subject, alert, {"kind": "shelf_life", "gate_id": alert.gate_id})
-        logger.info("officers notified", passage_id=alert.passage_id, kind="shelf_life")
-        return {"notified": True, "passage_id": alert.passage_id}
-    decided = ClearanceDecided.model_validate(event["detail"])
-    if decided.channel == Channel.GREEN or decided.previous_channel == decided.channel:
-        return {"notified": False}  # nothing for an officer, or nothing new (the same channel, more evidence)
-    what = (
-        f"tightened {decided.previous_channel.value} -> {decided.channel.value}"
-        if decided.previous_channel
-        else f"{decided.channel.value} channel"
-    )
-    wiring.officer_notifier().notify(
-        subject=f"{what}: {decided.plate_text or 'no plate read'} at {decided.gate_id}/{decided.lane_id}",
-        message=decided,
-        attributes={"channel": decided.channel.value, "gate_id": decided.gate_id},
-    )
+    model = EVENTS.get(str(event.get("detail-type")))
+    if model is None:
+        logger.warning("not an event officers are alerted for", detail_type=event.get("detail-type"))
+        return {"notified": False}
+    alert = raise_alert(model.model_validate(event["detail"]), wiring.alert_deps())
+    if alert is None:
+        return {"notified": False}
+    metrics.add_metric(name="OfficerAlerts", unit="Count", value=1)
     logger.info(
-        "officers notified",
-        passage_id=decided.passage_id,
-        channel=decided.channel,
-        why="; ".join(rule.explanation for rule in decided.rules_fired),
+        "officer alert",
+        alert_id=alert.alert_id,
+        passage_id=alert.passage_id,
+        kind=alert.kind,
+        severity=alert.severity,
+        role=alert.role,
+        status=alert.status,
+        deliveries=len(alert.deliveries),
     )
-    return {"notified": True, "passage_id": decided.passage_id}
+    return {"notified": alert.status.value != "suppressed", "alert_id": alert.alert_id, "status": alert.status.value}

@@ -266,6 +266,36 @@ def cmd_outbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_alerts(args: argparse.Namespace) -> int:
+    """A gate's officer alerts, newest first, with where each was delivered (the local outbox)."""
+    from smartgate_infra.client import StackClient
+
+    alerts, _ = StackClient(_running(args.state_dir)).alerts.for_gate(args.gate, args.limit)
+    for a in alerts:
+        print(
+            f"{a.created_at:%Y-%m-%d %H:%M:%S}Z  {a.alert_id}  {a.severity.value:8} {a.kind.value:10} "
+            f"{a.status.value:12} level {a.level} -> {a.role.value:12} {a.plate_text or '-':14} {a.passage_id or '-'}"
+        )
+        for d in a.deliveries:
+            print(f"    [{d.level}] {d.locale} to {d.role.value} via {d.topic}: {d.subject}")
+    print(f"{len(alerts)} alert(s) at {args.gate}", file=sys.stderr)
+    return 0
+
+
+def cmd_corrections_export(args: argparse.Namespace) -> int:
+    from smartgate.adapters.officers import S3Evidence
+    from smartgate_infra.corrections import export
+
+    if args.bucket:
+        evidence = S3Evidence(args.bucket, args.region or "us-east-1")
+    else:
+        from smartgate_infra.client import StackClient
+
+        evidence = StackClient(_running(args.state_dir)).evidence
+    export(evidence, args.out, args.gate)
+    return 0
+
+
 def cmd_invoke(args: argparse.Namespace) -> int:
     from smartgate_infra.functions import FunctionHost, FunctionSpec, InvocationError, LocalAws
 
@@ -365,6 +395,19 @@ def build_parser() -> argparse.ArgumentParser:
     outbox.add_argument("company", help="company id, e.g. DEMO-3F9A1C (make demo prints one)")
     outbox.add_argument("--limit", type=int, default=50)
     outbox.set_defaults(func=cmd_outbox)
+    alerts = sub.add_parser("alerts", help="a gate's officer alerts and their deliveries (the outbox), newest first")
+    alerts.add_argument("gate", help="gate id, e.g. kimthanh2")
+    alerts.add_argument("--limit", type=int, default=50)
+    alerts.set_defaults(func=cmd_alerts)
+    corrections = sub.add_parser("corrections", help="plate reads officers corrected").add_subparsers(
+        dest="corrections_command", required=True
+    )
+    export = corrections.add_parser("export", help="write them as a folder make bench-vision DATA= reads")
+    export.add_argument("--out", type=Path, required=True, help="the folder to write (images + labels.csv)")
+    export.add_argument("--gate", help="only this gate")
+    export.add_argument("--bucket", help="a deployed stack's evidence bucket (default: the local stack's)")
+    export.add_argument("--region", help="the bucket's region (with --bucket)")
+    export.set_defaults(func=cmd_corrections_export)
     invoke = sub.add_parser("invoke", help="invoke one function of template.yaml with an event file")
     invoke.add_argument("function", help="logical id in template.yaml, e.g. IngestDetectionsFunction")
     invoke.add_argument("event", help="event JSON file, e.g. events/iot/plate_read_ok.json")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 from collections.abc import Iterator
+from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from smartgate.adapters.dynamodb import (
     DynamoPassageStore,
     DynamoRuleSetArchive,
 )
+from smartgate.adapters.officers import DynamoAlerts, S3Evidence
 from smartgate.adapters.passes import PassSigner
 from smartgate.adapters.trade import DynamoTrade, TradeTables
 from smartgate.schemas import utc_now
@@ -54,6 +55,14 @@ class StackClient:
 
     def name(self, logical_id: str) -> str:
         return self.template.resources[logical_id].physical_name
+
+    @cached_property
+    def alerts(self) -> DynamoAlerts:
+        return DynamoAlerts(self.name("AlertsTable"), self.template.region, timedelta(days=30))
+
+    @cached_property
+    def evidence(self) -> S3Evidence:
+        return S3Evidence(self.name("EvidenceBucket"), self.template.region, client=self.client("s3"))
 
     @cached_property
     def bookings(self) -> DynamoBookings:
@@ -113,23 +122,42 @@ class StackClient:
         return str(self.template.resolve({"Ref": "UserPoolClient"}))
 
     def create_user(
-        self, username: str, password: str, groups: list[str], company_id: str | None = None, locale: str = "vi"
+        self,
+        username: str,
+        password: str,
+        groups: list[str],
+        company_id: str | None = None,
+        locale: str = "vi",
+        gates: str | None = None,
     ) -> None:
-        """A user of the pool with a permanent password (local stack only); again: updates the groups."""
+        """A user of the pool with a permanent password (local stack only); again: updates the groups.
+        ``gates``: an officer's gates (custom:gates, comma-separated, * all)."""
         idp = self.client("cognito-idp")
         attributes = [{"Name": "custom:locale", "Value": locale}]
         if company_id:
             attributes.append({"Name": "custom:company_id", "Value": company_id})
-        with contextlib.suppress(idp.exceptions.UsernameExistsException):
+        if gates:
+            attributes.append({"Name": "custom:gates", "Value": gates})
+        try:
             idp.admin_create_user(
                 UserPoolId=self.user_pool_id, Username=username, UserAttributes=attributes, MessageAction="SUPPRESS"
             )
+        except idp.exceptions.UsernameExistsException:
+            idp.admin_update_user_attributes(UserPoolId=self.user_pool_id, Username=username, UserAttributes=attributes)
         idp.admin_set_user_password(UserPoolId=self.user_pool_id, Username=username, Password=password, Permanent=True)
         for group in groups:
             idp.admin_add_user_to_group(UserPoolId=self.user_pool_id, Username=username, GroupName=group)
 
     LOCAL_PASSWORD = "Smartgate-local-2026"
     """Password of the local stack's demo and test users (never a deployed stage's)."""
+
+    def officer_token(self, username: str, role: str, gates: str = "*", locale: str = "vi") -> str:
+        """An ID token of a local officer (groups ``officers`` and ``role``) serving ``gates``."""
+        key = (username, ("officers", role), f"gates={gates};locale={locale}")
+        if key not in self._tokens:
+            self.create_user(username, self.LOCAL_PASSWORD, ["officers", role], locale=locale, gates=gates)
+            self._tokens[key] = self.sign_in(username, self.LOCAL_PASSWORD)
+        return self._tokens[key]
 
     def token_for(self, username: str, groups: list[str], company_id: str | None = None) -> str:
         """An ID token of a local user (created on first use) in these groups."""

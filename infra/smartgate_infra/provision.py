@@ -11,6 +11,7 @@ Creating is idempotent: running it on a provisioned emulator changes nothing.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -134,7 +135,19 @@ class Provisioner:
             except (ClientError, BotoCoreError) as err:
                 raise ProvisionError(f"creating {resource.logical_id} ({resource.type}) failed: {err}") from err
             (report.created if created else report.existing).append(resource.logical_id)
+        self.platform_applications()
         return report
+
+    def platform_applications(self) -> None:
+        """SNS platform applications named by ``*PlatformApplicationArn`` parameters (on AWS they are made
+        with the FCM / APNs credentials outside the template; locally the emulator gets a stand-in)."""
+        sns = self.client("sns")
+        for name, value in self.template.parameters.items():
+            match = re.fullmatch(r"arn:aws:sns:[^:]+:\d+:app/([A-Z_]+)/([A-Za-z0-9_.-]+)", value or "")
+            if name.endswith("PlatformApplicationArn") and match:
+                sns.create_platform_application(
+                    Name=match.group(2), Platform=match.group(1), Attributes={"PlatformCredential": "local"}
+                )
 
     # ------------------------------------------------------------------ one method per type
 

@@ -34,9 +34,16 @@ ROOT = Path(__file__).resolve().parents[2]
 STACK_NAME = "smartgate-local"
 
 
-LOCAL_PARAMETERS = {"Stage": "local", "RuleSetCacheSeconds": "5"}
+LOCAL_PARAMETERS = {
+    "Stage": "local",
+    "RuleSetCacheSeconds": "5",
+    "AlertAckSeconds": "20",
+    "FcmPlatformApplicationArn": "arn:aws:sns:us-east-1:123456789012:app/GCM/smartgate-local-fcm",
+    "ApnsPlatformApplicationArn": "arn:aws:sns:us-east-1:123456789012:app/APNS/smartgate-local-apns",
+}
 """The local stage's parameters (as samconfig.toml holds them per deployed stage): rule sets pushed with
-`smartgate rules push` are in force within seconds."""
+`smartgate rules push` are in force within seconds; an unacknowledged alert escalates after 20 s (so the
+demo and the tests see it); push devices register with the emulator's stand-in platform applications."""
 
 
 def load_template(root: Path = ROOT, state_dir: Path | str | None = None) -> Template:

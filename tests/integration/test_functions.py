@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -153,20 +154,25 @@ def test_a_broken_stream_record_is_reported_alone(host) -> None:  # type: ignore
 
 def test_officers_are_alerted_for_red_and_perishables_not_green(host, stack_client) -> None:  # type: ignore[no-untyped-def]
     notify = host("NotifyOfficersFunction")
-    red = load_event("eventbridge/clearance_decided_red")
-    assert notify.invoke(red)["notified"] is True
+    red = notify.invoke(load_event("eventbridge/clearance_decided_red"))
+    assert red["notified"] is True
     assert notify.invoke(load_event("eventbridge/clearance_decided_green")) == {"notified": False}
-    assert notify.invoke(load_event("eventbridge/shelf_life_alert"))["notified"] is True
-    passage_id = red["detail"]["passage_id"]
-    seen: list = []
+    shelf = notify.invoke(load_event("eventbridge/shelf_life_alert"))
+    assert shelf["notified"] is True
+    wanted = {red["alert_id"], shelf["alert_id"]}
+    seen: dict[str, list[str]] = {}
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        seen += [m for m in stack_client.tapped() if m.get("Type") == "Notification"]
-        if any(passage_id in m["Message"] for m in seen) and any("shelf-life" in m["Subject"] for m in seen):
-            break
+    while time.monotonic() < deadline and sum(len(v) for v in seen.values()) < 6:
+        for m in stack_client.tapped():
+            alert_id = m.get("MessageAttributes", {}).get("alert_id", {}).get("Value")
+            if m.get("Type") == "Notification" and alert_id in wanted:
+                seen.setdefault(alert_id, []).append(m["Subject"])
         time.sleep(0.2)
-    assert [m for m in seen if passage_id in m["Message"]][0]["Subject"].startswith("RED channel")
-    assert "11 h to shelf-life deadline" in [m for m in seen if "shelf-life" in m["Subject"]][0]["Subject"]
+    assert sorted(re.split("[:：]", s)[0] for s in seen[red["alert_id"]]) == ["Luồng ĐỎ", "RED channel", "红色通道"]
+    assert any(s.startswith("Perishables: 11 h left") for s in seen[shelf["alert_id"]])
+    again = notify.invoke(load_event("eventbridge/clearance_decided_red"))
+    assert again["alert_id"] == red["alert_id"]  # the same event again: the stored alert, nobody paged twice
+    assert len(stack_client.alerts.get(red["alert_id"]).deliveries) == 3
 
 
 def test_the_shelf_life_watch_runs_on_its_schedule_event(host) -> None:  # type: ignore[no-untyped-def]

@@ -28,7 +28,6 @@ class Settings(BaseModel):
     settle_queue_url: str | None = Field(None, alias="SETTLE_QUEUE_URL")
     event_bus_name: str | None = Field(None, alias="EVENT_BUS_NAME")
     rejected_queue_url: str | None = Field(None, alias="REJECTED_QUEUE_URL")
-    officer_alerts_topic_arn: str | None = Field(None, alias="OFFICER_ALERTS_TOPIC_ARN")
     evidence_bucket: str | None = Field(None, alias="EVIDENCE_BUCKET")
     iot_data_endpoint: str | None = Field(None, alias="IOT_DATA_ENDPOINT")
     barrier_signing_key: str | None = Field(None, alias="BARRIER_SIGNING_KEY", repr=False)
@@ -59,6 +58,25 @@ class Settings(BaseModel):
     bookings_per_minute: int = Field(60, alias="BOOKINGS_PER_COMPANY_PER_MINUTE", gt=0, le=100_000)
     no_show_grace_minutes: int = Field(60, alias="NO_SHOW_GRACE_MINUTES", ge=0, le=24 * 60)
     shelf_life_alert_hours: float = Field(12, alias="SHELF_LIFE_ALERT_HOURS", gt=0, le=720)
+    alerts_table: str | None = Field(None, alias="ALERTS_TABLE")
+    devices_table: str | None = Field(None, alias="DEVICES_TABLE")
+    escalation_queue_url: str | None = Field(None, alias="ESCALATION_QUEUE_URL")
+    alert_topics: str | None = Field(
+        None, alias="ALERT_TOPICS", description="gate/severity=topic ARN, comma-separated (one per gate and severity)"
+    )
+    alert_ack_seconds: int = Field(300, alias="ALERT_ACK_SECONDS", gt=0, le=86_400)
+    fcm_application_arn: str | None = Field(None, alias="FCM_APPLICATION_ARN")
+    apns_application_arn: str | None = Field(None, alias="APNS_APPLICATION_ARN")
+
+    def topic_map(self) -> dict[tuple[str, str], str]:
+        """ALERT_TOPICS as {(gate, severity): ARN}."""
+        found: dict[tuple[str, str], str] = {}
+        for item in (self.alert_topics or "").split(","):
+            if "=" in item and "/" in item.split("=", 1)[0]:
+                name, arn = item.split("=", 1)
+                gate, severity = name.strip().split("/", 1)
+                found[(gate, severity)] = arn.strip()
+        return found
 
     def require(self, name: str) -> str:
         """The value of a setting this code path cannot work without."""

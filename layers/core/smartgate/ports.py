@@ -24,6 +24,7 @@ from smartgate.schemas import (
     RejectedMessage,
 )
 from smartgate.schemas.api import Company, Driver, Notification, TimelineEntry, Vehicle
+from smartgate.schemas.officers import OfficerAlert, PlateCorrection
 
 __all__ = ["AnyDetection"]
 
@@ -234,3 +235,41 @@ class PassIssuer(Protocol):
     key_id: str
 
     def issue(self, claims: PassClaims) -> str: ...
+
+
+# --------------------------------------------------------------------------- officers
+
+
+class AlertStore(Protocol):
+    def create(self, alert: OfficerAlert) -> bool:
+        """Store a new alert; False when its id is stored already."""
+        ...
+
+    def get(self, alert_id: str) -> OfficerAlert | None: ...
+    def save(self, alert: OfficerAlert, expected_version: int) -> None:
+        """Conflict when the stored alert is not at ``expected_version``."""
+        ...
+
+    def for_passage(self, passage_id: str) -> list[OfficerAlert]: ...
+
+
+class AlertSender(Protocol):
+    def publish(self, topic_arn: str, subject: str, text: str, attributes: dict[str, str]) -> str:
+        """Hand a message to a topic; returns its message id."""
+        ...
+
+
+class EscalationTimer(Protocol):
+    def schedule(self, alert_id: str, level: int, at: datetime) -> None: ...
+
+
+class RateLimiter(Protocol):
+    def take(self, key: str, limit: int, ttl: timedelta) -> bool:
+        """One more use of the key; False when ``limit`` uses were made within ``ttl``."""
+        ...
+
+
+class LabelledExamples(Protocol):
+    def keep(self, correction: PlateCorrection, source_crop_key: str | None) -> str | None:
+        """Keep the corrected read with a copy of its crop; returns the copy's key (None without a crop)."""
+        ...

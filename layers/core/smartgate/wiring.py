@@ -11,7 +11,6 @@ import boto3
 from smartgate.adapters.aws import (
     EventBridgePublisher,
     IotCommandPublisher,
-    SnsNotifier,
     SqsRejectedSink,
     SqsSettleScheduler,
 )
@@ -24,14 +23,24 @@ from smartgate.adapters.dynamodb import (
     DynamoPassageStore,
     DynamoRuleSetArchive,
 )
+from smartgate.adapters.officers import (
+    DynamoAlerts,
+    DynamoDevices,
+    DynamoLaneHealth,
+    S3Evidence,
+    SnsAlerts,
+    SqsEscalations,
+)
 from smartgate.adapters.passes import Ed25519PassVerifier, PassSigner, private_key, public_keys_from
 from smartgate.adapters.rulesets import DeployedRuleSets
-from smartgate.adapters.trade import DynamoTrade, OutboxNotifier, TradeTables
+from smartgate.adapters.trade import DynamoLimits, DynamoTrade, OutboxNotifier, TradeTables
 from smartgate.config import settings
 from smartgate.domain.crossing import CrossingDeps
+from smartgate.domain.duty import ActionDeps, AlertDeps
 from smartgate.domain.gates import GateRegistry, default_gates
 from smartgate.domain.trading import TradeDeps
 from smartgate.observability import logger, metrics
+from smartgate.schemas.officers import Severity
 
 
 def _ttl() -> timedelta:
@@ -143,9 +152,73 @@ def event_publisher() -> EventBridgePublisher:
 
 
 @lru_cache(maxsize=1)
-def officer_notifier() -> SnsNotifier:
+def alerts() -> DynamoAlerts:
     s = settings()
-    return SnsNotifier(s.require("officer_alerts_topic_arn"), s.aws_region)
+    return DynamoAlerts(s.require("alerts_table"), s.aws_region, timedelta(days=s.audit_retention_days))
+
+
+@lru_cache(maxsize=1)
+def devices() -> DynamoDevices:
+    s = settings()
+    return DynamoDevices(s.require("devices_table"), s.aws_region)
+
+
+@lru_cache(maxsize=1)
+def lane_health() -> DynamoLaneHealth:
+    s = settings()
+    return DynamoLaneHealth(s.require("lanes_table"), s.aws_region)
+
+
+@lru_cache(maxsize=1)
+def sns_alerts() -> SnsAlerts:
+    return SnsAlerts(settings().aws_region)
+
+
+@lru_cache(maxsize=1)
+def evidence() -> S3Evidence:
+    s = settings()
+    return S3Evidence(s.require("evidence_bucket"), s.aws_region)
+
+
+def alert_topic(gate_id: str, severity: Severity) -> str:
+    """The topic of a gate's alerts of one severity (ALERT_TOPICS); ConfigError naming it when missing."""
+    topics = settings().topic_map()
+    if (gate_id, severity.value) not in topics:
+        from smartgate.config import ConfigError
+
+        raise ConfigError(f"ALERT_TOPICS has no topic for {gate_id}/{severity.value}")
+    return topics[(gate_id, severity.value)]
+
+
+@lru_cache(maxsize=1)
+def alert_deps() -> AlertDeps:
+    s = settings()
+    return AlertDeps(
+        alerts=alerts(),
+        sender=sns_alerts(),
+        topic_for=alert_topic,
+        escalations=SqsEscalations(s.require("escalation_queue_url"), s.aws_region),
+        limiter=DynamoLimits(s.require("limits_table"), s.aws_region),
+        store=passages(),
+        gates=gates(),
+        clock=SystemClock(),
+        ack_within=timedelta(seconds=s.alert_ack_seconds),
+    )
+
+
+@lru_cache(maxsize=1)
+def action_deps() -> ActionDeps:
+    s = settings()
+    return ActionDeps(
+        store=passages(),
+        audit=audit(),
+        commands=IotCommandPublisher(s.aws_region, s.iot_data_endpoint),
+        alerts=alerts(),
+        examples=evidence(),
+        clock=SystemClock(),
+        signing_key=s.require("barrier_signing_key").encode(),
+        command_ttl=timedelta(seconds=s.command_ttl_seconds),
+    )
 
 
 @lru_cache(maxsize=1)

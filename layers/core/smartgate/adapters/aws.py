@@ -1,4 +1,4 @@
-"""boto3 adapters for messaging: barrier commands (IoT data plane), bus events, rejects, alerts.
+"""boto3 adapters for messaging: barrier commands (IoT data plane), bus events, rejects, settle timers.
 
 Endpoints come from the standard AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_<SERVICE> variables, so the
 same code runs against AWS and the local stack.
@@ -93,20 +93,3 @@ class SqsRejectedSink:
 
     def put(self, message: RejectedMessage) -> None:
         self.client.send_message(QueueUrl=self.queue_url, MessageBody=message.model_dump_json())
-
-
-class SnsNotifier:
-    """Officer alerts on an SNS topic (push, e-mail, SMS subscriptions are set in the template)."""
-
-    def __init__(self, topic_arn: str, region: str, client: Any = None) -> None:
-        self.topic_arn = topic_arn
-        self.client = client or boto3.client("sns", region_name=region)
-
-    def notify(self, subject: str, message: Contract, attributes: dict[str, str]) -> None:
-        self.client.publish(
-            TopicArn=self.topic_arn,
-            Subject=subject[:100],
-            Message=json.dumps({"default": message.model_dump_json()}),
-            MessageStructure="json",
-            MessageAttributes={k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()},
-        )

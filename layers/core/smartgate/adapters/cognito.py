@@ -77,6 +77,13 @@ class CognitoUsers:
 
     def create_user(self, username: str, company_id: str, group: str, locale: str) -> str | None:
         """A new user of the company with a temporary password (returned); None when the name is taken."""
+        return self._create(username, {"company_id": company_id, "locale": locale}, [group])
+
+    def create_officer(self, username: str, role: str, gates: str, locale: str) -> str | None:
+        """A new officer (groups ``officers`` and the role) serving ``gates``; None when the name is taken."""
+        return self._create(username, {"gates": gates, "locale": locale}, ["officers", role])
+
+    def _create(self, username: str, attributes: dict[str, str], groups: list[str]) -> str | None:
         password = temporary_password()
         try:
             self.idp.admin_create_user(
@@ -84,12 +91,10 @@ class CognitoUsers:
                 Username=username,
                 TemporaryPassword=password,
                 MessageAction="SUPPRESS",
-                UserAttributes=[
-                    {"Name": "custom:company_id", "Value": company_id},
-                    {"Name": "custom:locale", "Value": locale},
-                ],
+                UserAttributes=[{"Name": f"custom:{k}", "Value": v} for k, v in attributes.items()],
             )
         except self.idp.exceptions.UsernameExistsException:
             return None
-        self.idp.admin_add_user_to_group(UserPoolId=self.pool_id, Username=username, GroupName=group)
+        for group in groups:
+            self.idp.admin_add_user_to_group(UserPoolId=self.pool_id, Username=username, GroupName=group)
         return password

@@ -595,17 +595,33 @@ class DynamoTrade:
         return [(r.sk.split("#", 1)[0], r.who, r.what) for r in self.accesses.query(subject)]
 
     def take(self, key: str, limit: int, ttl: timedelta) -> bool:
-        """One more use of a rate-limited key; False when ``limit`` uses were made already."""
-        try:
-            self.limits(key).update(
-                actions=[self.limits.uses.set((self.limits.uses | 0) + 1), self.limits.expires_at.set(utc_now() + ttl)],
-                condition=self.limits.uses.does_not_exist() | (self.limits.uses < limit),
-            )
-        except UpdateError as err:
-            if err.cause_response_code == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return take(self.limits, key, limit, ttl)
+
+
+def take(limits: Any, key: str, limit: int, ttl: timedelta) -> bool:
+    """One more use of a rate-limited key; False when ``limit`` uses were made already."""
+    try:
+        limits(key).update(
+            actions=[limits.uses.set((limits.uses | 0) + 1), limits.expires_at.set(utc_now() + ttl)],
+            condition=limits.uses.does_not_exist() | (limits.uses < limit),
+        )
+    except UpdateError as err:
+        if err.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+class DynamoLimits:
+    """Rate-limit counters (the limits table) for code that needs nothing else of the trade side."""
+
+    def __init__(self, table_name: str, region: str) -> None:
+        table = _Table(_bind(_LimitItem, table_name, region), timedelta(days=1))
+        table.meter()
+        self.limits = table.model
+
+    def take(self, key: str, limit: int, ttl: timedelta) -> bool:
+        return take(self.limits, key, limit, ttl)
 
 
 def _int(value: Any) -> int | None:

@@ -21,7 +21,7 @@ from pydantic.json_schema import models_json_schema
 from smartgate.schemas.api import FieldError, Problem
 
 PROBLEM_TYPE = "application/problem+json"
-ROLES = ("traders", "operators", "officers", "lab")
+ROLES = ("traders", "operators", "officers", "lab", "customs", "border_guard", "quarantine", "supervisor")
 
 
 class ApiProblem(Exception):
@@ -83,6 +83,7 @@ class Caller:
     company_id: str | None
     roles: frozenset[str]
     locale: str | None = None
+    gates: str | None = None  # officers: the gates they serve, comma-separated (* all)
 
     def is_(self, role: str) -> bool:
         return role in self.roles
@@ -109,6 +110,7 @@ def caller_from_claims(claims: dict[str, Any] | None) -> Caller:
         company_id=claims.get("custom:company_id") or None,
         roles=_groups(str(claims.get("cognito:groups", ""))),
         locale=claims.get("custom:locale") or None,
+        gates=claims.get("custom:gates") or None,
     )
 
 

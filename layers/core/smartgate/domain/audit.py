@@ -42,6 +42,8 @@ def _actor(change: Change) -> str:
         return "clearance"
     if change.kind == "state":
         return str(change.detail.get("by") or "clearance")
+    if change.kind == "officer_action":
+        return f"officer:{change.detail.get('officer')}"
     who = change.detail.get("sample", {}).get("taken_by") or change.detail.get("result", {}).get("tested_by")
     return f"lab:{who}" if who else "lab"
 
@@ -63,7 +65,7 @@ def next_entry(previous: AuditEntry | None, change: Change, at: datetime) -> Aud
     return draft.model_copy(update={"hash": entry_hash(draft)})
 
 
-AUDITED = ("decision", "state", "lab_sample", "lab_result")
+AUDITED = ("decision", "state", "lab_sample", "lab_result", "officer_action")
 
 
 def record(log: AuditLog, passage_changes: Iterable[Change], at: datetime) -> list[AuditEntry]:

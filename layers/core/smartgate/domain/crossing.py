@@ -112,22 +112,38 @@ def signature_valid(command: BarrierCommand, key: bytes) -> bool:
     return hmac.compare_digest(expected, command.signature)
 
 
+def make_command(
+    passage: Passage, action: BarrierAction, reason: str, at: datetime, cause: str, key: bytes, ttl: timedelta
+) -> BarrierCommand:
+    """A signed command for the passage's lane; its id is the same for the same ``cause`` (a repeat is
+    recognised by the lane)."""
+    command = BarrierCommand(
+        command_id=f"cmd-{_digest(passage.passage_id, cause, action.value)}",
+        gate_id=passage.gate_id,
+        lane_id=passage.lane_id,
+        action=action,
+        passage_id=passage.passage_id,
+        reason=reason[:500],
+        issued_at=at,
+        expires_at=at + ttl,
+    )
+    return sign(command, key)
+
+
 def barrier_command_for(passage: Passage, deps: CrossingDeps) -> BarrierCommand:
     """Open for GREEN, hold otherwise; one command id per decision, so a repeat is recognised."""
     decision = passage.decision
     assert decision is not None
     action = BarrierAction.OPEN if decision.channel == Channel.GREEN else BarrierAction.HOLD
-    command = BarrierCommand(
-        command_id=f"cmd-{_digest(passage.passage_id, str(decision.decision_no), action.value)}",
-        gate_id=passage.gate_id,
-        lane_id=passage.lane_id,
-        action=action,
-        passage_id=passage.passage_id,
-        reason=decision.reason()[:500],
-        issued_at=decision.decided_at,
-        expires_at=decision.decided_at + deps.command_ttl,
+    return make_command(
+        passage,
+        action,
+        decision.reason(),
+        decision.decided_at,
+        str(decision.decision_no),
+        deps.signing_key,
+        deps.command_ttl,
     )
-    return sign(command, deps.signing_key)
 
 
 # --------------------------------------------------------------------------- building the passage
@@ -263,7 +279,8 @@ def _lane(deps: CrossingDeps, gate_id: str, lane_id: str) -> LaneSpec:
 # --------------------------------------------------------------------------- the flow
 
 
-def _at_barrier(passage: Passage, track: LaneTrack) -> bool:
+def at_barrier(passage: Passage, track: LaneTrack) -> bool:
+    """The vehicle is the lane's newest and has not left: the lane's barrier is in front of it."""
     newest = track.newest
     return newest is not None and newest.passage_id == passage.passage_id and passage.status != PassageStatus.DEPARTED
 
@@ -274,7 +291,7 @@ def _act(outcome: Outcome, before: Passage | None, track: LaneTrack, deps: Cross
     if outcome.waiting and passage.settle_deadline is not None and (before is None or before.settle_deadline is None):
         deps.settle.schedule(passage.passage_id, passage.settle_deadline)
     first = before is None or before.decision is None  # the vehicle waits at the closed barrier for it
-    if outcome.decided and (first or (outcome.tightened and _at_barrier(passage, track))):
+    if outcome.decided and (first or (outcome.tightened and at_barrier(passage, track))):
         command = barrier_command_for(passage, deps)
         deps.commands.publish(command)
         return command.command_id
@@ -385,7 +402,7 @@ def _redelivered(detection: AnyDetection, deps: CrossingDeps) -> IngestResult:
             deps.settle.schedule(passage.passage_id, passage.settle_deadline)
         elif (
             passage.decision is not None
-            and _at_barrier(passage, track)
+            and at_barrier(passage, track)
             and passage.decision.decided_at + deps.command_ttl > deps.clock.now()
         ):
             command = barrier_command_for(passage, deps)

@@ -224,7 +224,7 @@ class AuditEntry(Contract):
     gate_id: Identifier
     seq: Annotated[int, Field(ge=1)]
     entry_id: Identifier = Field(description="stable id of what is recorded (a redelivery is not recorded twice)")
-    kind: Literal["decision", "state", "lab_sample", "lab_result"]
+    kind: Literal["decision", "state", "lab_sample", "lab_result", "officer_action"]
     passage_id: Identifier
     actor: str
     at: UtcDatetime

@@ -1,0 +1,31 @@
+"""Lane heartbeats (IoT rule on ``smartgate/+/lanes/+/health``) -> the lane's newest health, which the
+officers' console shows (camera, frame rate, queue, and online while heartbeats keep coming)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
+
+from smartgate import wiring
+from smartgate.observability import logger, metrics, tracer
+from smartgate.schemas import LaneHealth
+from smartgate.topics import parse_lane_topic
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    body = {k: v for k, v in event.items() if k not in ("mqtt_topic", "received_at_ms")}
+    try:
+        health = LaneHealth.model_validate(body)
+        topic = parse_lane_topic(str(event.get("mqtt_topic", "")))
+    except (ValidationError, ValueError) as err:
+        logger.warning("lane health message refused", error=str(err)[:300], topic=event.get("mqtt_topic"))
+        return {"recorded": False}
+    if (topic.gate_id, topic.lane_id) != (health.gate_id, health.lane_id):
+        logger.warning("lane health for another lane's topic refused", topic=event.get("mqtt_topic"))
+        return {"recorded": False}
+    return {"recorded": wiring.lane_health().record(health)}

@@ -1,0 +1,284 @@
+"""The officers' side in AWS: alerts and where they were delivered (DynamoDB, the outbox the console and the
+CLI read), officers' devices, lane heartbeats, SNS topics / platform endpoints, the escalation timer (SQS).
+
+An alert is written once (conditional put on its stable id: a redelivered event pages nobody twice) and
+changed only with a conditional write on its version, so an acknowledgement and an escalation racing
+each other cannot both win.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime, timedelta
+from typing import Any
+
+import boto3
+from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
+from pynamodb.exceptions import PutError
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from smartgate.adapters.dynamodb import _bind, _conditional_failed, _lane_key, _LaneItem, _Table
+from smartgate.ports import Conflict
+from smartgate.schemas import LaneHealth, utc_now
+from smartgate.schemas.officers import OfficerAlert, OfficerDevice, PlateCorrection
+
+
+class _AlertItem(Model):
+    class GateIndex(GlobalSecondaryIndex["_AlertItem"]):
+        class Meta:
+            index_name = "by_gate"
+            projection = AllProjection()
+
+        gate_id = UnicodeAttribute(hash_key=True)
+        created_sk = UnicodeAttribute(range_key=True)
+
+    class PassageIndex(GlobalSecondaryIndex["_AlertItem"]):
+        class Meta:
+            index_name = "by_passage"
+            projection = AllProjection()
+
+        passage_id = UnicodeAttribute(hash_key=True)
+        created_sk = UnicodeAttribute(range_key=True)
+
+    alert_id = UnicodeAttribute(hash_key=True)
+    gate_id = UnicodeAttribute()
+    passage_id = UnicodeAttribute(null=True)
+    created_sk = UnicodeAttribute()  # ISO time#alert id: newest first per gate
+    status = UnicodeAttribute()
+    version = NumberAttribute()
+    body = UnicodeAttribute()
+    expires_at = TTLAttribute(null=True)
+
+
+class _DeviceItem(Model):
+    username = UnicodeAttribute(hash_key=True)
+    device_id = UnicodeAttribute(range_key=True)
+    body = UnicodeAttribute()
+    expires_at = TTLAttribute(null=True)
+
+
+class DynamoAlerts:
+    def __init__(self, table_name: str, region: str, retention: timedelta) -> None:
+        self.table = _Table(
+            _bind(_AlertItem, table_name, region, by_gate=_AlertItem.GateIndex, by_passage=_AlertItem.PassageIndex),
+            retention,
+        )
+        self.table.meter()
+        self.model = self.table.model
+
+    def _row(self, alert: OfficerAlert) -> Any:
+        return self.model(
+            alert.alert_id,
+            gate_id=alert.gate_id,
+            passage_id=alert.passage_id,
+            created_sk=f"{alert.created_at.isoformat()}#{alert.alert_id}",
+            status=alert.status.value,
+            version=alert.version,
+            body=alert.model_dump_json(),
+            expires_at=alert.created_at + self.table.ttl,
+        )
+
+    def create(self, alert: OfficerAlert) -> bool:
+        """Store a new alert; False when one with its id is stored already (the same cause again)."""
+        try:
+            self._row(alert).save(condition=self.model.alert_id.does_not_exist())
+        except PutError as err:
+            if _conditional_failed(err):
+                return False
+            raise
+        return True
+
+    def get(self, alert_id: str) -> OfficerAlert | None:
+        try:
+            return OfficerAlert.model_validate_json(self.model.get(alert_id, consistent_read=True).body)
+        except self.model.DoesNotExist:
+            return None
+
+    def save(self, alert: OfficerAlert, expected_version: int) -> None:
+        try:
+            self._row(alert).save(condition=self.model.version == expected_version)
+        except PutError as err:
+            if _conditional_failed(err):
+                raise Conflict(f"alert {alert.alert_id} changed (version {expected_version} is not current)") from err
+            raise
+
+    def for_gate(
+        self, gate_id: str, limit: int, cursor: dict[str, Any] | None = None
+    ) -> tuple[list[OfficerAlert], dict[str, Any] | None]:
+        rows = self.model.by_gate.query(gate_id, scan_index_forward=False, limit=limit, last_evaluated_key=cursor)
+        items = [OfficerAlert.model_validate_json(r.body) for r in rows]
+        return items, rows.last_evaluated_key
+
+    def for_passage(self, passage_id: str) -> list[OfficerAlert]:
+        return [OfficerAlert.model_validate_json(r.body) for r in self.model.by_passage.query(passage_id)]
+
+
+class DynamoDevices:
+    def __init__(self, table_name: str, region: str) -> None:
+        self.table = _Table(_bind(_DeviceItem, table_name, region), timedelta(days=365))
+        self.table.meter()
+        self.model = self.table.model
+
+    def put(self, device: OfficerDevice) -> None:
+        self.model(device.username, device.device_id, body=device.model_dump_json()).save()
+
+    def of(self, username: str) -> list[OfficerDevice]:
+        return [OfficerDevice.model_validate_json(r.body) for r in self.model.query(username)]
+
+    def delete(self, username: str, device_id: str) -> None:
+        self.model(username, device_id).delete()
+
+
+class DynamoLaneHealth:
+    """A lane's newest heartbeat, kept beside the lane's memory (lanes table, key ``health#gate#lane``)."""
+
+    def __init__(self, lanes_table: str, region: str) -> None:
+        self.table = _Table(_bind(_LaneItem, lanes_table, region), timedelta(days=7))
+        self.table.meter()
+        self.model = self.table.model
+
+    @staticmethod
+    def _key(gate_id: str, lane_id: str) -> str:
+        return f"health#{_lane_key(gate_id, lane_id)}"
+
+    def record(self, health: LaneHealth) -> bool:
+        """Keep it unless a newer one is kept already (heartbeats may arrive out of order)."""
+        at_ms = int(health.at.timestamp() * 1000)
+        row = self.model(
+            self._key(health.gate_id, health.lane_id),
+            version=at_ms,
+            body=health.model_dump_json(),
+            expires_at=health.at + self.table.ttl,
+        )
+        try:
+            row.save(condition=self.model.lane_key.does_not_exist() | (self.model.version < at_ms))
+        except PutError as err:
+            if _conditional_failed(err):
+                return False
+            raise
+        return True
+
+    def last(self, gate_id: str, lane_id: str) -> LaneHealth | None:
+        try:
+            return LaneHealth.model_validate_json(self.model.get(self._key(gate_id, lane_id)).body)
+        except self.model.DoesNotExist:
+            return None
+
+
+class SnsAlerts:
+    """SNS for officers: the per gate-and-severity topics, subscriptions filtered by role and language, and
+    push devices as platform endpoints."""
+
+    def __init__(self, region: str, client: Any = None) -> None:
+        self.client = client or boto3.client("sns", region_name=region)
+
+    def publish(self, topic_arn: str, subject: str, text: str, attributes: dict[str, str]) -> str:
+        response = self.client.publish(
+            TopicArn=topic_arn,
+            Subject=subject,
+            Message=text,
+            MessageAttributes={k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()},
+        )
+        return str(response["MessageId"])
+
+    def push_endpoint(self, application_arn: str, token: str, user_data: str) -> str:
+        response = self.client.create_platform_endpoint(
+            PlatformApplicationArn=application_arn, Token=token, CustomUserData=user_data[:2048]
+        )
+        return str(response["EndpointArn"])
+
+    def subscribe(self, topic_arn: str, protocol: str, endpoint: str, filter_policy: dict[str, list[str]]) -> str:
+        response = self.client.subscribe(
+            TopicArn=topic_arn,
+            Protocol=protocol,
+            Endpoint=endpoint,
+            Attributes={"FilterPolicy": json.dumps(filter_policy)},
+            ReturnSubscriptionArn=True,
+        )
+        return str(response["SubscriptionArn"])
+
+    def unsubscribe(self, subscription_arn: str) -> None:
+        if subscription_arn and subscription_arn != "pending confirmation":
+            self.client.unsubscribe(SubscriptionArn=subscription_arn)
+
+    def delete_endpoint(self, endpoint_arn: str) -> None:
+        self.client.delete_endpoint(EndpointArn=endpoint_arn)
+
+
+class SqsEscalations:
+    """The acknowledgement timer: a message delayed until the alert is due (SQS delays up to 15 minutes;
+    a longer wait comes back early and is sent on again)."""
+
+    MAX_DELAY = 900
+
+    def __init__(self, queue_url: str, region: str, client: Any = None) -> None:
+        self.queue_url = queue_url
+        self.client = client or boto3.client("sqs", region_name=region)
+
+    def schedule(self, alert_id: str, level: int, at: datetime) -> None:
+        delay = min(self.MAX_DELAY, max(0, math.ceil((at - utc_now()).total_seconds())))
+        self.client.send_message(
+            QueueUrl=self.queue_url,
+            DelaySeconds=delay,
+            MessageBody=json.dumps({"alert_id": alert_id, "level": level, "at": at.isoformat()}),
+        )
+
+
+class S3Evidence:
+    """Evidence images for officers (short-lived presigned URLs) and plate reads officers corrected, kept as
+    labelled examples under ``labelled/plates/{gate}/{passage}.jpg`` + ``.json`` (the bucket's lifecycle
+    expires them like all evidence)."""
+
+    PREFIX = "labelled/plates/"
+
+    def __init__(self, bucket: str, region: str, client: Any = None, url_seconds: int = 300) -> None:
+        self.bucket = bucket
+        self.client = client or boto3.client("s3", region_name=region)
+        self.url_seconds = url_seconds
+
+    def url(self, key: str) -> str:
+        return str(
+            self.client.generate_presigned_url(
+                "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=self.url_seconds
+            )
+        )
+
+    def keep(self, correction: PlateCorrection, source_crop_key: str | None) -> str | None:
+        stem = f"{self.PREFIX}{correction.gate_id}/{correction.passage_id}"
+        copied = None
+        if source_crop_key:
+            try:
+                self.client.copy_object(
+                    Bucket=self.bucket,
+                    Key=f"{stem}.jpg",
+                    CopySource={"Bucket": self.bucket, "Key": source_crop_key},
+                    ServerSideEncryption="AES256",
+                )
+                copied = f"{stem}.jpg"
+            except self.client.exceptions.ClientError as err:
+                if err.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404"):
+                    raise  # a crop that expired or was never uploaded: the label is kept without it
+        label = correction.model_copy(update={"crop_key": copied})
+        self.client.put_object(
+            Bucket=self.bucket,
+            Key=f"{stem}.json",
+            Body=label.model_dump_json(by_alias=True).encode(),
+            ContentType="application/json",
+            ServerSideEncryption="AES256",
+        )
+        return copied
+
+    def corrections(self, gate_id: str | None = None) -> list[PlateCorrection]:
+        prefix = self.PREFIX + (f"{gate_id}/" if gate_id else "")
+        found = []
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                if item["Key"].endswith(".json"):
+                    body = self.client.get_object(Bucket=self.bucket, Key=item["Key"])["Body"].read()
+                    found.append(PlateCorrection.model_validate_json(body))
+        return sorted(found, key=lambda c: (c.at, c.passage_id))
+
+    def read(self, key: str) -> bytes:
+        return bytes(self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read())
