@@ -7,7 +7,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 
 # doctor runs before anything is installed: the system Python and the standard library only.
 
-.PHONY: doctor setup demo test test-unit lint format bench bench-api bench-rules bench-vision up down status schemas build deploy components clean
+.PHONY: doctor setup demo test test-unit lint format bench bench-alerts bench-api bench-rules bench-vision up down status schemas build deploy components clean
 
 doctor:
 	@PYTHONPATH=infra $(or $(PYTHON),python3) -m smartgate_infra.doctor
@@ -38,6 +38,9 @@ format:
 
 bench: setup
 	$(VENV)/bin/smartgate bench --trucks $(or $(TRUCKS),200)
+
+bench-alerts: setup
+	$(VENV)/bin/smartgate bench-alerts --alerts $(or $(ALERTS),100)
 
 bench-api: setup
 	$(VENV)/bin/smartgate bench-api --clients $(or $(CLIENTS),50)

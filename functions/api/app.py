@@ -926,17 +926,21 @@ def passage_audit(req: Request) -> list[AuditEntry]:
 def gate_lanes(req: Request) -> list[LaneView]:
     gate_id = _gate(req.path["gate_id"])
     now = utc_now()
+    lanes = wiring.gates().gates[gate_id].all_lanes()
+    health = wiring.lane_health().last_of(gate_id, list(lanes))
+    tracks = wiring.passages().lanes_of(gate_id, list(lanes))
+    newest = {lane_id: t.newest.passage_id for lane_id, t in tracks.items() if t.newest is not None}
+    passages = wiring.passages().many(list(newest.values()))
     views = []
-    for lane_id, lane in wiring.gates().gates[gate_id].lanes.items():
-        health = wiring.lane_health().last(gate_id, lane_id)
-        newest = wiring.passages().lane(gate_id, lane_id).newest
-        passage = wiring.passages().get(newest.passage_id) if newest else None
+    for lane_id, lane in lanes.items():
+        beat = health.get(lane_id)
+        passage = passages.get(newest.get(lane_id, ""))
         views.append(
             LaneView(
                 lane_id=lane_id,
                 direction=lane.direction.value,
-                online=health is not None and health.online and now - health.at <= HEARTBEAT_FRESH,
-                health=health.model_dump(mode="json", exclude={"schema_version"}) if health else None,
+                online=beat is not None and beat.online and now - beat.at <= HEARTBEAT_FRESH,
+                health=beat.model_dump(mode="json", exclude={"schema_version"}) if beat else None,
                 barrier="open" if passage is not None and passage.status == PassageStatus.RELEASED else "closed",
                 passage_id=passage.passage_id if passage else None,
                 plate_text=passage.plate_text if passage else None,

@@ -45,19 +45,20 @@ CONTAINER = "MSKU6011672"
 TARE, GOODS_KG = 14_800, 20_600
 
 
-def bench_trucks(n: int) -> list[Declared]:
+def bench_trucks(n: int, tag: str = "BENCH", series: str = "24C-6") -> list[Declared]:
+    """n booked, declared trucks of the sandbox gate: ids ``C-{tag}-0001`` ..., plates ``{series}00.00`` ..."""
     now = utc_now()
     return [
         declared(
             {
-                "consignment_id": f"C-BENCH-{i:04d}",
-                "trader_id": "TR-BENCH",
+                "consignment_id": f"C-{tag}-{i:04d}",
+                "trader_id": f"TR-{tag}",
                 "gate_id": GATE,
                 "direction": "VN_TO_CN",
-                "plate_text": f"24C-{600 + i // 100:03d}.{i % 100:02d}",
+                "plate_text": f"{series}{i // 100:02d}.{i % 100:02d}",
                 "country": "VN",
                 "container_nos": [CONTAINER],
-                "driver_ref": f"DRV-BENCH-{i:04d}",
+                "driver_ref": f"DRV-{tag}-{i:04d}",
                 "vehicle_tare_kg": TARE,
                 "goods": [
                     {
@@ -72,7 +73,7 @@ def bench_trucks(n: int) -> list[Declared]:
                         "origin": "VN",
                     }
                 ],
-                "booking": {"booking_id": f"BK-BENCH-{i:04d}", "slot_minutes": [-30 - n, 90]},
+                "booking": {"booking_id": f"BK-{tag}-{i:04d}", "slot_minutes": [-30 - n, 90]},
             },
             now,
         )

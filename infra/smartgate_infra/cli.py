@@ -102,6 +102,20 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return code
 
 
+def cmd_bench_alerts(args: argparse.Namespace) -> int:
+    from smartgate_infra.bench_alerts import run_bench_alerts
+
+    result: dict[str, str] = {}
+
+    def work(state: StackState) -> int:
+        result["line"] = run_bench_alerts(state, args.alerts, say=_progress)
+        return 0 if result["line"].endswith("lost=0") else 1
+
+    code = _with_stack(args, work)
+    print(result.get("line", f"alerts=0 p50_ms=nan p99_ms=nan lost={args.alerts}"))  # read by tools
+    return code
+
+
 def cmd_bench_api(args: argparse.Namespace) -> int:
     from smartgate_infra.bench_api import run_bench_api
 
@@ -360,6 +374,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--trucks", type=int, default=200)
     bench.add_argument("--keep", action="store_true")
     bench.set_defaults(func=cmd_bench)
+    bench_alerts = sub.add_parser("bench-alerts", help="RED trucks; detection -> officer alert in the outbox latency")
+    bench_alerts.add_argument("--alerts", type=int, default=100, help="RED trucks (alerts), default 100")
+    bench_alerts.add_argument("--keep", action="store_true")
+    bench_alerts.set_defaults(func=cmd_bench_alerts)
     bench_api = sub.add_parser(
         "bench-api", help="concurrent bookings through the REST API into windows that fill up; never overbooked?"
     )

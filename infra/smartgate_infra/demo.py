@@ -224,10 +224,12 @@ def run_demo(state: StackState, say: Any = print) -> bool:
             if "detail-type" in event:
                 kinds[event["detail-type"]] = kinds.get(event["detail-type"], 0) + 1
             elif event.get("Type") == "Notification":
-                alerts.append(event.get("Subject", ""))
+                locale = event.get("MessageAttributes", {}).get("locale", {}).get("Value")
+                if locale == "en":  # each alert goes out in vi, zh and en; the English one stands for all three
+                    alerts.append(event.get("Subject", ""))
         say("   bus  " + ", ".join(f"{n} x {k}" for k, n in sorted(kinds.items())))
         for subject in alerts[:8]:
-            say(f"   SNS  officer alert: {subject}")
+            say(f"   SNS  officer alert (vi/zh/en): {subject}")
         if len(alerts) > 8:
             say(f"   SNS  ... and {len(alerts) - 8} more officer alerts")
     finally:
@@ -238,6 +240,9 @@ def run_demo(state: StackState, say: Any = print) -> bool:
     from smartgate_infra.trader_demo import run_trader  # it uses this module's lanes
 
     trader_ok = run_trader(state, client, say)
+    from smartgate_infra.officer_demo import run_officer
+
+    officer_ok = run_officer(state, client, say)
 
     say("\n== Summary")
     say(f"   {'plate':12} {'gate/lane':18} {'expected':8} {'got':8} {'barrier':7} {'ms':>6}")
@@ -257,9 +262,10 @@ def run_demo(state: StackState, say: Any = print) -> bool:
         f"{'all as expected' if ok else 'SOME NOT AS EXPECTED'}; "
         f"scenarios {sum(o.ok for o in scenario_outcomes)}/{len(scenario_outcomes)} as expected; "
         f"audit {'verified' if audit_ok else 'NOT OK'}; lane camera {'ok' if camera_ok else 'NOT OK'}; "
-        f"trader via the API {'ok' if trader_ok else 'NOT OK'}"
+        f"trader via the API {'ok' if trader_ok else 'NOT OK'}; "
+        f"officer alert and release {'ok' if officer_ok else 'NOT OK'}"
     )
-    return ok and scenarios_ok and audit_ok and camera_ok and trader_ok
+    return ok and scenarios_ok and audit_ok and camera_ok and trader_ok and officer_ok
 
 
 def run_audit(client: StackClient, say: Any = print) -> bool:

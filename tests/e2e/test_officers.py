@@ -279,3 +279,23 @@ def test_a_corrected_plate_read_becomes_a_labelled_example_bench_vision_can_read
     from smartgate.edge.vision.bench import load_labels
 
     assert mine[0]["file"] in load_labels(out)
+
+
+def test_the_live_lane_view_shows_each_lanes_newest_vehicle_barrier_and_heartbeat(  # type: ignore[no-untyped-def]
+    lanes, customs
+) -> None:
+    passage_id = _held_truck(lanes, "out-54", "29C-542.54")
+    lanes.lane(GATE, "out-54").heartbeat(fps=11.5, queue_depth=2)
+
+    def view() -> dict[str, Any] | None:
+        reply = customs.get(f"/gates/{GATE}/lanes")
+        assert reply.status == 200, reply.raw
+        lane = next(v for v in reply.body if v["lane_id"] == "out-54")
+        return lane if lane["online"] and lane["passage_id"] == passage_id else None
+
+    lane = _eventually(view, 15, "out-54 online with its newest truck")
+    assert lane["barrier"] == "closed" and lane["channel"] == "RED" and lane["plate_text"] == "29C-542.54"
+    assert lane["health"]["fps"] == 11.5 and lane["health"]["queue_depth"] == 2
+    everything = customs.get(f"/gates/{GATE}/lanes").body
+    assert len(everything) == 110 and not next(v for v in everything if v["lane_id"] == "open-19")["online"]
+    assert customs.get("/gates/nowhere/lanes").status == 404

@@ -303,6 +303,20 @@ class DynamoPassageStore:
         except self.passages.model.DoesNotExist:
             return None
 
+    def lanes_of(self, gate_id: str, lane_ids: Sequence[str]) -> dict[str, LaneTrack]:
+        """Many lanes' memory in batched reads (the console's live view); lanes never seen are left out."""
+        self._meter()
+        keys = {_lane_key(gate_id, lane_id): lane_id for lane_id in lane_ids}
+        return {
+            keys[row.lane_key]: LaneTrack.model_validate_json(row.body).model_copy(update={"version": int(row.version)})
+            for row in self.lanes.model.batch_get(list(keys))
+        }
+
+    def many(self, passage_ids: Sequence[str]) -> dict[str, Passage]:
+        self._meter()
+        rows = self.passages.model.batch_get(sorted(set(passage_ids)))
+        return {p.passage_id: p for p in (Passage.model_validate_json(row.body) for row in rows)}
+
     def detection(self, event_id: str) -> DetectionRecord | None:
         self._meter()
         try:

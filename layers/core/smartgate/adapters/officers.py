@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -159,6 +160,12 @@ class DynamoLaneHealth:
                 return False
             raise
         return True
+
+    def last_of(self, gate_id: str, lane_ids: Sequence[str]) -> dict[str, LaneHealth]:
+        """Many lanes' newest heartbeats in batched reads; lanes never heard from are left out."""
+        keys = [self._key(gate_id, lane_id) for lane_id in lane_ids]
+        found = (LaneHealth.model_validate_json(row.body) for row in self.model.batch_get(keys))
+        return {h.lane_id: h for h in found}
 
     def last(self, gate_id: str, lane_id: str) -> LaneHealth | None:
         try:

@@ -1,0 +1,97 @@
+// Small DOM helpers: build elements, show field errors from the API next to their inputs, a status banner.
+
+import { has, t } from "./i18n.js";
+
+/** h("button", { class: "primary", onclick }, "text", child...) */
+export function h(tag, props = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(props || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
+    else if (key === "class") el.className = value;
+    else if (key === "dataset") Object.assign(el.dataset, value);
+    else if (value === true) el.setAttribute(key, "");
+    else el.setAttribute(key, value);
+  }
+  for (const child of children.flat(Infinity)) {
+    if (child === undefined || child === null || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}
+
+let fieldSeq = 0;
+
+/** A labelled input with a hint and a slot for its error; `name` is the API's field path (reason, plate). */
+export function field(labelKey, input, { hint, optional } = {}) {
+  const id = input.id || `f${++fieldSeq}`;
+  input.id = id;
+  const error = h("p", { class: "error", id: `${id}-error`, hidden: true });
+  const described = [hint ? `${id}-hint` : null, `${id}-error`].filter(Boolean).join(" ");
+  input.setAttribute("aria-describedby", described);
+  return h(
+    "div",
+    { class: "field", dataset: { field: input.name || "" } },
+    h("label", { for: id }, t(labelKey), optional ? h("span", { class: "optional" }, ` ${t("form.optional")}`) : null),
+    input,
+    hint ? h("p", { class: "hint", id: `${id}-hint` }, t(hint)) : null,
+    error,
+  );
+}
+
+const MISSING = /^Field required$|at least 1 (character|item)/;
+
+/** The catalogue's words for an API field error: "required" when it is empty, else by field, else general. */
+export function fieldMessage(name, apiMessage = "") {
+  if (MISSING.test(apiMessage)) return t("error.required");
+  const generic = name.replace(/\.\d+(?=\.|$)/g, "");
+  return has(`error.${generic}`) ? t(`error.${generic}`) : t("error.field");
+}
+
+/** Show field errors ({name, message}) on a form's inputs; the others are cleared. Returns how many shown. */
+export function showFieldErrors(form, errors) {
+  let shown = 0;
+  for (const box of form.querySelectorAll(".field")) {
+    const input = box.querySelector("input, select, textarea");
+    const err = box.querySelector(".error");
+    if (!input || !err) continue;
+    const found = errors.find((e) => e.name === input.name || e.name.startsWith(`${input.name}.`));
+    err.hidden = !found;
+    err.textContent = found ? found.text || fieldMessage(found.name, found.message) : "";
+    input.setAttribute("aria-invalid", found ? "true" : "false");
+    if (found) shown += 1;
+  }
+  return shown;
+}
+
+let bannerTimer = null;
+
+/** The message line under the header; a confirmation ("ok") goes away by itself. */
+export function banner(key, kind = "info", vars = {}) {
+  const el = document.getElementById("banner");
+  clearTimeout(bannerTimer);
+  if (!key) {
+    el.hidden = true;
+    el.textContent = "";
+    return;
+  }
+  el.hidden = false;
+  el.className = `banner ${kind}`;
+  el.textContent = t(key, vars);
+  if (kind === "ok") bannerTimer = setTimeout(() => banner(navigator.onLine ? null : "app.offline", "warn"), 8000);
+}
+
+/** What went wrong, in the officer's words: offline, signed out, not allowed, or the API's refusal by field. */
+export function problemText(err) {
+  if (err?.name === "Offline" || err?.constructor?.name === "Offline") return t("error.offline");
+  if (err?.status === 401) return t("error.signed_out");
+  if (err?.status === 403) return t("error.forbidden");
+  if (err?.status === 404) return t("error.not_found");
+  if (err?.fields?.length) return [...new Set(err.fields.map((f) => fieldMessage(f.name, f.message)))].join(" ");
+  if (err?.status === 429) return t("error.rate_limited");
+  if (err?.status >= 500) return t("error.server");
+  return t("error.unknown");
+}
+
+/** A chip: `kind` names the colour class, the text is already translated. */
+export const chip = (text, kind = "") => h("span", { class: `chip ${kind}` }, text);
