@@ -584,9 +584,8 @@ def notifications(req: Request) -> Page[Notification]:
     errors=(404,),
 )
 def get_passage(req: Request) -> dict[str, Any]:
-    passage = wiring.passages().get(req.path["passage_id"])
-    if passage is None:
-        raise field_problem("path.passage_id", f"passage {req.path['passage_id']} not found", 404)
+    passage = _passage(req.path["passage_id"])
+    wiring.trade_store().log_access(f"passage#{passage.passage_id}", req.who.username, "passage", utc_now())
     return passage.model_dump(mode="json")
 
 
@@ -873,31 +872,19 @@ def passage_evidence(req: Request) -> list[EvidenceImage]:
     passage = _passage(req.path["passage_id"])
     wiring.trade_store().log_access(f"passage#{passage.passage_id}", req.who.username, "evidence images", utc_now())
     store = wiring.evidence()
-    images = [
-        EvidenceImage(
-            kind="plate",
-            event_id=p.event_id,
-            text=p.plate_text,
-            camera=p.camera.value,
-            captured_at=p.captured_at,
-            url=store.url(p.crop_key),
-        )
+    reads = [
+        ("plate", p.event_id, p.plate_text, p.camera.value, p.captured_at, p.crop_key)
         for p in passage.detections.plates
-        if p.crop_key
     ]
-    images += [
-        EvidenceImage(
-            kind="container",
-            event_id=c.event_id,
-            text=c.container_no,
-            camera=None,
-            captured_at=c.captured_at,
-            url=store.url(c.crop_key),
-        )
+    reads += [
+        ("container", c.event_id, c.container_no, None, c.captured_at, c.crop_key)
         for c in passage.detections.containers
-        if c.crop_key
     ]
-    return images
+    return [
+        EvidenceImage(kind=kind, event_id=eid, text=text, camera=camera, captured_at=at, url=store.url(key))  # type: ignore[arg-type]
+        for kind, eid, text, camera, at, key in reads
+        if key
+    ]
 
 
 @api.route(

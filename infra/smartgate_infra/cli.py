@@ -88,32 +88,39 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return _with_stack(args, lambda state: 0 if run_demo(state) else 1)
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
-    from smartgate_infra.bench import run_bench
-
+def _bench(args: argparse.Namespace, run: Callable[[StackState], str], good_end: str, failed: str) -> int:
+    """Run a benchmark on the stack; print its last line (read by tools), or ``failed`` if it broke."""
     result: dict[str, str] = {}
 
     def work(state: StackState) -> int:
-        result["line"] = run_bench(state, args.trucks, say=_progress)
-        return 0 if result["line"].endswith("errors=0") else 1
+        result["line"] = run(state)
+        return 0 if result["line"].endswith(good_end) else 1
 
     code = _with_stack(args, work)
-    print(result.get("line", f"trucks={args.trucks} p50_ms=nan p99_ms=nan errors={args.trucks}"))  # read by tools
+    print(result.get("line", failed))
     return code
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from smartgate_infra.bench import run_bench
+
+    return _bench(
+        args,
+        lambda state: run_bench(state, args.trucks, say=_progress),
+        "errors=0",
+        f"trucks={args.trucks} p50_ms=nan p99_ms=nan errors={args.trucks}",
+    )
 
 
 def cmd_bench_alerts(args: argparse.Namespace) -> int:
     from smartgate_infra.bench_alerts import run_bench_alerts
 
-    result: dict[str, str] = {}
-
-    def work(state: StackState) -> int:
-        result["line"] = run_bench_alerts(state, args.alerts, say=_progress)
-        return 0 if result["line"].endswith("lost=0") else 1
-
-    code = _with_stack(args, work)
-    print(result.get("line", f"alerts=0 p50_ms=nan p99_ms=nan lost={args.alerts}"))  # read by tools
-    return code
+    return _bench(
+        args,
+        lambda state: run_bench_alerts(state, args.alerts, say=_progress),
+        "lost=0",
+        f"alerts=0 p50_ms=nan p99_ms=nan lost={args.alerts}",
+    )
 
 
 def cmd_bench_api(args: argparse.Namespace) -> int:

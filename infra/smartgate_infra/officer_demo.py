@@ -16,18 +16,14 @@ from smartgate_infra.api_client import ApiClient
 from smartgate_infra.client import StackClient
 from smartgate_infra.demo import Lanes, signing_key
 from smartgate_infra.stack import StackState
-from smartgate_infra.trader_demo import DemoStepFailed, _ok, _until
+from smartgate_infra.trader_demo import DemoStepFailed, _ok, _until, section
 
 GATE, LANE = "sandbox", "out-51"
 
 
 def run_officer(state: StackState, client: StackClient, say: Any = print) -> bool:
-    say("\n== 9. An officer on duty (as the console): an alert in their language, a release with a reason")
-    try:
-        return _run(state, client, say)
-    except DemoStepFailed as err:
-        say(f"   !! {err}")
-        return False
+    title = "9. An officer on duty (as the console): an alert in their language, a release with a reason"
+    return section(title, _run, state, client, say)
 
 
 def _run(state: StackState, client: StackClient, say: Any) -> bool:

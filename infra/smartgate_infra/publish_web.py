@@ -4,7 +4,8 @@ It reads the stack's outputs (``ApiUrl``, ``WebBucketName``, ``WebDistributionId
 parameter, uploads every file under ``web/`` (dot-files skipped) with the Content-Type the local stack
 serves it with (``web_static.TYPES``) and a Cache-Control, writes each app's ``config.json`` (the
 deployed API's URL, in the shape ``web_static.local_config()`` has locally), and asks CloudFront to drop
-what it holds (``/*``). boto3 finds AWS, or the local emulator, as usual (``AWS_ENDPOINT_URL``).
+what it holds (``/*``). ``web/shared/`` (what the apps import as ``../shared/...``) goes up as it is: not an
+app, so no config.json. boto3 finds AWS, or the local emulator, as usual (``AWS_ENDPOINT_URL``).
 
 Cache-Control: nothing is fingerprinted (no bundler), so every file that changes under its own name on
 a release — pages, ES modules, styles, ``sw.js``, ``config.json``, the manifest, the catalogues — is
@@ -25,7 +26,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from smartgate_infra.services import ServiceError
-from smartgate_infra.web_static import TYPES
+from smartgate_infra.web_static import SHARED, TYPES
 
 NO_CACHE = "no-cache"
 LONG_CACHE = "public, max-age=604800"  # a week: icons and fonts, which keep their names
@@ -96,8 +97,12 @@ def cache_control(key: str) -> str:
 
 
 def apps(web_root: Path) -> list[str]:
-    """The web apps: folders of web/ with an index.html (as the local stack serves them)."""
-    return sorted(d.name for d in web_root.iterdir() if not d.name.startswith(".") and (d / "index.html").is_file())
+    """The web apps: folders of web/ with an index.html, web/shared/ never (as the local stack serves them)."""
+    return sorted(
+        d.name
+        for d in web_root.iterdir()
+        if not d.name.startswith(".") and d.name != SHARED and (d / "index.html").is_file()
+    )
 
 
 def plan(web_root: Path, outputs: StackOutputs) -> list[Upload]:

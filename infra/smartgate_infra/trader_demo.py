@@ -41,13 +41,19 @@ def _until(probe: Any, timeout: float = 20.0) -> Any:
     return value
 
 
-def run_trader(state: StackState, client: StackClient, say: Any = print) -> bool:
-    say("\n== 8. A trader through the API (as the web app): sign in, declare, book a slot, carry the pass")
+def section(title: str, run: Any, state: StackState, client: StackClient, say: Any) -> bool:
+    """A demo section: its title, then its steps; a failed step is said and fails the section."""
+    say(f"\n== {title}")
     try:
-        return _run(state, client, say)
+        return bool(run(state, client, say))
     except DemoStepFailed as err:
         say(f"   !! {err}")
         return False
+
+
+def run_trader(state: StackState, client: StackClient, say: Any = print) -> bool:
+    title = "8. A trader through the API (as the web app): sign in, declare, book a slot, carry the pass"
+    return section(title, _run, state, client, say)
 
 
 def _run(state: StackState, client: StackClient, say: Any) -> bool:

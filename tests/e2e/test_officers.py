@@ -26,7 +26,7 @@ import pytest
 from smartgate.domain.crossing import signature_valid
 from smartgate.schemas import BarrierAction, PlateRead
 from smartgate_infra.api_client import ApiClient
-from smartgate_infra.demo import Lanes, signing_key
+from smartgate_infra.demo import Lanes, signing_key, wait_for
 from smartgate_infra.stack import ROOT
 
 pytestmark = pytest.mark.e2e
@@ -46,13 +46,9 @@ def customs(stack, stack_client) -> ApiClient:  # type: ignore[no-untyped-def]
 
 
 def _eventually(probe: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = probe()
-        if found:
-            return found
-        time.sleep(0.3)
-    raise AssertionError(f"not within {timeout:.0f} s: {what}")
+    found = wait_for(probe, timeout, 0.3)
+    assert found, f"not within {timeout:.0f} s: {what}"
+    return found
 
 
 def _alert_of(api: ApiClient, passage_id: str) -> dict[str, Any] | None:
@@ -98,9 +94,8 @@ def test_red_truck_alerts_officers_in_each_language_ack_stops_it_and_silence_esc
     )
     subs = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
     assert {"sms", "application"} <= {s["Protocol"] for s in subs}
-    policy = sns.get_subscription_attributes(
-        SubscriptionArn=next(s for s in subs if s["Protocol"] == "sms")["SubscriptionArn"]
-    )
+    mine = next(s for s in subs if s["Protocol"] == "sms" and s["Endpoint"] == "+84912345678")
+    policy = sns.get_subscription_attributes(SubscriptionArn=mine["SubscriptionArn"])
     assert (
         '"locale": ["zh"]' in policy["Attributes"]["FilterPolicy"] and "customs" in policy["Attributes"]["FilterPolicy"]
     )
@@ -251,6 +246,8 @@ def test_a_corrected_plate_read_becomes_a_labelled_example_bench_vision_can_read
     passage_id = result.command.passage_id
     evidence = customs.get(f"/passages/{passage_id}/evidence")
     assert evidence.status == 200 and evidence.body[0]["kind"] == "plate" and "Signature" in evidence.body[0]["url"]
+    reads = stack_client.trade.accesses_of(f"passage#{passage_id}")
+    assert ("e2e-customs", "evidence images") in {(who, what) for _, who, what in reads}  # personal data: recorded
 
     bad = _act(customs, passage_id, action="correct_plate", reason="read it on the truck", version=1, plate="??")
     assert bad.status in (409, 422)

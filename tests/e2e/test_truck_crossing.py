@@ -89,15 +89,18 @@ def test_unknown_truck_gets_red_the_barrier_holds_and_officers_are_alerted(lane,
     seen: list[dict[str, Any]] = []
 
     def alert() -> list[dict[str, Any]]:
-        return [
-            m
-            for m in bus_events(stack_client, seen)
-            if m.get("Type") == "Notification" and passage_id in m.get("Message", "")
-        ]
+        found = [m for m in bus_events(stack_client, seen) if m.get("Type") == "Notification"]
+        mine = [m for m in found if "29C-999.99" in m.get("Subject", "")]
+        return mine if len(mine) >= 3 else []
 
-    [notification] = eventually(alert)
-    assert notification["Subject"].startswith("RED channel: 29C-999.99")
-    assert json.loads(notification["Message"])["channel"] == "RED"
+    alerts = eventually(alert)  # one message per language, to the gate's critical topic
+    by_locale = {m["MessageAttributes"]["locale"]["Value"]: m for m in alerts}
+    assert set(by_locale) == {"vi", "zh", "en"}
+    assert by_locale["en"]["Subject"].startswith("RED channel: 29C-999.99")
+    assert "no booking for plate 29C-999.99" in by_locale["en"]["Message"]
+    assert by_locale["en"]["TopicArn"].endswith("alerts-kimthanh2-critical")
+    stored = stack_client.alerts.for_passage(passage_id)
+    assert [a.severity.value for a in stored] == ["critical"] and stored[0].role.value == "customs"
 
 
 def test_malformed_messages_are_kept_with_a_reason_and_change_nothing(lane, stack_client) -> None:  # type: ignore[no-untyped-def]

@@ -207,3 +207,18 @@ def test_smartgate_invoke_runs_a_function_on_an_event_file(stack, state_dir: Pat
         cwd=ROOT,
     )
     assert missing.returncode == 2 and "IngestDetectionsFunction" in missing.stderr
+
+
+def test_a_passage_that_keeps_alerting_is_rate_limited_not_lost(host, stack_client) -> None:  # type: ignore[no-untyped-def]
+    notify = host("NotifyOfficersFunction")
+    base = load_event("eventbridge/clearance_decided_red")
+    passage_id = f"psg-ratelimit-{int(time.time() * 1000)}"
+    results = []
+    for no in range(1, 6):  # five ever stricter decisions of one passage within seconds
+        event = json.loads(json.dumps(base))
+        event["detail"].update(passage_id=passage_id, decision_no=no, previous_channel="YELLOW" if no > 1 else None)
+        results.append(notify.invoke(event))
+    assert [r["status"] for r in results] == ["open", "open", "open", "suppressed", "suppressed"]
+    stored = {a.alert_id: a for a in stack_client.alerts.for_passage(passage_id)}
+    assert len(stored) == 5  # all kept ...
+    assert [len(stored[r["alert_id"]].deliveries) for r in results] == [3, 3, 3, 0, 0]  # ... three pushed

@@ -134,6 +134,7 @@ def test_publish_web_uploads_typed_cached_files_and_this_stacks_config(
         "trader/i18n/vi.json": '{"hello": "xin chào"}',
         "trader/config.json": '{"api_url": "", "stage": "local"}',
         "trader/.secret": "never uploaded",
+        "shared/js/dom.js": "export const h = 1;",
     }.items():
         (web / name).parent.mkdir(parents=True, exist_ok=True)
         (web / name).write_text(text, encoding="utf-8")
@@ -165,6 +166,10 @@ def test_publish_web_uploads_typed_cached_files_and_this_stacks_config(
     config = json.loads(s3.get_object(Bucket=bucket, Key="trader/config.json")["Body"].read())
     assert config == {"api_url": deployed["ApiUrl"], "stage": "staging"}  # the shape web_static.local_config() has
     assert s3.get_object(Bucket=bucket, Key="trader/i18n/vi.json")["Body"].read().decode() == '{"hello": "xin chào"}'
+    shared = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="shared/")["Contents"]}
+    assert shared == {"shared/js/dom.js"}  # what the apps import as ../shared/...; not an app: no config.json
+    head = s3.head_object(Bucket=bucket, Key="shared/js/dom.js")
+    assert (head["ContentType"], head["CacheControl"]) == ("text/javascript; charset=utf-8", "no-cache")
 
     invalidations = stack_client.client("cloudfront").list_invalidations(DistributionId=deployed["WebDistributionId"])
     [invalidation] = invalidations["InvalidationList"]["Items"]

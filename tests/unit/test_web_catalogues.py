@@ -1,5 +1,6 @@
 """The web apps' message catalogues: every language has every key (with the same placeholders), and every
-key the pages use exists — the fixed ones named in the code and those made from the API's enums."""
+key the pages use exists — the fixed ones named in the code and those made from the API's enums. The modules
+in web/shared/ have no catalogue of their own: the keys they use must be in every app's."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from smartgate.schemas import BookingStatus, Country, Direction
 from smartgate.schemas.api import TimelineStatus
 from smartgate_infra.stack import ROOT
 
-APPS = sorted(p.parent.parent for p in (ROOT / "web").glob("*/i18n/en.json"))
+SHARED = ROOT / "web" / "shared"
+APPS = sorted(p.parent.parent for p in (ROOT / "web").glob("*/i18n/en.json") if p.parent.parent != SHARED)
 LANGUAGES = ("vi", "zh", "en")
 USED = re.compile(r"""\bt\(\s*["']([\w.\-]+)["']|data-i18n="([\w.\-]+)"|:([a-z_]+\.[\w.]+)["';]""")
 PREFIXED = re.compile(r"""\bt\(\s*`([\w.\-]+)\.\$\{""")
@@ -26,11 +28,18 @@ def catalogues(app: Path) -> dict[str, dict[str, str]]:
 
 
 def sources(app: Path) -> str:
-    return "\n".join(p.read_text(encoding="utf-8") for p in sorted(app.rglob("*")) if p.suffix in (".js", ".html"))
+    """The app's pages and modules, and the shared modules it may import (their words are the app's)."""
+    files = [*sorted(app.rglob("*")), *sorted(SHARED.rglob("*"))]
+    return "\n".join(p.read_text(encoding="utf-8") for p in files if p.suffix in (".js", ".html"))
 
 
 def test_there_is_a_web_app() -> None:
     assert APPS, "no web/<app>/i18n catalogues found"
+
+
+def test_the_shared_modules_are_not_an_app_and_have_no_words_of_their_own() -> None:
+    assert SHARED not in APPS
+    assert not list(SHARED.rglob("*.json")), "shared modules take their words from the app's catalogue (t())"
 
 
 @pytest.mark.parametrize("app", APPS, ids=lambda p: p.name)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -18,7 +19,7 @@ from smartgate_infra.provision import NOT_LOCAL, Provisioner, ProvisionError
 from smartgate_infra.publish_web import LONG_CACHE, NO_CACHE, StackOutputs, plan
 from smartgate_infra.stack import ROOT, load_template
 from smartgate_infra.template import Template
-from smartgate_infra.web_static import TYPES
+from smartgate_infra.web_static import SHARED, TYPES, serve
 
 TEMPLATE = load_template()
 WEB_ORIGIN = "https://unbound-WebDistribution.cloudfront.net"  # the distribution is never created locally
@@ -174,6 +175,8 @@ def web_tree(root: Path) -> Path:
         ".eslintrc.json": "{}",
         "trader/.cache/x.js": "x",
         "notes/readme.txt": "not an app, still uploaded",
+        "shared/js/dom.js": "export {}",
+        "shared/base.css": "body{}",
     }
     for name, text in files.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
@@ -186,6 +189,8 @@ def test_publish_plan_types_caches_and_writes_the_stack_config(tmp_path: Path) -
     assert sorted(uploads) == sorted(
         [
             "notes/readme.txt",
+            "shared/base.css",
+            "shared/js/dom.js",
             "trader/config.json",
             "trader/i18n/vi.json",
             "trader/icon.svg",
@@ -203,7 +208,79 @@ def test_publish_plan_types_caches_and_writes_the_stack_config(tmp_path: Path) -
     no_cache = {k for k, u in uploads.items() if u.cache_control == NO_CACHE}
     assert no_cache == set(uploads) - {"trader/icon.svg", "notes/readme.txt"}
     assert uploads["trader/icon.svg"].cache_control == LONG_CACHE
+    assert uploads["shared/js/dom.js"].content_type == TYPES[".js"]  # what the apps import as ../shared/...
+    assert "shared/config.json" not in uploads  # not an app
     assert list(uploads)[-1] == "trader/index.html"  # pages last
+
+
+def test_a_shared_folder_with_a_page_is_still_not_an_app(tmp_path: Path) -> None:
+    web = web_tree(tmp_path)
+    (web / SHARED / "index.html").write_text("<!doctype html>")
+    keys = {u.key for u in plan(web, OUTPUTS)}
+    assert "trader/config.json" in keys and "shared/config.json" not in keys
+
+
+# ------------------------------------------------------------------- web/ as the local stack serves it
+
+
+def test_the_local_stack_serves_the_apps_and_the_shared_files(tmp_path: Path) -> None:
+    web = web_tree(tmp_path)
+    page = serve(web, "/trader/")
+    assert page is not None and page.status == 200 and page.body == b"<!doctype html>"
+    module = serve(web, "/shared/js/dom.js")
+    assert module is not None and module.status == 200 and module.headers["Content-Type"] == TYPES[".js"]
+    assert module.headers["Cache-Control"] == "no-cache" and "Service-Worker-Allowed" not in module.headers
+    local = serve(web, "/trader/config.json")
+    assert local is not None and json.loads(local.body)["stage"] == "local"
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/shared", "/shared/", "/shared/js/", "/shared/config.json", "/shared/../trader/index.html", "/shared/.hidden"],
+)
+def test_the_shared_folder_is_files_only_not_an_app(tmp_path: Path, path: str) -> None:
+    web = web_tree(tmp_path)
+    (web / SHARED / ".hidden").write_text("x")
+    answer = serve(web, path)
+    assert answer is not None and answer.status == 404  # no page, no config.json, no way out, not the API either
+
+
+def test_paths_outside_the_web_apps_are_the_apis(tmp_path: Path) -> None:
+    web = web_tree(tmp_path)
+    assert serve(web, "/bookings") is None and serve(web, "/notes/readme.txt") is None and serve(web, "/") is None
+
+
+def imported(app: Path) -> set[Path]:
+    """Every file the app's page loads, following its links and module imports (relative URLs)."""
+    found: set[Path] = set()
+    todo = [app / "index.html"]
+    pattern = re.compile(r"""(?:\bfrom\s+|\bimport\s*\(?\s*|\b(?:href|src)=)["']([^"':]+)["']""")
+    while todo:
+        path = todo.pop().resolve()
+        if path in found or not path.is_file():
+            continue
+        found.add(path)
+        if path.suffix in (".html", ".js"):
+            todo += [
+                path.parent / ref
+                for ref in pattern.findall(path.read_text(encoding="utf-8"))
+                if not ref.startswith("#")
+            ]
+    return found
+
+
+def test_the_trader_service_worker_keeps_every_file_the_page_loads() -> None:
+    app = ROOT / "web" / "trader"
+    worker = (app / "sw.js").read_text(encoding="utf-8")
+    files = re.search(r"const FILES = \[(.*?)\];", worker, re.S)
+    assert files is not None
+    kept = {(app / name).resolve() for name in re.findall(r'"([^"]+)"', files.group(1))}
+    loaded = imported(app)
+    assert any(SHARED in p.parts for p in loaded), "the trader app imports nothing from web/shared/"
+    missing = sorted(str(p.relative_to(ROOT / "web")) for p in loaded - kept)
+    assert not missing, f"the page loads these, the service worker does not keep them (offline): {missing}"
+    written = {app / "config.json"}  # served for the stack (web_static.local_config, publish-web)
+    assert all(p.exists() for p in kept - written), sorted(str(p) for p in kept - written if not p.exists())
 
 
 def test_the_repository_web_apps_have_known_content_types() -> None:

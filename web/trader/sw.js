@@ -2,8 +2,9 @@
 // The app shell: network first (always the newest when online), the cached copy when not.
 // A booking, its pass and its QR image: network first as well, and the last good answer is kept;
 // offline (or signed out) the kept copy is answered, marked X-Smartgate-Saved: 1 so the page says so.
+// The shell includes what the page imports from ../shared/ (outside this worker's scope, same origin).
 
-const SHELL = "smartgate-trader-shell-v1";
+const SHELL = "smartgate-trader-shell-v2"; // v2: the generic modules moved to ../shared/
 const PASSES = "smartgate-trader-passes-v1";
 const FILES = [
   "./",
@@ -14,19 +15,23 @@ const FILES = [
   "config.json",
   "js/app.js",
   "js/api.js",
-  "js/dom.js",
   "js/gates.js",
-  "js/i18n.js",
   "js/views/booking.js",
   "js/views/bookings.js",
   "js/views/declare.js",
   "js/views/notifications.js",
-  "js/views/signin.js",
   "js/views/slots.js",
   "i18n/vi.json",
   "i18n/zh.json",
   "i18n/en.json",
+  "../shared/base.css",
+  "../shared/js/api.js",
+  "../shared/js/dom.js",
+  "../shared/js/i18n.js",
+  "../shared/js/router.js",
+  "../shared/js/signin.js",
 ];
+const SHELL_PATHS = [new URL("./", self.location).pathname, new URL("../shared/", self.location).pathname];
 const KEPT = /\/bookings\/[^/]+(\/pass(\.svg|\.png)?)?$|\/gates$/;
 
 self.addEventListener("install", (event) => {
@@ -80,7 +85,7 @@ self.addEventListener("fetch", (event) => {
   const url = new URL(request.url);
   if (KEPT.test(url.pathname)) {
     event.respondWith(networkFirst(request, PASSES, { fallBackOn401: true }));
-  } else if (url.origin === self.location.origin && url.pathname.startsWith(new URL("./", self.location).pathname)) {
+  } else if (url.origin === self.location.origin && SHELL_PATHS.some((p) => url.pathname.startsWith(p))) {
     event.respondWith(networkFirst(request, SHELL));
   }
 });

@@ -1,86 +1,18 @@
-// The one client of the Smart Gate REST API: the user's token on every call, problem+json errors as ApiError.
+// The trader app's calls of the Smart Gate REST API (the client: ../shared/js/api.js). The session is kept on
+// this device (localStorage): a trader's phone is their own.
 
-const TOKEN = "smartgate.session";
-let base = "";
+import { call, keepSessionIn, startSession } from "../../shared/js/api.js";
 
-export class ApiError extends Error {
-  constructor(status, problem) {
-    super(problem.detail || problem.message || `HTTP ${status}`);
-    this.status = status;
-    this.problem = problem;
-    // field paths without the "body."/"query." prefix, as the form names its inputs: goods.0.hs_code
-    this.fields = (problem.errors || []).map((e) => ({ ...e, name: e.field.replace(/^(body|query|path)\./, "") }));
-  }
-}
+export { ApiError, Offline, configure, gates, session, signOut } from "../../shared/js/api.js";
 
-export class Offline extends Error {}
-
-export async function configure() {
-  try {
-    const reply = await fetch("config.json", { cache: "no-cache" });
-    if (reply.ok) base = ((await reply.json()).api_url || "").replace(/\/$/, "");
-  } catch {
-    /* offline on the first paint: the same origin, as locally */
-  }
-}
-
-export function session() {
-  try {
-    const s = JSON.parse(localStorage.getItem(TOKEN) || "null");
-    return s && s.expires_at > Date.now() ? s : null;
-  } catch {
-    return null;
-  }
-}
-
-export function signOut() {
-  localStorage.removeItem(TOKEN);
-}
-
-async function call(method, path, { body, query, idempotent = false, raw = false } = {}) {
-  const url = new URL(base + path, location.href);
-  for (const [k, v] of Object.entries(query || {})) if (v !== undefined && v !== null) url.searchParams.set(k, v);
-  const headers = { Accept: raw ? "*/*" : "application/json" };
-  const s = session();
-  if (s) headers.Authorization = s.id_token;
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  if (idempotent) headers["Idempotency-Key"] = idempotent === true ? crypto.randomUUID() : idempotent;
-  let reply;
-  try {
-    reply = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  } catch (err) {
-    throw new Offline(String(err));
-  }
-  const fromCache = reply.headers.get("X-Smartgate-Saved") === "1";
-  if (!reply.ok) {
-    let problem = {};
-    try {
-      problem = await reply.json();
-    } catch {
-      problem = { detail: reply.statusText };
-    }
-    if (reply.status === 401) signOut();
-    throw new ApiError(reply.status, problem);
-  }
-  if (raw) return { blob: await reply.blob(), fromCache };
-  const data = reply.status === 204 ? null : await reply.json();
-  if (data && typeof data === "object" && fromCache) Object.defineProperty(data, "fromCache", { value: true });
-  return data;
-}
+keepSessionIn(localStorage, "smartgate.session");
 
 export async function signIn(username, password, newPassword) {
-  const body = { username, password };
-  if (newPassword) body.new_password = newPassword;
-  const tokens = await call("POST", "/sessions", { body });
-  localStorage.setItem(
-    TOKEN,
-    JSON.stringify({ id_token: tokens.id_token, expires_at: Date.now() + (tokens.expires_in - 60) * 1000 }),
-  );
+  await startSession(username, password, newPassword);
   return me();
 }
 
 export const me = () => call("GET", "/me");
-export const gates = () => call("GET", "/gates");
 export const drivers = () => call("GET", "/drivers", { query: { limit: 100 } });
 export const addDriver = (driver) => call("POST", "/drivers", { body: driver, idempotent: true });
 export const checkDeclaration = (body) => call("POST", "/consignments/check", { body });

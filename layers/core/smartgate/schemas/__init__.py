@@ -54,6 +54,7 @@ from smartgate.schemas.lane import (
     RejectedMessage,
     WeightReading,
 )
+from smartgate.schemas.officers import OfficerAlert, PlateCorrection
 from smartgate.schemas.trade import Booking, BookingStatus, Consignment, GoodsLine
 
 ALL_MODELS: tuple[type[Contract], ...] = (
@@ -78,6 +79,8 @@ ALL_MODELS: tuple[type[Contract], ...] = (
     LabSampleRegistered,
     LabResultPosted,
     ShelfLifeAlert,
+    OfficerAlert,
+    PlateCorrection,
 )
 """Every versioned contract; the JSON Schema export and the sample-event tests walk this list."""
 
@@ -119,12 +122,14 @@ __all__ = [
     "LabTest",
     "LaneHealth",
     "LaneMessage",
+    "OfficerAlert",
     "PassScanned",
     "Passage",
     "PassageDetections",
     "PassageEvent",
     "PassageStateChanged",
     "PassageStatus",
+    "PlateCorrection",
     "PlateRead",
     "RejectedMessage",
     "RuleFired",

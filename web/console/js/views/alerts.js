@@ -2,9 +2,9 @@
 // in (and to whom), and Ack for the open ones (their escalation stops).
 
 import * as api from "../api.js";
-import { banner, chip, h, problemText } from "../dom.js";
+import { banner, chip, h, problemText } from "../../../shared/js/dom.js";
 import { chosenGate, gateInfo } from "../duty.js";
-import { formatDateTime, t, tv } from "../i18n.js";
+import { formatDateTime, t, tv } from "../../../shared/js/i18n.js";
 import { channelChip, when } from "./common.js";
 
 const EVERY_MS = 15000;

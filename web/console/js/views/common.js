@@ -1,7 +1,7 @@
 // Pieces several views show: status and channel chips, a lane's direction, a perishable mark.
 
-import { chip, h } from "../dom.js";
-import { formatAgo, formatDateTime, t, tv } from "../i18n.js";
+import { chip, h } from "../../../shared/js/dom.js";
+import { formatAgo, formatDateTime, t, tv } from "../../../shared/js/i18n.js";
 
 export const statusChip = (status) => (status ? chip(tv("pstatus", status), `s-${status.toLowerCase()}`) : null);
 

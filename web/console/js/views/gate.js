@@ -2,9 +2,9 @@
 // vehicle, channel, barrier, online or not, health), refreshed every few seconds.
 
 import * as api from "../api.js";
-import { h, problemText } from "../dom.js";
+import { h, problemText } from "../../../shared/js/dom.js";
 import { chosenGate, gateInfo } from "../duty.js";
-import { formatNumber, formatTime, t, tv } from "../i18n.js";
+import { formatNumber, formatTime, t, tv } from "../../../shared/js/i18n.js";
 import { channelChip, direction, perishable, statusChip, when } from "./common.js";
 
 const EVERY_MS = 5000;
@@ -150,7 +150,7 @@ export async function gateView(root) {
       drawLanes();
       const online = laneList.filter((l) => l.online).length;
       updated.textContent = t("gate.updated", {
-        time: formatTime(new Date().toISOString(), zone),
+        time: formatTime(new Date().toISOString(), zone, { seconds: true }),
         online: formatNumber(online),
         lanes: formatNumber(laneList.length),
       });

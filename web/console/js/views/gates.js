@@ -1,8 +1,8 @@
 // Pick the gate on duty, among those the officer serves; with only one, it is picked at once.
 
-import { h, problemText } from "../dom.js";
+import { h, problemText } from "../../../shared/js/dom.js";
 import { chooseGate, chosenGate, servedGates } from "../duty.js";
-import { t } from "../i18n.js";
+import { t } from "../../../shared/js/i18n.js";
 
 export async function gatesView(root, { go }) {
   root.append(h("h1", {}, t("gates.title")), h("p", { class: "loading" }, t("app.loading")));

@@ -3,9 +3,9 @@
 // sent with the version shown and an Idempotency-Key), and the passage's audit trail.
 
 import * as api from "../api.js";
-import { banner, chip, field, h, problemText, showFieldErrors } from "../dom.js";
+import { banner, chip, field, h, problemText, showFieldErrors } from "../../../shared/js/dom.js";
 import { ACTIONS, chosenGate, gateInfo, may } from "../duty.js";
-import { formatDateTime, formatNumber, has, t, tv } from "../i18n.js";
+import { formatDateTime, formatNumber, has, t, tv } from "../../../shared/js/i18n.js";
 import { actor, channelChip, direction, perishable, statusChip, when } from "./common.js";
 
 const CLOSED = new Set(["DEPARTED", "REFUSED"]);

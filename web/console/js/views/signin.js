@@ -1,66 +1,24 @@
-// Sign in with the account the gate's administrator created; a first sign-in sets a new password.
+// The console's sign-in (../../../shared/js/signin.js): an account the gate's administrator created, which
+// must be an officer's; the officer's language from their profile unless one was chosen on this device.
 
 import * as api from "../api.js";
-import { field, h, problemText, showFieldErrors } from "../dom.js";
 import { forget, loadOfficer } from "../duty.js";
-import { chosenLanguage, setLanguage, t } from "../i18n.js";
+import { chosenLanguage, setLanguage, t } from "../../../shared/js/i18n.js";
+import { signInView as sharedSignIn } from "../../../shared/js/signin.js";
 
-export function signInView(root, { go }) {
-  const username = h("input", { name: "username", autocomplete: "username", required: true, autocapitalize: "none" });
-  const password = h("input", { name: "password", type: "password", autocomplete: "current-password", required: true });
-  const newPassword = h("input", { name: "new_password", type: "password", autocomplete: "new-password", minlength: 12 });
-  const newBox = field("signin.new_password", newPassword, { hint: "signin.new_password_hint" });
-  newBox.hidden = true;
-  const message = h("p", { class: "error", role: "alert", hidden: true });
-  const submit = h("button", { type: "submit", class: "primary" }, t("signin.submit"));
-  const form = h(
-    "form",
-    { class: "card narrow", novalidate: true },
-    h("h1", {}, t("signin.title")),
-    h("p", { class: "lead" }, t("signin.lead")),
-    field("signin.username", username),
-    field("signin.password", password),
-    newBox,
-    message,
-    submit,
-  );
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    message.hidden = true;
-    submit.disabled = true;
-    submit.textContent = t("signin.busy");
+export const signInView = sharedSignIn({
+  signIn: api.signIn,
+  before: forget,
+  async after() {
+    let officer;
     try {
-      forget();
-      await api.signIn(username.value.trim(), password.value, newBox.hidden ? null : newPassword.value);
-      let officer;
-      try {
-        officer = await loadOfficer(true);
-      } catch (err) {
-        api.signOut();
-        throw err.status === 403 ? Object.assign(new Error("not an officer"), { notOfficer: true }) : err;
-      }
-      if (!chosenLanguage() && officer.locale) await setLanguage(officer.locale);
-      go("#/gates");
+      officer = await loadOfficer(true);
     } catch (err) {
-      const needsNew = err.fields?.some((f) => f.name === "new_password");
-      if (needsNew && newBox.hidden) {
-        newBox.hidden = false;
-        newPassword.focus();
-        message.textContent = t("signin.choose_password");
-      } else if (err.notOfficer) {
-        message.textContent = t("signin.not_officer");
-      } else if (err.status === 401 || err.fields?.some((f) => f.name === "password")) {
-        message.textContent = t("signin.wrong");
-      } else {
-        message.textContent = problemText(err);
-      }
-      showFieldErrors(form, (err.fields || []).filter((f) => f.name === "new_password"));
-      message.hidden = false;
-    } finally {
-      submit.disabled = false;
-      submit.textContent = t("signin.submit");
+      api.signOut();
+      throw err.status === 403 ? Object.assign(new Error("not an officer"), { notOfficer: true }) : err;
     }
-  });
-  root.append(form);
-  username.focus();
-}
+    if (!chosenLanguage() && officer.locale) await setLanguage(officer.locale);
+    return "#/gates";
+  },
+  refusal: (err) => (err.notOfficer ? t("signin.not_officer") : null),
+});

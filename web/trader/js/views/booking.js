@@ -2,9 +2,9 @@
 // live (polling). The service worker keeps the pass and the booking, so this page opens offline too.
 
 import * as api from "../api.js";
-import { h, problemText } from "../dom.js";
+import { h, problemText } from "../../../shared/js/dom.js";
 import { gate } from "../gates.js";
-import { formatDate, formatDateTime, formatTime, t } from "../i18n.js";
+import { formatDate, formatDateTime, formatTime, t } from "../../../shared/js/i18n.js";
 import { statusChip } from "./bookings.js";
 
 const POLL_MS = 15_000;

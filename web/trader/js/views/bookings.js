@@ -1,9 +1,9 @@
 // Home: the company's bookings (latest slot first) and the declarations still waiting for a slot.
 
 import * as api from "../api.js";
-import { h, problemText } from "../dom.js";
+import { h, problemText } from "../../../shared/js/dom.js";
 import { gate } from "../gates.js";
-import { formatDate, formatTime, t } from "../i18n.js";
+import { formatDate, formatTime, t } from "../../../shared/js/i18n.js";
 
 const OPEN = new Set(["BOOKED", "ARRIVED"]);
 

@@ -3,9 +3,9 @@
 // fields the user has touched; the same checks refuse a wrong declaration when it is sent.
 
 import * as api from "../api.js";
-import { banner, field, h, problemText, showFieldErrors } from "../dom.js";
+import { banner, field, h, problemText, showFieldErrors } from "../../../shared/js/dom.js";
 import { gates } from "../gates.js";
-import { t } from "../i18n.js";
+import { t } from "../../../shared/js/i18n.js";
 
 const UNITS = ["carton", "bag", "pallet", "piece", "box", "kg", "tonne"];
 const CURRENCIES = ["USD", "VND", "CNY"];

@@ -1,8 +1,8 @@
 // What the company was told (the outbox; by e-mail / SMS too when deployed), newest first.
 
 import * as api from "../api.js";
-import { h, problemText } from "../dom.js";
-import { formatDateTime, has, t } from "../i18n.js";
+import { h, problemText } from "../../../shared/js/dom.js";
+import { formatDateTime, has, t } from "../../../shared/js/i18n.js";
 
 export async function notificationsView(root) {
   root.append(h("h1", {}, t("notifications.title")));

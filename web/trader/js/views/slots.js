@@ -3,9 +3,9 @@
 // with a booking id (#/slots/<consignment>/move/<booking>) the picked window moves that booking instead.
 
 import * as api from "../api.js";
-import { banner, h, problemText } from "../dom.js";
+import { banner, h, problemText } from "../../../shared/js/dom.js";
 import { gate } from "../gates.js";
-import { formatDay, formatNumber, formatTime, t } from "../i18n.js";
+import { formatDay, formatNumber, formatTime, t } from "../../../shared/js/i18n.js";
 
 /** Today's date (YYYY-MM-DD) at the gate, and a date moved by `days`. */
 export function gateToday(timeZone) {

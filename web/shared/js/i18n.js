@@ -1,16 +1,23 @@
-// Message catalogues (i18n/<lang>.json) and Intl formatting in the officer's language and the gate's zone.
+// Message catalogues and Intl formatting in the user's language and the gate's zone, for every app.
+// The catalogues stay the app's own (i18n/<lang>.json next to its page: fetched relative to the page);
+// this module only loads and applies them. The language chosen is kept per app (keepLanguageAs).
 
 export const LANGUAGES = ["vi", "zh", "en"];
 const LOCALES = { vi: "vi-VN", zh: "zh-CN", en: "en-GB" };
-const STORED = "smartgate.console.lang";
 
+let stored = "smartgate.lang";
 let language = "vi";
 let messages = {};
 
-/** The language chosen on this device, if any (it wins over the officer's profile). */
+/** The localStorage key this app keeps the chosen language under (the trader app: smartgate.lang). */
+export function keepLanguageAs(key) {
+  stored = key;
+}
+
+/** The language chosen on this device, if any (it wins over a profile's). */
 export function chosenLanguage() {
-  const stored = localStorage.getItem(STORED);
-  return LANGUAGES.includes(stored) ? stored : null;
+  const found = localStorage.getItem(stored);
+  return LANGUAGES.includes(found) ? found : null;
 }
 
 export function initialLanguage() {
@@ -18,17 +25,17 @@ export function initialLanguage() {
   return chosenLanguage() || wanted.find((l) => LANGUAGES.includes(l)) || "vi";
 }
 
-/** Load and apply a catalogue; `remember`: the officer picked it (kept on this device). */
+/** Load and apply a catalogue; `remember`: kept on this device as the chosen language. */
 export async function setLanguage(lang, remember = false) {
   const reply = await fetch(`i18n/${lang}.json`);
   if (!reply.ok) throw new Error(`no catalogue for ${lang}`);
   messages = await reply.json();
   language = lang;
-  if (remember) localStorage.setItem(STORED, lang);
+  if (remember) localStorage.setItem(stored, lang);
   document.documentElement.lang = LOCALES[lang];
+  translate(document);
   const select = document.getElementById("lang");
   if (select) select.value = lang;
-  translate(document);
 }
 
 export const currentLanguage = () => language;
@@ -60,16 +67,31 @@ export function translate(root) {
   }
 }
 
-export function formatTime(iso, timeZone) {
+/** 14:30, or 14:30:05 with `seconds` (an "updated at" line). */
+export function formatTime(iso, timeZone, { seconds = false } = {}) {
   return new Intl.DateTimeFormat(locale(), {
-    timeZone, hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
+    timeZone, hour: "2-digit", minute: "2-digit", second: seconds ? "2-digit" : undefined, hourCycle: "h23",
   }).format(new Date(iso));
+}
+
+export function formatDate(iso, timeZone) {
+  return new Intl.DateTimeFormat(locale(), { timeZone, weekday: "short", day: "numeric", month: "short" }).format(
+    new Date(iso),
+  );
 }
 
 export function formatDateTime(iso, timeZone) {
   return new Intl.DateTimeFormat(locale(), {
     timeZone, day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", hourCycle: "h23",
   }).format(new Date(iso));
+}
+
+/** A calendar day (YYYY-MM-DD) shown in words, e.g. "Thứ Tư, 2 thg 12". */
+export function formatDay(day) {
+  const [y, m, d] = day.split("-").map(Number);
+  return new Intl.DateTimeFormat(locale(), { timeZone: "UTC", weekday: "long", day: "numeric", month: "long" }).format(
+    new Date(Date.UTC(y, m - 1, d)),
+  );
 }
 
 /** How long ago, in words: "3 minutes ago", "3 phút trước", "3分钟前". */
@@ -83,5 +105,6 @@ export function formatAgo(iso, now = Date.now()) {
   return rtf.format(Math.round(seconds / 86400), "day");
 }
 
+/** A count or measure; `digits` fraction digits at most (none by default: counts). */
 export const formatNumber = (n, digits = 0) =>
   new Intl.NumberFormat(locale(), { maximumFractionDigits: digits }).format(n);

@@ -1,4 +1,5 @@
-// Small DOM helpers: build elements, show field errors from the API next to their inputs, a status banner.
+// Small DOM helpers for every app: build elements, show field errors from the API next to their inputs, a
+// status banner, what went wrong in the user's words. The words come from the app's catalogue (t()).
 
 import { has, t } from "./i18n.js";
 
@@ -20,9 +21,12 @@ export function h(tag, props = {}, ...children) {
   return el;
 }
 
+/** A chip: `kind` names the colour class, the text is already translated. */
+export const chip = (text, kind = "") => h("span", { class: `chip ${kind}` }, text);
+
 let fieldSeq = 0;
 
-/** A labelled input with a hint and a slot for its error; `name` is the API's field path (reason, plate). */
+/** A labelled input with a hint and a slot for its error; `name` is the API's field path (goods.0.hs_code). */
 export function field(labelKey, input, { hint, optional } = {}) {
   const id = input.id || `f${++fieldSeq}`;
   input.id = id;
@@ -41,25 +45,28 @@ export function field(labelKey, input, { hint, optional } = {}) {
 
 const MISSING = /^Field required$|at least 1 (character|item)/;
 
-/** The catalogue's words for an API field error: "required" when it is empty, else by field, else general. */
+/** The catalogue's words for an API field error: "required" when it is empty, else by field
+ * (goods.0.hs_code -> error.goods.hs_code), else general. */
 export function fieldMessage(name, apiMessage = "") {
   if (MISSING.test(apiMessage)) return t("error.required");
   const generic = name.replace(/\.\d+(?=\.|$)/g, "");
   return has(`error.${generic}`) ? t(`error.${generic}`) : t("error.field");
 }
 
-/** Show field errors ({name, message}) on a form's inputs; the others are cleared. Returns how many shown. */
-export function showFieldErrors(form, errors) {
+/** Show field errors on a form's inputs: the API's ({name, message}) or the page's own ({name, text});
+ * only those in `only` (touched) when given, the others cleared. Returns how many shown. */
+export function showFieldErrors(form, errors, only) {
   let shown = 0;
   for (const box of form.querySelectorAll(".field")) {
     const input = box.querySelector("input, select, textarea");
     const err = box.querySelector(".error");
     if (!input || !err) continue;
     const found = errors.find((e) => e.name === input.name || e.name.startsWith(`${input.name}.`));
-    err.hidden = !found;
-    err.textContent = found ? found.text || fieldMessage(found.name, found.message) : "";
-    input.setAttribute("aria-invalid", found ? "true" : "false");
-    if (found) shown += 1;
+    const visible = found && (!only || only.has(input.name));
+    err.hidden = !visible;
+    err.textContent = visible ? found.text || fieldMessage(found.name, found.message) : "";
+    input.setAttribute("aria-invalid", visible ? "true" : "false");
+    if (visible) shown += 1;
   }
   return shown;
 }
@@ -81,17 +88,22 @@ export function banner(key, kind = "info", vars = {}) {
   if (kind === "ok") bannerTimer = setTimeout(() => banner(navigator.onLine ? null : "app.offline", "warn"), 8000);
 }
 
-/** What went wrong, in the officer's words: offline, signed out, not allowed, or the API's refusal by field. */
+let explainMore = () => null;
+
+/** An app's own words for more refusals (the console: not allowed, not found), asked after offline and
+ * signed out: `explain(err)` returns the text, or null for the usual words. */
+export function explainProblems(explain) {
+  explainMore = explain;
+}
+
+/** What went wrong, in the user's words: offline, signed out, the app's own cases, or the API's refusal by field. */
 export function problemText(err) {
   if (err?.name === "Offline" || err?.constructor?.name === "Offline") return t("error.offline");
   if (err?.status === 401) return t("error.signed_out");
-  if (err?.status === 403) return t("error.forbidden");
-  if (err?.status === 404) return t("error.not_found");
+  const own = explainMore(err);
+  if (own) return own;
   if (err?.fields?.length) return [...new Set(err.fields.map((f) => fieldMessage(f.name, f.message)))].join(" ");
   if (err?.status === 429) return t("error.rate_limited");
   if (err?.status >= 500) return t("error.server");
   return t("error.unknown");
 }
-
-/** A chip: `kind` names the colour class, the text is already translated. */
-export const chip = (text, kind = "") => h("span", { class: `chip ${kind}` }, text);
