@@ -497,3 +497,20 @@ def test_outbox_sample_is_what_the_trader_notifications_function_reads(template:
     # Then it is the notification the outbox holds, under the key the adapter writes
     assert note.kind == "booked" and note.company_id == raw["dynamodb"]["Keys"]["company_id"]["S"]
     assert raw["dynamodb"]["Keys"]["sk"]["S"] == f"{note.at.isoformat()}#{note.notification_id}"
+
+
+# ------------------------------------------------------------------------------- officer alert topics
+
+
+@pytest.mark.parametrize("stage", ["local", "dev", "staging", "prod"])
+def test_every_gate_of_every_stage_has_an_alert_topic_per_severity(stage: str, template: Template) -> None:
+    from smartgate.config import load_settings
+    from smartgate.domain.gates import default_gates
+    from smartgate.schemas.officers import Severity
+
+    env = template.resources["NotifyOfficersFunction"].properties["Environment"]["Variables"]
+    topics = load_settings({"ALERT_TOPICS": env["ALERT_TOPICS"]}).topic_map()
+    topic_arns = {template.arn(t.logical_id) for t in template.of_type("AWS::SNS::Topic")}
+    for gate_id in default_gates(stage).gate_ids():
+        for severity in Severity:
+            assert topics.get((gate_id, severity.value)) in topic_arns, (gate_id, severity)
