@@ -581,10 +581,10 @@ def notifications(req: Request) -> Page[Notification]:
     summary="A passage: detections, decision, status",
     tag="gate",
     roles=(*GATE, "lab"),
-    errors=(404,),
+    errors=(403, 404),
 )
 def get_passage(req: Request) -> dict[str, Any]:
-    passage = _passage(req.path["passage_id"])
+    passage = _passage(req)
     wiring.trade_store().log_access(f"passage#{passage.passage_id}", req.who.username, "passage", utc_now())
     return passage.model_dump(mode="json")
 
@@ -633,14 +633,10 @@ def post_lab_result(req: Request) -> dict[str, Any]:
     summary="Who waits at the gate: inspection and lab, perishables first",
     tag="gate",
     roles=(*GATE, "lab"),
-    errors=(404,),
+    errors=(403, 404),
 )
 def gate_queues(req: Request) -> dict[str, Any]:
-    gate_id = req.path["gate_id"]
-    if gate_id not in wiring.gates().gates:
-        raise field_problem(
-            "path.gate_id", f"gate {gate_id} not found (gates: {', '.join(wiring.gates().gate_ids())})", 404
-        )
+    gate_id = _gate(req.path["gate_id"], _reader(req))
     found = queues(wiring.passages(), gate_id)
     return {name: [_queue_row(p) for p in rows] for name, rows in found.items()}
 
@@ -681,10 +677,23 @@ def _gate(gate_id: str, officer: Officer | None = None, field: str = "path.gate_
     return gate_id
 
 
-def _passage(passage_id: str) -> Passage:
+def _reader(req: Request) -> Officer | None:
+    """The officer whose gates limit what this caller reads; None for operators and the lab (every gate)."""
+    who = req.who
+    return _officer(req) if who.is_("officers") and not who.is_("operators") else None
+
+
+def _passage(req: Request) -> Passage:
+    """The path's passage, if the caller may read it (an officer: at a gate they serve)."""
+    passage_id = req.path["passage_id"]
     passage = wiring.passages().get(passage_id)
     if passage is None:
         raise field_problem("path.passage_id", f"passage {passage_id} not found", 404)
+    reader = _reader(req)
+    if reader is not None and not reader.serves(passage.gate_id):
+        raise field_problem(
+            "path.passage_id", f"passage {passage_id} is at gate {passage.gate_id}, which you do not serve", 403
+        )
     return passage
 
 
@@ -699,7 +708,7 @@ def _passage(passage_id: str) -> Passage:
     errors=(403, 404),
 )
 def list_alerts(req: Request) -> Page[OfficerAlert]:
-    gate_id = _gate(req.query["gate_id"], None if req.who.is_("operators") else _officer(req), "query.gate_id")
+    gate_id = _gate(req.query["gate_id"], _reader(req), "query.gate_id")
     items, last = wiring.alerts().for_gate(gate_id, *_page(req))
     return Page[OfficerAlert](items=items, next=encode_cursor(last))
 
@@ -866,10 +875,10 @@ def passage_action(req: Request) -> ActionOut:
     tag="officers",
     response=list[EvidenceImage],
     roles=(*GATE, "lab"),
-    errors=(404,),
+    errors=(403, 404),
 )
 def passage_evidence(req: Request) -> list[EvidenceImage]:
-    passage = _passage(req.path["passage_id"])
+    passage = _passage(req)
     wiring.trade_store().log_access(f"passage#{passage.passage_id}", req.who.username, "evidence images", utc_now())
     store = wiring.evidence()
     reads = [
@@ -894,10 +903,10 @@ def passage_evidence(req: Request) -> list[EvidenceImage]:
     tag="officers",
     response=list[AuditEntry],
     roles=(*GATE, "supervisor"),
-    errors=(404,),
+    errors=(403, 404),
 )
 def passage_audit(req: Request) -> list[AuditEntry]:
-    passage = _passage(req.path["passage_id"])
+    passage = _passage(req)
     return sorted(wiring.audit().for_passage(passage.passage_id), key=lambda e: e.seq)
 
 
@@ -908,10 +917,10 @@ def passage_audit(req: Request) -> list[AuditEntry]:
     tag="officers",
     response=list[LaneView],
     roles=(*GATE, "lab"),
-    errors=(404,),
+    errors=(403, 404),
 )
 def gate_lanes(req: Request) -> list[LaneView]:
-    gate_id = _gate(req.path["gate_id"])
+    gate_id = _gate(req.path["gate_id"], _reader(req))
     now = utc_now()
     lanes = wiring.gates().gates[gate_id].all_lanes()
     health = wiring.lane_health().last_of(gate_id, list(lanes))

@@ -296,3 +296,17 @@ def test_the_live_lane_view_shows_each_lanes_newest_vehicle_barrier_and_heartbea
     everything = customs.get(f"/gates/{GATE}/lanes").body
     assert len(everything) == 110 and not next(v for v in everything if v["lane_id"] == "open-19")["online"]
     assert customs.get("/gates/nowhere/lanes").status == 404
+
+
+def test_an_officer_reads_only_the_gates_they_serve(lanes, customs, stack, stack_client) -> None:  # type: ignore[no-untyped-def]
+    passage_id = _held_truck(lanes, "out-53", "29C-532.53")
+    far = ApiClient(stack.api_url, stack_client.officer_token("e2e-far", "customs", "kimthanh2"))
+    operator = ApiClient(stack.api_url, stack_client.token_for("e2e-officers-operator", ["operators"]))
+    for path in (f"/passages/{passage_id}", f"/passages/{passage_id}/evidence", f"/passages/{passage_id}/audit"):
+        refused = far.get(path)
+        assert refused.status == 403 and refused.fields() == ["path.passage_id"], (path, refused.raw)
+        assert customs.get(path).status == 200 and operator.get(path).status == 200
+    for path in (f"/gates/{GATE}/lanes", f"/gates/{GATE}/queues"):
+        assert far.get(path).status == 403 and customs.get(path).status == 200
+    assert far.get("/alerts", gate_id=GATE).fields() == ["query.gate_id"]
+    assert far.get("/gates/kimthanh2/queues").status == 200

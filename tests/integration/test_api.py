@@ -19,7 +19,7 @@ LAB: dict[str, str] = {}
 
 @pytest.fixture(scope="module", autouse=True)
 def signed_in(stack_client) -> None:  # type: ignore[no-untyped-def]
-    TOKEN["value"] = stack_client.token_for("api-test-officer", ["officers"])
+    TOKEN["value"] = stack_client.officer_token("api-test-officer", "customs", "*")
     LAB["value"] = stack_client.token_for("api-test-lab", ["lab"])
 
 
@@ -100,8 +100,11 @@ def test_lab_requests_are_checked_before_anything_is_stored(stack) -> None:  # t
     assert status == 422 and [e["field"] for e in body["errors"]] == ["body.outcome"]
 
 
-def test_gate_queues(stack) -> None:  # type: ignore[no-untyped-def]
+def test_gate_queues(stack, stack_client) -> None:  # type: ignore[no-untyped-def]
     status, body = call(stack, "GET", "/gates/sandbox/queues")
     assert status == 200 and set(body) == {"inspection", "lab"}
+    nowhere = stack_client.token_for("api-test-officer-no-gates", ["officers", "customs"])
+    status, body = call(stack, "GET", "/gates/sandbox/queues", token=nowhere)
+    assert status == 403 and body["errors"][0]["field"] == "path.gate_id"  # an officer serving no gate
     status, body = call(stack, "GET", "/gates/atlantis/queues")
     assert status == 404 and "kimthanh2" in body["detail"]
