@@ -51,10 +51,15 @@ def test_the_stack_serves_this_document(stack) -> None:  # type: ignore[no-untyp
 @pytest.fixture(scope="session")
 def tokens(stack, stack_client) -> dict[str, str]:  # type: ignore[no-untyped-def]
     trader = new_trader(stack, stack_client, prefix="FZ")
-    return {"traders": str(trader.api.token), "operators": stack_client.token_for("fuzz-operator", ["operators"])}
+    return {
+        "traders": str(trader.api.token),
+        "operators": stack_client.token_for("fuzz-operator", ["operators"]),
+        "officers": stack_client.officer_token("fuzz-supervisor", "supervisor", "*"),
+    }
 
 
-OPERATOR_ROUTES = ("/companies", "/gates/{gate_id}/capacity")
+OPERATOR_ROUTES = ("/companies", "/gates/{gate_id}/capacity", "/officers")
+OFFICER_ROUTES = ("/alerts", "/officers/me", "/passages", "/gates/{gate_id}/lanes", "/gates/{gate_id}/queues")
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
@@ -67,6 +72,13 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
     suppress_health_check=list(HealthCheck),
 )
 def test_no_request_breaks_the_api_or_the_document(case, stack, tokens) -> None:  # type: ignore[no-untyped-def]
-    role = "operators" if case.operation.path.startswith(OPERATOR_ROUTES) else "traders"
+    path = case.operation.path
+    role = (
+        "officers"
+        if path.startswith(OFFICER_ROUTES)
+        else "operators"
+        if path.startswith(OPERATOR_ROUTES)
+        else "traders"
+    )
     response = case.call(base_url=stack.api_url, headers={"Authorization": tokens[role]}, timeout=30)
     case.validate_response(response, checks=CHECKS)
