@@ -69,6 +69,7 @@ from smartgate.schemas.officers import (
     DeviceOut,
     EvidenceImage,
     LaneView,
+    LocaleIn,
     OfficerAlert,
     OfficerDevice,
     OfficerIn,
@@ -753,7 +754,10 @@ def _device_out(d: OfficerDevice) -> DeviceOut:
     roles=OFFICERS,
 )
 def officer_me(req: Request) -> OfficerMe:
-    officer = _officer(req)
+    return _me(_officer(req))
+
+
+def _me(officer: Officer) -> OfficerMe:
     return OfficerMe(
         username=officer.username,
         roles=sorted(officer.roles),
@@ -761,6 +765,23 @@ def officer_me(req: Request) -> OfficerMe:
         locale=officer.locale,  # type: ignore[arg-type]
         devices=[_device_out(d) for d in wiring.devices().of(officer.username)],
     )
+
+
+@api.route(
+    "/officers/me/locale",
+    "PUT",
+    summary="The language the officer's alerts come in (every registered device follows; sign in again for the token)",
+    tag="officers",
+    request=LocaleIn,
+    response=OfficerMe,
+    roles=OFFICERS,
+)
+def set_officer_locale(req: Request) -> OfficerMe:
+    officer = _officer(req)
+    locale = req.body.locale
+    wiring.users().set_locale(officer.username, locale)
+    devices.relocate(officer, locale, _device_settings())
+    return _me(Officer(officer.username, officer.roles, officer.gates, locale))
 
 
 @api.route(

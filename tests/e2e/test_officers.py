@@ -100,6 +100,12 @@ def test_red_truck_alerts_officers_in_each_language_ack_stops_it_and_silence_esc
         '"locale": ["zh"]' in policy["Attributes"]["FilterPolicy"] and "customs" in policy["Attributes"]["FilterPolicy"]
     )
 
+    english = customs.call("PUT", "/officers/me/locale", {"locale": "en"})
+    assert english.status == 200 and english.body["locale"] == "en"
+    policy = sns.get_subscription_attributes(SubscriptionArn=mine["SubscriptionArn"])["Attributes"]["FilterPolicy"]
+    assert '"locale": ["en"]' in policy  # the phone now gets the English text
+    assert customs.call("PUT", "/officers/me/locale", {"locale": "fr"}).fields() == ["body.locale"]
+
     started = time.monotonic()
     acked_id = _held_truck(lanes, "out-52", "29C-521.52")
     silent_id = _held_truck(lanes, "out-53", "29C-531.53")

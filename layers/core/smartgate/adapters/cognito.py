@@ -83,6 +83,11 @@ class CognitoUsers:
         """A new officer (groups ``officers`` and the role) serving ``gates``; None when the name is taken."""
         return self._create(username, {"gates": gates, "locale": locale}, ["officers", role])
 
+    def set_locale(self, username: str, locale: str) -> None:
+        self.idp.admin_update_user_attributes(
+            UserPoolId=self.pool_id, Username=username, UserAttributes=[{"Name": "custom:locale", "Value": locale}]
+        )
+
     def _create(self, username: str, attributes: dict[str, str], groups: list[str]) -> str | None:
         password = temporary_password()
         try:

@@ -206,6 +206,11 @@ class SnsAlerts:
         )
         return str(response["SubscriptionArn"])
 
+    def set_filter(self, subscription_arn: str, filter_policy: dict[str, list[str]]) -> None:
+        self.client.set_subscription_attributes(
+            SubscriptionArn=subscription_arn, AttributeName="FilterPolicy", AttributeValue=json.dumps(filter_policy)
+        )
+
     def unsubscribe(self, subscription_arn: str) -> None:
         if subscription_arn and subscription_arn != "pending confirmation":
             self.client.unsubscribe(SubscriptionArn=subscription_arn)

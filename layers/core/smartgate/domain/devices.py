@@ -47,6 +47,7 @@ class Subscriptions(Protocol):
     def push_endpoint(self, application_arn: str, token: str, user_data: str) -> str: ...
     def subscribe(self, topic_arn: str, protocol: str, endpoint: str, filter_policy: dict[str, list[str]]) -> str: ...
     def unsubscribe(self, subscription_arn: str) -> None: ...
+    def set_filter(self, subscription_arn: str, filter_policy: dict[str, list[str]]) -> None: ...
     def delete_endpoint(self, endpoint_arn: str) -> None: ...
 
 
@@ -93,7 +94,7 @@ def register(officer: Officer, body: DeviceIn, cfg: DeviceSettings) -> tuple[Off
             )
         endpoint_arn = endpoint = cfg.sns.push_endpoint(application, address, officer.username)
     gates = cfg.gate_ids if ALL_GATES in officer.gates else [g for g in cfg.gate_ids if g in officer.gates]
-    policy = {"role": sorted(r.value for r in officer.roles), "locale": [officer.locale]}
+    policy = _policy(officer, officer.locale)
     subscriptions = [
         cfg.sns.subscribe(cfg.topic_for(gate, severity), PROTOCOL[body.kind], endpoint, policy)
         for gate in gates
@@ -123,3 +124,17 @@ def remove(officer: Officer, device_id: str, cfg: DeviceSettings) -> bool:
         cfg.sns.delete_endpoint(device.endpoint_arn)
     cfg.store.delete(officer.username, device_id)
     return True
+
+
+def _policy(officer: Officer, locale: str) -> dict[str, list[str]]:
+    return {"role": sorted(r.value for r in officer.roles), "locale": [locale]}
+
+
+def relocate(officer: Officer, locale: str, cfg: DeviceSettings) -> int:
+    """Every device of the officer gets alerts in ``locale`` from now on; returns the subscriptions changed."""
+    changed = 0
+    for device in cfg.store.of(officer.username):
+        for arn in device.subscriptions:
+            cfg.sns.set_filter(arn, _policy(officer, locale))
+            changed += 1
+    return changed

@@ -203,6 +203,10 @@ class OfficerMe(ApiModel):
     devices: list[DeviceOut]
 
 
+class LocaleIn(ApiModel):
+    locale: Locale
+
+
 class OfficerIn(ApiModel):
     username: Annotated[str, Field(min_length=3, max_length=64, pattern=r"^[a-z0-9][a-z0-9._@-]*$")]
     role: OfficerRole
