@@ -28,7 +28,7 @@ test-unit:
 
 lint: setup
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy layers/core/smartgate infra/smartgate_infra
+	$(VENV)/bin/mypy layers/core/smartgate edge_greengrass/smartgate_edge infra/smartgate_infra
 	$(SAM) validate --lint --region $(AWS_DEFAULT_REGION) -t template.yaml
 
 format:
@@ -52,7 +52,7 @@ bench-rules:
 DATA ?= ../shared/data/plates/dev
 bench-vision:
 	@infra/bootstrap.sh python
-	$(PY) -m smartgate.edge.vision.bench --data $(DATA)
+	$(PY) -m smartgate_edge.vision.bench --data $(DATA)
 
 up: setup
 	$(VENV)/bin/smartgate up

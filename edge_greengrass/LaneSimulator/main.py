@@ -1,6 +1,6 @@
 """com.smartgate.LaneSimulator: run trucks through one lane and print one line per truck.
 
-Wiring only (the simulator lives in smartgate.edge). Locally, against the broker of the local stack:
+Wiring only (the simulator lives in smartgate_edge). Locally, against the broker of the local stack:
 
     python edge_greengrass/LaneSimulator/main.py --gate kimthanh2 --lane in-1 --plate 29A-123.45:VN \\
         --plate "29C-678.90:VN:CSQU3054383"
@@ -22,8 +22,9 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
-from smartgate.edge.simulator import CrossingResult, LaneSimulator
-from smartgate.edge.transport import TransportError, transport_from_env
+from smartgate_edge.simulator import CrossingResult, LaneSimulator
+from smartgate_edge.transport import TransportError, transport_from_env
+
 from smartgate.schemas import Country
 
 COUNTRIES = tuple(country.value for country in Country)

@@ -1,6 +1,6 @@
 """com.smartgate.LaneVision: read plates and QR passes on one lane camera; publish detections and health.
 
-Wiring only (the loop lives in smartgate.edge.vision.component). Locally, against the broker of the
+Wiring only (the loop lives in smartgate_edge.vision.component). Locally, against the broker of the
 local stack, replaying a folder of frames:
 
     eval "$(.venv/bin/smartgate env)"   # the stack's broker and emulator ports
@@ -8,7 +8,7 @@ local stack, replaying a folder of frames:
         python edge_greengrass/LaneVision/main.py
 
 Under Greengrass the recipe sets the SMARTGATE_* variables from its configuration and the transport
-is Greengrass IPC (smartgate.edge.transport.transport_from_env). Evidence goes to
+is Greengrass IPC (smartgate_edge.transport.transport_from_env). Evidence goes to
 SMARTGATE_EVIDENCE_BUCKET (boto3; AWS_ENDPOINT_URL for the local emulator), else to SMARTGATE_EVIDENCE_DIR.
 
 Exit codes: 0 the source ended or the component was stopped (SIGTERM); 1 the camera died or the source
@@ -29,17 +29,18 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from smartgate.config import ConfigError
-from smartgate.edge.transport import Transport, TransportError, transport_from_env
-from smartgate.edge.vision.component import (
+from smartgate_edge.transport import Transport, TransportError, transport_from_env
+from smartgate_edge.vision.component import (
     LaneVision,
     LaneVisionConfig,
     evidence_from_config,
     report_fault,
     source_from_config,
 )
-from smartgate.edge.vision.evidence import EvidenceError
-from smartgate.edge.vision.sources import SourceError
+from smartgate_edge.vision.evidence import EvidenceError
+from smartgate_edge.vision.sources import SourceError
+
+from smartgate.config import ConfigError
 
 EXIT_CONFIG, EXIT_MODEL, EXIT_SOURCE = 2, 3, 4
 
@@ -61,12 +62,12 @@ def run(config: LaneVisionConfig, transport: Transport, stop: threading.Event) -
         report_fault(transport, config, f"evidence store: {exc}", camera_ok=True)
         return EXIT_CONFIG
     try:
-        from smartgate.edge.vision.reader import build_reader  # the models load here, not at import
+        from smartgate_edge.vision.reader import build_reader  # the models load here, not at import
 
         reader = build_reader(threads=config.model_threads)
         container_reader = None
         if config.read_containers:
-            from smartgate.edge.vision.container_codes import ContainerReader
+            from smartgate_edge.vision.container_codes import ContainerReader
 
             container_reader = ContainerReader(threads=config.model_threads)
     except Exception as exc:  # FileNotFoundError: model file missing; ValueError: checksum; ImportError
@@ -96,7 +97,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: Any) -> None:
-        logging.getLogger("smartgate.edge.vision").info("signal %s: stopping", signal.Signals(signum).name)
+        logging.getLogger("smartgate_edge.vision").info("signal %s: stopping", signal.Signals(signum).name)
         stop.set()
 
     if threading.current_thread() is threading.main_thread():

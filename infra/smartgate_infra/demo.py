@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from smartgate_edge.simulator import CrossingResult, LaneSimulator
+from smartgate_edge.transport import Mqtt5Transport
+
 from smartgate.domain.audit import replay, verify
 from smartgate.domain.gates import default_gates
 from smartgate.domain.plates import plate_key
 from smartgate.domain.rules import load_rule_set
-from smartgate.edge.simulator import CrossingResult, LaneSimulator
-from smartgate.edge.transport import Mqtt5Transport
 from smartgate.schemas import PlateRead, utc_now
 from smartgate_infra.client import StackClient
 from smartgate_infra.declarations import Declared

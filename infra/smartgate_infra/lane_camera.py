@@ -20,9 +20,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from smartgate_edge.transport import Mqtt5Transport
+from smartgate_edge.vision.synth import augment, in_scene, render_container_door, render_plate
 
-from smartgate.edge.transport import Mqtt5Transport
-from smartgate.edge.vision.synth import augment, in_scene, render_container_door, render_plate
 from smartgate.schemas import DETECTION_ADAPTER, BarrierCommand, ContainerRead, PlateRead
 from smartgate.topics import commands_topic, detections_topic
 from smartgate_infra.stack import ROOT, StackState

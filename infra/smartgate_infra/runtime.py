@@ -26,8 +26,8 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import boto3
+from smartgate_edge.transport import Mqtt5Transport
 
-from smartgate.edge.transport import Mqtt5Transport
 from smartgate_infra.authorizer import CognitoAuthorizer, Unauthorized
 from smartgate_infra.cors import ApiGatewaySettings, CorsConfigError
 from smartgate_infra.functions import AsyncInvoker, FunctionPool, FunctionSpec, InvocationError, LocalAws

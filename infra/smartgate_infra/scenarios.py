@@ -18,9 +18,9 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
+from smartgate_edge.simulator import LaneSimulator, TruckDetection
 
 from smartgate.domain.passes import decode_token, encode_token
-from smartgate.edge.simulator import LaneSimulator, TruckDetection
 from smartgate.schemas import Channel, Country, Passage, PassageStatus, utc_now
 from smartgate_infra.client import StackClient
 from smartgate_infra.declarations import Declared, declared

@@ -20,12 +20,12 @@ import cv2
 import numpy as np
 import pytest
 from playwright.sync_api import Page, expect
+from smartgate_edge.simulator import LaneSimulator
+from smartgate_edge.transport import Mqtt5Transport
+from smartgate_edge.vision.evidence import encode_jpeg, evidence_key
 from web_helpers import DEVICES, LOCALES
 
 from smartgate.domain.crossing import signature_valid
-from smartgate.edge.simulator import LaneSimulator
-from smartgate.edge.transport import Mqtt5Transport
-from smartgate.edge.vision.evidence import encode_jpeg, evidence_key
 from smartgate.schemas import BarrierAction
 from smartgate_infra.demo import signing_key
 from smartgate_infra.stack import ROOT

@@ -279,7 +279,7 @@ def test_a_corrected_plate_read_becomes_a_labelled_example_bench_vision_can_read
     mine = [r for r in rows if r["passage_id"] == passage_id]
     assert mine and mine[0]["plate"] == "29C-281.28" and mine[0]["country"] == "VN" and mine[0]["read"] == "29C-28l.28"
     assert cv2.imread(str(out / mine[0]["file"])) is not None
-    from smartgate.edge.vision.bench import load_labels
+    from smartgate_edge.vision.bench import load_labels
 
     assert mine[0]["file"] in load_labels(out)
 

@@ -9,11 +9,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from smartgate_edge.simulator import LaneSimulator
+from smartgate_edge.transport import Mqtt5Transport
 from trade_helpers import new_trader
 
 from smartgate.domain.slots import window_start
-from smartgate.edge.simulator import LaneSimulator
-from smartgate.edge.transport import Mqtt5Transport
 from smartgate.schemas import BarrierAction, utc_now
 from smartgate_infra.demo import signing_key
 

@@ -9,9 +9,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from smartgate_edge.simulator import LaneSimulator
+from smartgate_edge.transport import Mqtt5Transport
 
-from smartgate.edge.simulator import LaneSimulator
-from smartgate.edge.transport import Mqtt5Transport
 from smartgate.schemas import BarrierAction, BarrierCommand, PlateRead, utc_now
 from smartgate_infra.declarations import Declared
 from smartgate_infra.demo import signing_key

@@ -6,8 +6,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from mqtt_helpers import WAIT
+from smartgate_edge.transport import Mqtt5Transport
 
-from smartgate.edge.transport import Mqtt5Transport
 from smartgate_infra.services import HOST, Service, free_port, start_mosquitto
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from smartgate_infra.components import build, components
+from smartgate_infra.components import CLOUD_ONLY, build, components
 
 
 def test_every_component_zip_runs_from_where_greengrass_unpacks_it(tmp_path: Path) -> None:
@@ -26,6 +26,11 @@ def test_every_component_zip_runs_from_where_greengrass_unpacks_it(tmp_path: Pat
             archive.extractall(unpacked)
         assert f"{component.name}/main.py" in names
         assert f"{component.name}/smartgate/schemas/__init__.py" in names
+        assert f"{component.name}/smartgate_edge/transport.py" in names
+        cloud_only = [
+            n for n in names if n.startswith(f"{component.name}/smartgate/") and n.split("/")[2] in CLOUD_ONLY
+        ]
+        assert not cloud_only, cloud_only  # a lane runs no DynamoDB adapter, no API, no Lambda wiring
         assert not [n for n in names if "__pycache__" in n or n.endswith("recipe.yaml")]
         # Python finds `smartgate` beside main.py, not in this checkout: run with the project off the path
         main = unpacked / component.name / "main.py"
@@ -44,11 +49,11 @@ def test_every_component_zip_runs_from_where_greengrass_unpacks_it(tmp_path: Pat
                 "-c",
                 f"import sys; sys.path.insert(0, {str(main.parent)!r}); "
                 "sys.path[:] = [p for p in sys.path if 'layers/core' not in p]; "
-                "import smartgate; print(smartgate.__file__)",
+                "import smartgate, smartgate_edge; print(smartgate.__file__, smartgate_edge.__file__)",
             ],
             capture_output=True,
             text=True,
             timeout=60,
             env=env,
         )
-        assert str(unpacked) in located.stdout, located.stdout + located.stderr
+        assert located.stdout.count(str(unpacked)) == 2, located.stdout + located.stderr

@@ -6,10 +6,10 @@ import random
 
 import numpy as np
 import pytest
+from smartgate_edge.vision.container_codes import ContainerReader, _rows
+from smartgate_edge.vision.synth import font_path, random_container_code, render_container_door
 
 from smartgate.domain.containers import validate_container
-from smartgate.edge.vision.container_codes import ContainerReader, _rows
-from smartgate.edge.vision.synth import font_path, random_container_code, render_container_door
 
 try:
     font_path("latin")

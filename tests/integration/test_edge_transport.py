@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 from mqtt_helpers import WAIT, Inbox
+from smartgate_edge.simulator import LaneSimulator
+from smartgate_edge.transport import Mqtt5Transport, TransportError, transport_from_env
 
 from smartgate import topics
-from smartgate.edge.simulator import LaneSimulator
-from smartgate.edge.transport import Mqtt5Transport, TransportError, transport_from_env
 from smartgate.schemas import DETECTION_ADAPTER, BarrierAction, BarrierCommand, Country, PlateRead
 from smartgate_infra.services import (
     HOST,

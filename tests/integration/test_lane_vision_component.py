@@ -3,7 +3,7 @@
 Frames come from a FolderSource over PNG files the test writes. The plate reader here is a small
 scripted stand-in defined in this file (it recognises the frame by a number stamped in its top-left
 pixel and returns fixed PlateReadings): the real ONNX reader is tested on real photos elsewhere
-(tests of smartgate.edge.vision.reader). Everything else is real: OpenCV decoding and the QR decoder,
+(tests of smartgate_edge.vision.reader). Everything else is real: OpenCV decoding and the QR decoder,
 the frame merge (smartgate.domain.merge), the MQTT5 transport and the S3 evidence store.
 
 Each test uses its own lane so that messages of one test cannot reach another.
@@ -23,14 +23,14 @@ import cv2
 import numpy as np
 import pytest
 from mqtt_helpers import Inbox
+from smartgate_edge.transport import Mqtt5Transport
+from smartgate_edge.vision.component import LaneVision, LaneVisionConfig, report_fault
+from smartgate_edge.vision.evidence import S3EvidenceStore
+from smartgate_edge.vision.sources import FolderSource, VideoSource
+from smartgate_edge.vision.types import ContainerReading, PlateReading
 
 from smartgate import topics
 from smartgate.config import ConfigError
-from smartgate.edge.transport import Mqtt5Transport
-from smartgate.edge.vision.component import LaneVision, LaneVisionConfig, report_fault
-from smartgate.edge.vision.evidence import S3EvidenceStore
-from smartgate.edge.vision.sources import FolderSource, VideoSource
-from smartgate.edge.vision.types import ContainerReading, PlateReading
 from smartgate.schemas import (
     DETECTION_ADAPTER,
     ContainerRead,
@@ -631,7 +631,7 @@ def test_component_main_stops_cleanly_on_sigterm(tmp_path: Path, broker: Service
 
 
 def test_local_evidence_store_keys_and_errors(tmp_path: Path) -> None:
-    from smartgate.edge.vision.evidence import EvidenceError, LocalEvidenceStore
+    from smartgate_edge.vision.evidence import EvidenceError, LocalEvidenceStore
 
     store = LocalEvidenceStore(tmp_path / "evidence")
     at = datetime(2026, 1, 2, 23, 30, tzinfo=UTC) + timedelta(hours=1)  # 2026-01-03 00:30 UTC

@@ -14,12 +14,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from smartgate_edge.vision import bench
+from smartgate_edge.vision.models import ModelFile, verify
+from smartgate_edge.vision.reader import LaneReader, build_reader, choose_reading, order_corners, split_rows
+from smartgate_edge.vision.recognizer import LineText
 
 from smartgate.domain.plates import plate_key
-from smartgate.edge.vision import bench
-from smartgate.edge.vision.models import ModelFile, verify
-from smartgate.edge.vision.reader import LaneReader, build_reader, choose_reading, order_corners, split_rows
-from smartgate.edge.vision.recognizer import LineText
 
 ROOT = Path(__file__).resolve().parents[2]
 DEV = ROOT.parent / "shared" / "data" / "plates" / "dev"
@@ -149,7 +149,7 @@ def test_bench_last_line_format(reader: LaneReader, capsys: pytest.CaptureFixtur
 
 
 def test_text_lines_stacked_like_a_two_row_plate_become_one_region() -> None:
-    from smartgate.edge.vision.reader import text_regions
+    from smartgate_edge.vision.reader import text_regions
 
     def quad(x1: int, y1: int, x2: int, y2: int) -> np.ndarray:
         return np.array([[x1, y1], [x2, y1], [x2, y2], [x1, y2]], np.float32)

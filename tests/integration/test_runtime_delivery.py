@@ -16,8 +16,8 @@ from typing import Any
 
 import boto3
 import pytest
+from smartgate_edge.transport import Mqtt5Transport
 
-from smartgate.edge.transport import Mqtt5Transport
 from smartgate_infra.runtime import LocalRuntime, Ports
 from smartgate_infra.services import free_port, start_mosquitto, start_moto
 from smartgate_infra.template import Template

@@ -10,10 +10,10 @@ from __future__ import annotations
 import random
 
 import pytest
+from smartgate_edge.vision.reader import LaneReader, build_reader
+from smartgate_edge.vision.synth import STYLES, font_path, sample
 
 from smartgate.domain.plates import plate_key, validate_plate
-from smartgate.edge.vision.reader import LaneReader, build_reader
-from smartgate.edge.vision.synth import STYLES, font_path, sample
 
 try:
     font_path("cjk")

@@ -5,8 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-
-from smartgate.edge.vision.qr import QrCode, decode_qr
+from smartgate_edge.vision.qr import QrCode, decode_qr
 
 pytestmark = pytest.mark.skipif(not hasattr(cv2, "QRCodeEncoder"), reason="this OpenCV build has no QRCodeEncoder")
 

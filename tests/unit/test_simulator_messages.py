@@ -19,13 +19,13 @@ from types import TracebackType
 import pytest
 import yaml
 from pydantic import BaseModel
+from smartgate_edge.simulator import LaneSimulator
+from smartgate_edge.transport import encode, topic_matches
 
 from smartgate import topics
 from smartgate.domain.containers import container_check_digit_ok
 from smartgate.domain.crossing import signature_valid as signature_ok
 from smartgate.domain.plates import plate_format_valid
-from smartgate.edge.simulator import LaneSimulator
-from smartgate.edge.transport import encode, topic_matches
 from smartgate.schemas import (
     DETECTION_ADAPTER,
     BarrierAction,

@@ -8,10 +8,8 @@ import re
 import cv2
 import numpy as np
 import pytest
-
-from smartgate.domain.plates import plate_format_valid
-from smartgate.edge.vision import synth
-from smartgate.edge.vision.synth import (
+from smartgate_edge.vision import synth
+from smartgate_edge.vision.synth import (
     STYLES,
     SyntheticPlate,
     augment,
@@ -21,6 +19,8 @@ from smartgate.edge.vision.synth import (
     render_plate,
     sample,
 )
+
+from smartgate.domain.plates import plate_format_valid
 
 
 def _has_font(kind: synth.FontKind) -> bool:

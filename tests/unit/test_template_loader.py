@@ -635,3 +635,19 @@ def test_globals_function_merge(tmp_path: Path) -> None:
 def test_resource_without_type_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(UnsupportedTemplateError, match=r"Resources\.Bad: a resource needs a Type"):
         one(tmp_path, "Bad: {Properties: {}}\n")
+
+
+def test_the_lambda_layer_holds_no_vision_or_lane_code() -> None:
+    """Edge-only code lives in edge_greengrass/smartgate_edge; the layer (layers/core) is what the cloud runs."""
+    from smartgate_infra.stack import ROOT
+
+    layer = ROOT / "layers" / "core" / "smartgate"
+    offenders = [
+        str(path.relative_to(layer))
+        for path in layer.rglob("*.py")
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.lstrip().startswith(("import ", "from "))
+        and any(name in line.split("#")[0] for name in ("cv2", "onnxruntime", "numpy", "smartgate_edge", "awsiot"))
+    ]
+    assert not offenders, offenders
+    assert not (layer / "edge").exists()

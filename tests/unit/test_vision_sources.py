@@ -12,8 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
-from smartgate.edge.vision.sources import (
+from smartgate_edge.vision.sources import (
     CameraDead,
     FolderSource,
     SourceError,

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-from smartgate.edge.vision.models import PP_OCRV4_REC, session
+from smartgate_edge.vision.models import PP_OCRV4_REC, session
 
 CN_CHARACTERS = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼挂港澳警学使领"
 PLATE_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ" + CN_CHARACTERS

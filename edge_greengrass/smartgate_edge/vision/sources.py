@@ -1,6 +1,6 @@
 """Where lane frames come from: an image folder, a video file, or a camera / RTSP stream (OpenCV).
 
-Every source is an iterator of :class:`~smartgate.edge.vision.types.Frame` (BGR uint8) with
+Every source is an iterator of :class:`~smartgate_edge.vision.types.Frame` (BGR uint8) with
 ``close()`` and ``describe()``. A bad frame never raises mid-stream: it is logged, counted in
 ``faults``, kept as ``last_fault`` and handed to ``on_fault`` (the lane component sets it to publish a
 health event at once). What cannot work at all raises:
@@ -27,11 +27,11 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
-from smartgate.edge.transport import kv
-from smartgate.edge.vision.types import Frame
 from smartgate.schemas import utc_now
+from smartgate_edge.transport import kv
+from smartgate_edge.vision.types import Frame
 
-log = logging.getLogger("smartgate.edge.vision.sources")
+log = logging.getLogger("smartgate_edge.vision.sources")
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pnm"})
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://")

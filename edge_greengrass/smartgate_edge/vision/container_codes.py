@@ -12,10 +12,10 @@ import re
 import numpy as np
 
 from smartgate.domain.containers import correct_container
-from smartgate.edge.vision.reader import _as_bgr
-from smartgate.edge.vision.recognizer import TextRecognizer
-from smartgate.edge.vision.text_detector import TextDetector
-from smartgate.edge.vision.types import ContainerReading
+from smartgate_edge.vision.reader import _as_bgr
+from smartgate_edge.vision.recognizer import TextRecognizer
+from smartgate_edge.vision.text_detector import TextDetector
+from smartgate_edge.vision.types import ContainerReading
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _CANDIDATE = re.compile(r"(?=([A-Z0-9]{4}[0-9A-Z]{7}))")

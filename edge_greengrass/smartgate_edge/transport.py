@@ -29,7 +29,7 @@ from typing import Any, Protocol, Self
 
 from pydantic import BaseModel
 
-log = logging.getLogger("smartgate.edge.transport")
+log = logging.getLogger("smartgate_edge.transport")
 
 MessageCallback = Callable[[str, bytes], None]
 

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-from smartgate.edge.vision.models import CLP_DET, session
+from smartgate_edge.vision.models import CLP_DET, session
 
 _MEAN_BGR = np.array((104, 117, 123), np.float32)
 _MIN_SIZES = ((24, 48), (96, 192), (384, 768))

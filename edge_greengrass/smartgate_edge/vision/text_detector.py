@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-from smartgate.edge.vision.models import PP_OCRV4_DET, session
+from smartgate_edge.vision.models import PP_OCRV4_DET, session
 
 _MEAN = np.array((0.485, 0.456, 0.406), np.float32)
 _STD = np.array((0.229, 0.224, 0.225), np.float32)

@@ -1,7 +1,7 @@
 """A simulated lane: publishes what the cameras would read off a truck and waits for the barrier command.
 
 Used by the LaneSimulator Greengrass component, the demo and the end-to-end tests. It speaks only the
-contracts (:mod:`smartgate.schemas`) over a :class:`~smartgate.edge.transport.Transport`, on the topics
+contracts (:mod:`smartgate.schemas`) over a :class:`~smartgate_edge.transport.Transport`, on the topics
 from :mod:`smartgate.topics`.
 
 Matching a command to a truck. The cloud's passage id is not known to the lane in advance, so
@@ -33,7 +33,6 @@ from smartgate import topics
 from smartgate.domain.containers import container_check_digit_ok
 from smartgate.domain.crossing import signature_valid
 from smartgate.domain.plates import plate_format_valid
-from smartgate.edge.transport import Transport, TransportError, kv
 from smartgate.schemas import (
     BarrierCommand,
     Camera,
@@ -45,8 +44,9 @@ from smartgate.schemas import (
     WeightReading,
     utc_now,
 )
+from smartgate_edge.transport import Transport, TransportError, kv
 
-log = logging.getLogger("smartgate.edge.simulator")
+log = logging.getLogger("smartgate_edge.simulator")
 
 TruckDetection = PlateRead | ContainerRead | WeightReading | PassScanned
 

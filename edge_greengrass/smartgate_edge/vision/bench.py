@@ -24,8 +24,8 @@ import cv2
 
 from smartgate.domain.merge import edit_distance
 from smartgate.domain.plates import plate_key
-from smartgate.edge.vision.types import PlateReader
 from smartgate.stats import percentile
+from smartgate_edge.vision.types import PlateReader
 
 
 @dataclass(frozen=True)
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         help="switch one step of the reader off, to measure what it buys (repeatable)",
     )
     args = parser.parse_args(argv)
-    from smartgate.edge.vision.reader import LaneReader, ReaderSettings
+    from smartgate_edge.vision.reader import LaneReader, ReaderSettings
 
     switched_off: dict[str, Any] = {k: v for step in args.without for k, v in ABLATIONS[step].items()}
     settings = ReaderSettings(**switched_off)

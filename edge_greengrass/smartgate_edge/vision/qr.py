@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from smartgate.edge.transport import kv
+from smartgate_edge.transport import kv
 
-log = logging.getLogger("smartgate.edge.vision.qr")
+log = logging.getLogger("smartgate_edge.vision.qr")
 
 Point = tuple[float, float]
 

@@ -26,10 +26,10 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
-from smartgate.edge.transport import kv
 from smartgate.schemas import utc_now
+from smartgate_edge.transport import kv
 
-log = logging.getLogger("smartgate.edge.vision.evidence")
+log = logging.getLogger("smartgate_edge.vision.evidence")
 
 JPEG_QUALITY = 90
 CONTENT_TYPE = "image/jpeg"

@@ -37,11 +37,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from smartgate import topics
 from smartgate.config import ConfigError
 from smartgate.domain.merge import PlateObservation, VehicleSegmenter, merge_plate_observations
-from smartgate.edge.transport import Transport, TransportError, kv
-from smartgate.edge.vision.evidence import EvidenceError, EvidenceStore, LocalEvidenceStore, S3EvidenceStore
-from smartgate.edge.vision.qr import decode_qr
-from smartgate.edge.vision.sources import CameraDead, FrameSource, SourceError, SourceFault, open_source
-from smartgate.edge.vision.types import ContainerReading, Frame, PlateReader, PlateReading
 from smartgate.schemas import (
     Camera,
     ContainerRead,
@@ -52,8 +47,13 @@ from smartgate.schemas import (
     PlateRead,
     utc_now,
 )
+from smartgate_edge.transport import Transport, TransportError, kv
+from smartgate_edge.vision.evidence import EvidenceError, EvidenceStore, LocalEvidenceStore, S3EvidenceStore
+from smartgate_edge.vision.qr import decode_qr
+from smartgate_edge.vision.sources import CameraDead, FrameSource, SourceError, SourceFault, open_source
+from smartgate_edge.vision.types import ContainerReading, Frame, PlateReader, PlateReading
 
-log = logging.getLogger("smartgate.edge.vision.component")
+log = logging.getLogger("smartgate_edge.vision.component")
 
 OUTBOX_LIMIT = 1000
 DETAIL_LIMIT = 500

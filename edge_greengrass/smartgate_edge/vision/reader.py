@@ -22,10 +22,10 @@ import cv2
 import numpy as np
 
 from smartgate.domain.plates import plate_key, validate_plate
-from smartgate.edge.vision.detector import Candidate, PlateDetector
-from smartgate.edge.vision.recognizer import LineText, TextRecognizer
-from smartgate.edge.vision.text_detector import TextDetector
-from smartgate.edge.vision.types import PlateReading
+from smartgate_edge.vision.detector import Candidate, PlateDetector
+from smartgate_edge.vision.recognizer import LineText, TextRecognizer
+from smartgate_edge.vision.text_detector import TextDetector
+from smartgate_edge.vision.types import PlateReading
 
 CONFIDENT = 0.5  # detector score above which a region is taken as a plate outright
 LIKELY = 0.2  # a weaker region still read when a plate is already sure (a second vehicle)
@@ -107,7 +107,7 @@ def split_rows(plate: np.ndarray, overlap: float = 0.04) -> list[np.ndarray]:
 
 
 class LaneReader:
-    """Implements :class:`smartgate.edge.vision.types.PlateReader` with the packaged ONNX models."""
+    """Implements :class:`smartgate_edge.vision.types.PlateReader` with the packaged ONNX models."""
 
     def __init__(
         self,
