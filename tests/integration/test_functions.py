@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -222,3 +223,67 @@ def test_a_passage_that_keeps_alerting_is_rate_limited_not_lost(host, stack_clie
     stored = {a.alert_id: a for a in stack_client.alerts.for_passage(passage_id)}
     assert len(stored) == 5  # all kept ...
     assert [len(stored[r["alert_id"]].deliveries) for r in results] == [3, 3, 3, 0, 0]  # ... three pushed
+
+
+def test_a_lane_whose_heartbeats_stop_goes_offline_once_alerts_and_comes_back(host, stack, stack_client) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from smartgate_edge.transport import Mqtt5Transport
+
+    from smartgate.adapters.officers import DynamoLaneHealth
+    from smartgate.domain.alerts import lane_alert_id
+    from smartgate.schemas import LaneHealth, LaneStatusChanged
+    from smartgate.topics import health_topic
+
+    gate, lane = "sandbox", "open-15"
+    health = DynamoLaneHealth(stack_client.name("LanesTable"), stack_client.template.region)
+    transport = Mqtt5Transport(stack.ports.host, stack.ports.mqtt, f"hb-{uuid.uuid4().hex[:6]}").connect()
+
+    def beat(ago_s: float) -> LaneHealth:
+        message = LaneHealth(
+            event_id=f"hb-{uuid.uuid4().hex[:8]}",
+            gate_id=gate,
+            lane_id=lane,
+            camera_ok=True,
+            fps=12,
+            inference_ms=40,
+            at=utc_now() - timedelta(seconds=ago_s),
+        )
+        transport.publish(health_topic(gate, lane), message)
+        return message
+
+    try:
+        last = beat(200)  # the lane's last word, long ago: then silence
+        deadline = time.monotonic() + 10
+        while (health.last(gate, lane) or last).at != last.at or health.last(gate, lane) is None:
+            assert time.monotonic() < deadline, "the heartbeat was not recorded"
+            time.sleep(0.2)
+        watch = host("WatchLanesFunction")
+        assert f"{gate}/{lane}" in watch.invoke(load_event("schedule/lane_watch"))["offline"]
+        assert f"{gate}/{lane}" not in watch.invoke(load_event("schedule/lane_watch"))["offline"]  # once
+        down = LaneStatusChanged(
+            event_id="x",
+            gate_id=gate,
+            lane_id=lane,
+            online=False,
+            last_heartbeat_at=last.at,
+            silent_seconds=0,
+            at=last.at,
+        )
+        alert_id = lane_alert_id(down)
+        deadline = time.monotonic() + 15
+        while (alert := stack_client.alerts.get(alert_id)) is None or len(alert.deliveries) < 3:
+            assert time.monotonic() < deadline, "no lane-offline alert"
+            time.sleep(0.3)
+        # LaneStatusChanged(online=false) went over the bus to the notify function: the outage's alert
+        assert alert.kind.value == "lane_offline" and alert.status.value == "open" and alert.lane_id == lane
+        assert {d.locale for d in alert.deliveries} == {"vi", "zh", "en"}
+
+        beat(0)  # back: LaneStatusChanged(online=true) over the bus resolves the alert
+        deadline = time.monotonic() + 15
+        while (alert := stack_client.alerts.get(alert_id)) is not None and alert.status.value != "resolved":
+            assert time.monotonic() < deadline, f"the alert stayed {alert.status}"
+            time.sleep(0.3)
+        assert f"{gate}/{lane}" not in watch.invoke(load_event("schedule/lane_watch"))["offline"]
+    finally:
+        transport.close()

@@ -242,3 +242,39 @@ def test_bad_device_addresses_are_refused_naming_the_field(kind: str, address: s
     with pytest.raises(DeviceRefused) as err:
         _address(DeviceIn(kind=DeviceKind(kind), address=address))
     assert err.value.field == "body.address"
+
+
+# --------------------------------------------------------------------------- lane heartbeats
+
+
+def beat(at_s: float, lane: str = "in-1") -> Any:
+    from smartgate.schemas import LaneHealth
+
+    return LaneHealth(
+        event_id=f"h-{lane}-{at_s}",
+        gate_id="kimthanh2",
+        lane_id=lane,
+        camera_ok=True,
+        fps=12,
+        inference_ms=40,
+        at=T0 + timedelta(seconds=at_s),
+    )
+
+
+def test_a_silent_lane_goes_offline_and_its_outage_has_one_alert_that_coming_back_names() -> None:
+    from smartgate.domain.heartbeats import back_online, silent, went_offline
+
+    now = T0 + timedelta(seconds=100)
+    lanes = [beat(0, "in-1"), beat(50, "in-2")]
+    assert [h.lane_id for h in silent(lanes, now, timedelta(seconds=90))] == ["in-1"]
+    down = went_offline(lanes[0], now)
+    assert not down.online and down.silent_seconds == 100 and down.last_heartbeat_at == T0
+    assert went_offline(lanes[0], now + timedelta(seconds=60)).event_id == down.event_id  # the same outage
+    up = back_online(lanes[0], beat(400))
+    assert up.online and up.silent_seconds == 400 and up.event_id != down.event_id
+    alert = A.alert_for(down, now, ACK)
+    assert alert is not None and alert.kind == AlertKind.LANE_OFFLINE and alert.passage_id is None
+    assert alert.alert_id == A.lane_alert_id(up)  # back online finds the outage's alert
+    assert A.alert_for(up, now, ACK) is None
+    subject, text = A.render(alert, "vi", "Kim Thanh II")
+    assert subject == "Làn in-1 tại Kim Thanh II mất kết nối" and "2 phút" in text

@@ -112,8 +112,10 @@ def test_every_sample_event_is_covered_by_a_test_here() -> None:
         "eventbridge/clearance_decided_green",
         "eventbridge/clearance_decided_red",
         "eventbridge/shelf_life_alert",
+        "eventbridge/lane_offline",
         "sqs/settle_due",
         "schedule/shelf_life_watch",
+        "schedule/lane_watch",
         *API_SAMPLES,
     }
 
@@ -333,6 +335,9 @@ def test_shelf_life_sample_parses_as_the_alert() -> None:
         ("NeedsOfficer", "eventbridge/shelf_life_alert", False),
         ("ShelfLife", "eventbridge/shelf_life_alert", True),
         ("ShelfLife", "eventbridge/clearance_decided_red", False),
+        ("LaneStatus", "eventbridge/lane_offline", True),
+        ("LaneStatus", "eventbridge/shelf_life_alert", False),
+        ("NeedsOfficer", "eventbridge/lane_offline", False),
     ],
 )
 def test_officer_rule_patterns_deliver_what_officers_need(
@@ -514,3 +519,14 @@ def test_every_gate_of_every_stage_has_an_alert_topic_per_severity(stage: str, t
     for gate_id in default_gates(stage).gate_ids():
         for severity in Severity:
             assert topics.get((gate_id, severity.value)) in topic_arns, (gate_id, severity)
+
+
+def test_lane_offline_sample_parses_and_routes_to_an_alert() -> None:
+    from smartgate.domain import alerts
+    from smartgate.schemas import LaneStatusChanged
+
+    event = load_event("eventbridge/lane_offline")
+    status = parse(event=event, model=LaneStatusChanged, envelope=envelopes.EventBridgeEnvelope)
+    assert event["source"] == "smartgate.lanes" and not status.online
+    alert = alerts.alert_for(status, status.at, timedelta(minutes=5))
+    assert alert is not None and alert.kind.value == "lane_offline" and alert.facts["silent"] == "2"

@@ -27,6 +27,7 @@ from smartgate.schemas import (
     LabResultPosted,
     LabSampleRegistered,
     LaneHealth,
+    LaneStatusChanged,
     OfficerAlert,
     Passage,
     PassageStateChanged,
@@ -231,6 +232,16 @@ EXAMPLES.update(
                 }
             ],
             "version": 3,
+        },
+        LaneStatusChanged: {
+            "schema": "LaneStatusChanged.v1",
+            "event_id": "lane-0a1b2c3d4e5f6a7b8c9d0e1f",
+            "gate_id": "mongcai",
+            "lane_id": "out-2",
+            "online": False,
+            "last_heartbeat_at": "2026-11-03T09:10:00Z",
+            "silent_seconds": 95.0,
+            "at": T,
         },
         PlateCorrection: {
             "schema": "PlateCorrection.v1",

@@ -65,6 +65,7 @@ class Settings(BaseModel):
         None, alias="ALERT_TOPICS", description="gate/severity=topic ARN, comma-separated (one per gate and severity)"
     )
     alert_ack_seconds: int = Field(300, alias="ALERT_ACK_SECONDS", gt=0, le=86_400)
+    lane_offline_seconds: int = Field(90, alias="LANE_OFFLINE_SECONDS", gt=0, le=86_400)
     fcm_application_arn: str | None = Field(None, alias="FCM_APPLICATION_ARN")
     apns_application_arn: str | None = Field(None, alias="APNS_APPLICATION_ARN")
 

@@ -58,5 +58,9 @@ SOURCE_LANES = "smartgate.lanes"
 
 
 def source_for(event: object) -> str:
-    """The bus ``source`` of an event: smartgate.lab for the lab's, smartgate.clearance for the rest."""
-    return SOURCE_LAB if type(event).__name__.startswith("Lab") else SOURCE_CLEARANCE
+    """The bus ``source`` of an event: smartgate.lab for the lab's, smartgate.lanes for a lane's status,
+    smartgate.clearance for the rest."""
+    name = type(event).__name__
+    if name.startswith("Lane"):
+        return SOURCE_LANES
+    return SOURCE_LAB if name.startswith("Lab") else SOURCE_CLEARANCE

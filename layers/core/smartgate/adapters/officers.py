@@ -16,11 +16,11 @@ from typing import Any
 
 import boto3
 from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
-from pynamodb.exceptions import PutError
+from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from smartgate.adapters.dynamodb import _bind, _conditional_failed, _lane_key, _LaneItem, _Table
+from smartgate.adapters.dynamodb import _bind, _conditional_failed, _lane_key, _Table
 from smartgate.ports import Conflict
 from smartgate.schemas import LaneHealth, utc_now
 from smartgate.schemas.officers import OfficerAlert, OfficerDevice, PlateCorrection
@@ -132,21 +132,36 @@ class DynamoDevices:
         self.model(username, device_id).delete()
 
 
+class _HealthItem(Model):
+    lane_key = UnicodeAttribute(hash_key=True)  # health#gate#lane
+    version = NumberAttribute()  # the heartbeat's time, epoch ms (newest wins)
+    body = UnicodeAttribute()
+    offline_since = UnicodeAttribute(null=True)  # set while the cloud holds the lane offline
+    expires_at = TTLAttribute(null=True)
+
+
 class DynamoLaneHealth:
-    """A lane's newest heartbeat, kept beside the lane's memory (lanes table, key ``health#gate#lane``)."""
+    """A lane's newest heartbeat, kept beside the lane's memory (lanes table, key ``health#gate#lane``),
+    and whether the cloud holds it offline (its heartbeats stopped)."""
+
+    PREFIX = "health#"
 
     def __init__(self, lanes_table: str, region: str) -> None:
-        self.table = _Table(_bind(_LaneItem, lanes_table, region), timedelta(days=7))
+        self.table = _Table(_bind(_HealthItem, lanes_table, region), timedelta(days=7))
         self.table.meter()
         self.model = self.table.model
 
-    @staticmethod
-    def _key(gate_id: str, lane_id: str) -> str:
-        return f"health#{_lane_key(gate_id, lane_id)}"
+    def _key(self, gate_id: str, lane_id: str) -> str:
+        return f"{self.PREFIX}{_lane_key(gate_id, lane_id)}"
 
-    def record(self, health: LaneHealth) -> bool:
-        """Keep it unless a newer one is kept already (heartbeats may arrive out of order)."""
+    def record(self, health: LaneHealth) -> tuple[bool, LaneHealth | None]:
+        """Keep it unless a newer one is kept (heartbeats may arrive out of order). Returns (kept, the
+        heartbeat before it if the lane was held offline): a lane back from an outage."""
         at_ms = int(health.at.timestamp() * 1000)
+        try:
+            before = self.model.get(self._key(health.gate_id, health.lane_id), consistent_read=True)
+        except self.model.DoesNotExist:
+            before = None
         row = self.model(
             self._key(health.gate_id, health.lane_id),
             version=at_ms,
@@ -157,9 +172,17 @@ class DynamoLaneHealth:
             row.save(condition=self.model.lane_key.does_not_exist() | (self.model.version < at_ms))
         except PutError as err:
             if _conditional_failed(err):
-                return False
+                return False, None
             raise
-        return True
+        if before is not None and before.offline_since:
+            return True, LaneHealth.model_validate_json(before.body)
+        return True, None
+
+    def last(self, gate_id: str, lane_id: str) -> LaneHealth | None:
+        try:
+            return LaneHealth.model_validate_json(self.model.get(self._key(gate_id, lane_id)).body)
+        except self.model.DoesNotExist:
+            return None
 
     def last_of(self, gate_id: str, lane_ids: Sequence[str]) -> dict[str, LaneHealth]:
         """Many lanes' newest heartbeats in batched reads; lanes never heard from are left out."""
@@ -167,11 +190,24 @@ class DynamoLaneHealth:
         found = (LaneHealth.model_validate_json(row.body) for row in self.model.batch_get(keys))
         return {h.lane_id: h for h in found}
 
-    def last(self, gate_id: str, lane_id: str) -> LaneHealth | None:
+    def online_lanes(self) -> list[LaneHealth]:
+        """The newest heartbeat of every lane the cloud does not hold offline (a scan: one row per lane)."""
+        rows = self.model.scan(self.model.lane_key.startswith(self.PREFIX) & self.model.offline_since.does_not_exist())
+        return [LaneHealth.model_validate_json(row.body) for row in rows]
+
+    def mark_offline(self, health: LaneHealth, since: datetime) -> bool:
+        """Hold the lane offline, unless a newer heartbeat came meanwhile (then it is not silent)."""
+        at_ms = int(health.at.timestamp() * 1000)
         try:
-            return LaneHealth.model_validate_json(self.model.get(self._key(gate_id, lane_id)).body)
-        except self.model.DoesNotExist:
-            return None
+            self.model(self._key(health.gate_id, health.lane_id)).update(
+                actions=[self.model.offline_since.set(since.isoformat())],
+                condition=(self.model.version == at_ms) & self.model.offline_since.does_not_exist(),
+            )
+        except UpdateError as err:
+            if _conditional_failed(err):
+                return False
+            raise
+        return True
 
 
 class SnsAlerts:

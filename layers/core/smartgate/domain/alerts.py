@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from smartgate.schemas import Channel, ClearanceDecided, LabResultPosted, ShelfLifeAlert
+from smartgate.schemas import Channel, ClearanceDecided, LabResultPosted, LaneStatusChanged, ShelfLifeAlert
 from smartgate.schemas.officers import (
     LOCALES,
     AlertKind,
@@ -138,7 +138,24 @@ def alert_for(event: Any, now: datetime, ack_within: timedelta) -> OfficerAlert 
             ack_due_at=now + ack_within if failed else None,  # a pass released the truck: nothing to chase
             status=AlertStatus.OPEN if failed else AlertStatus.RESOLVED,
         )
+    if isinstance(event, LaneStatusChanged) and not event.online:
+        return OfficerAlert(
+            alert_id=lane_alert_id(event),
+            kind=AlertKind.LANE_OFFLINE,
+            severity=Severity.CRITICAL,  # trucks stop at a lane that cannot reach the cloud
+            gate_id=event.gate_id,
+            lane_id=event.lane_id,
+            role=OfficerRole.CUSTOMS,
+            facts={"silent": f"{event.silent_seconds / 60:.0f}", "since": event.last_heartbeat_at.isoformat()},
+            created_at=now,
+            ack_due_at=now + ack_within,
+        )
     return None
+
+
+def lane_alert_id(event: LaneStatusChanged) -> str:
+    """The same for an outage's offline and online events (both name its last heartbeat)."""
+    return _alert_id(event.gate_id, event.lane_id, "offline", event.last_heartbeat_at.isoformat())
 
 
 def render(alert: OfficerAlert, locale: Locale, gate_name: str, minutes: int | None = None) -> tuple[str, str]:
@@ -156,6 +173,7 @@ def render(alert: OfficerAlert, locale: Locale, gate_name: str, minutes: int | N
         "outcome": cat.outcomes[locale].get(facts.get("outcome", ""), facts.get("outcome", "")),
         "status": cat.statuses[locale].get(facts.get("status", ""), facts.get("status", "")),
         "minutes": str(minutes or ""),
+        "silent": facts.get("silent", ""),
     }
     template = cat.templates[alert.kind][locale]
     subject = template.subject.format_map(values)

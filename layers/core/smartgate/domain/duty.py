@@ -36,7 +36,7 @@ from smartgate.ports import (
     PassageStore,
     RateLimiter,
 )
-from smartgate.schemas import Passage, PassageStatus
+from smartgate.schemas import LaneStatusChanged, Passage, PassageStatus
 from smartgate.schemas.officers import (
     LOCALES,
     ActionAttempt,
@@ -116,6 +116,8 @@ def _send_and_store(alert: OfficerAlert, deps: AlertDeps) -> OfficerAlert:
 def raise_alert(event: Any, deps: AlertDeps) -> OfficerAlert | None:
     """The alert an event calls for, stored and sent once; None when it calls for none."""
     now = deps.clock.now()
+    if isinstance(event, LaneStatusChanged) and event.online:  # back: its outage's alert needs nobody now
+        return _change_alert(deps.alerts, A.lane_alert_id(event), lambda a: A.resolve(a, "lane back online", now))
     alert = A.alert_for(event, now, deps.ack_within)
     if alert is None:
         return None
@@ -126,7 +128,8 @@ def raise_alert(event: Any, deps: AlertDeps) -> OfficerAlert | None:
         return _send_and_store(stored, deps)  # a retry after a failed send: what is missing goes out
     limit = A.catalogue().rate_limit
     window = limit.minutes * 60
-    key = f"alerts#{alert.passage_id or alert.gate_id}#{int(now.timestamp() // window)}"  # TTL deletes late
+    subject = alert.passage_id or f"{alert.gate_id}:{alert.lane_id}"  # a passage, or a lane
+    key = f"alerts#{subject}#{int(now.timestamp() // window)}"  # TTL deletes late
     if not deps.limiter.take(key, limit.alerts, timedelta(seconds=2 * window)):
         suppressed = alert.model_copy(
             update={"status": AlertStatus.SUPPRESSED, "ack_due_at": None, "version": alert.version + 1}

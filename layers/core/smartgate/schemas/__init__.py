@@ -49,6 +49,7 @@ from smartgate.schemas.lane import (
     Detection,
     LaneHealth,
     LaneMessage,
+    LaneStatusChanged,
     PassScanned,
     PlateRead,
     RejectedMessage,
@@ -79,6 +80,7 @@ ALL_MODELS: tuple[type[Contract], ...] = (
     LabSampleRegistered,
     LabResultPosted,
     ShelfLifeAlert,
+    LaneStatusChanged,
     OfficerAlert,
     PlateCorrection,
 )
@@ -122,6 +124,7 @@ __all__ = [
     "LabTest",
     "LaneHealth",
     "LaneMessage",
+    "LaneStatusChanged",
     "OfficerAlert",
     "PassScanned",
     "Passage",

@@ -136,3 +136,21 @@ class RejectedMessage(Contract):
     payload: str = Field(description="the message as received (UTF-8, or base64 when binary)")
     payload_encoding: Literal["utf-8", "base64"] = "utf-8"
     received_at: UtcDatetime
+
+
+# --------------------------------------------------------------------------- the cloud about lanes
+
+
+class LaneStatusChanged(Contract):
+    """``detail-type: LaneStatusChanged.v1`` (source smartgate.lanes): a lane's heartbeats stopped (offline)
+    or came back (online). ``last_heartbeat_at`` is the newest heartbeat before the silence, in both: it
+    names the outage, so its offline and online events (and the officer alert) belong together."""
+
+    schema_version: Literal["LaneStatusChanged.v1"] = Field("LaneStatusChanged.v1", alias="schema")
+    event_id: Identifier
+    gate_id: Identifier
+    lane_id: Identifier
+    online: bool
+    last_heartbeat_at: UtcDatetime
+    silent_seconds: Annotated[float, Field(ge=0)]
+    at: UtcDatetime

@@ -43,6 +43,7 @@ class AlertKind(StrEnum):
     TIGHTENED = "tightened"  # a later detection made a decision stricter
     SHELF_LIFE = "shelf_life"  # held perishables near their deadline
     LAB_RESULT = "lab_result"
+    LANE_OFFLINE = "lane_offline"  # a lane's heartbeats stopped
 
 
 class AlertStatus(StrEnum):
