@@ -7,7 +7,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 
 # doctor runs before anything is installed: the system Python and the standard library only.
 
-.PHONY: doctor setup demo test test-unit lint format bench bench-alerts bench-api bench-rules bench-vision up down status schemas build deploy components clean
+.PHONY: doctor setup demo test test-unit lint format fault-test bench bench-alerts bench-api bench-rules bench-vision up down status schemas build deploy components clean
 
 doctor:
 	@PYTHONPATH=infra $(or $(PYTHON),python3) -m smartgate_infra.doctor
@@ -38,6 +38,9 @@ format:
 
 bench: setup
 	$(VENV)/bin/smartgate bench --trucks $(or $(TRUCKS),200)
+
+fault-test: setup
+	$(PY) -m smartgate_infra.fault_test run --detections $(or $(DETECTIONS),3000)
 
 bench-alerts: setup
 	$(VENV)/bin/smartgate bench-alerts --alerts $(or $(ALERTS),100)

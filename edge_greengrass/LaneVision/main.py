@@ -27,8 +27,10 @@ import signal
 import sys
 import threading
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
+from smartgate_edge.outbox import LaneOutbox
 from smartgate_edge.transport import Transport, TransportError, transport_from_env
 from smartgate_edge.vision.component import (
     LaneVision,
@@ -78,7 +80,22 @@ def run(config: LaneVisionConfig, transport: Transport, stop: threading.Event) -
     except SourceError as exc:
         report_fault(transport, config, f"source: {exc}", camera_ok=False)
         return EXIT_SOURCE
-    return LaneVision(config, reader, transport, evidence, container_reader).run(source, stop).exit_code
+    durable = None
+    if config.outbox_path:  # store-and-forward: detections survive a lost uplink and a restart
+        local_evidence = Path(config.evidence_dir) if not config.evidence_bucket else None
+        durable = LaneOutbox(
+            config.outbox_path, transport, cap_bytes=int(config.disk_cap_mb * 2**20), evidence_dir=local_evidence
+        )
+    vision = LaneVision(config, reader, transport, evidence, container_reader, durable=durable)
+    if durable is not None:
+        durable.on_pressure = vision.disk_pressure
+        durable.start()
+    try:
+        return vision.run(source, stop).exit_code
+    finally:
+        if durable is not None:
+            durable.drain(5)  # what is not sent now is sent after the restart
+            durable.close()
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:

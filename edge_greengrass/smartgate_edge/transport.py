@@ -195,6 +195,9 @@ class Mqtt5Transport:
                 host_name=self.host,
                 port=self.port,
                 connect_options=mqtt5.ConnectPacket(client_id=self.client_id, keep_alive_interval_sec=30),
+                # a lane reconnects soon after its uplink returns (the CRT's default backoff grows to 2 min)
+                min_reconnect_delay_ms=500,
+                max_reconnect_delay_ms=10_000,
                 # Without this the CRT appends SDK metrics to the CONNECT username, which only IoT Core wants.
                 disable_metrics=True,
                 on_publish_callback_fn=self._on_publish,

@@ -125,6 +125,8 @@ def run_lane_vision(
         "SMARTGATE_READ_CONTAINERS": str(read_containers).lower(),
         "SMARTGATE_EVIDENCE_BUCKET": evidence_bucket,
         "SMARTGATE_FAULT_EXIT_DELAY_S": "0",
+        # store-and-forward as on a lane computer: detections are committed here before they are sent
+        "SMARTGATE_OUTBOX_PATH": str(Path(state.state_dir) / "lanes" / f"{gate_id}-{lane_id}-outbox.sqlite3"),
         "SMARTGATE_MQTT_HOST": state.ports.host,
         "SMARTGATE_MQTT_PORT": str(state.ports.mqtt),
         "AWS_ENDPOINT_URL": state.endpoint_url,

@@ -47,6 +47,7 @@ from smartgate.schemas import (
     PlateRead,
     utc_now,
 )
+from smartgate_edge.outbox import LaneOutbox, Pressure
 from smartgate_edge.transport import Transport, TransportError, kv
 from smartgate_edge.vision.evidence import EvidenceError, EvidenceStore, LocalEvidenceStore, S3EvidenceStore
 from smartgate_edge.vision.qr import decode_qr
@@ -100,6 +101,10 @@ class LaneVisionConfig(BaseModel):
     health_topic: str = Field("", alias="SMARTGATE_HEALTH_TOPIC")
     evidence_bucket: str | None = Field(None, alias="SMARTGATE_EVIDENCE_BUCKET")
     evidence_dir: str = Field("evidence", alias="SMARTGATE_EVIDENCE_DIR")
+    outbox_path: str | None = Field(
+        None, alias="SMARTGATE_OUTBOX_PATH", description="durable store-and-forward queue (SQLite); unset: in memory"
+    )
+    disk_cap_mb: float = Field(1024, gt=0, alias="SMARTGATE_DISK_CAP_MB", description="outbox + local evidence")
     aws_region: str | None = Field(None, alias="AWS_REGION")
     model_threads: int = Field(2, ge=1, le=64, alias="SMARTGATE_MODEL_THREADS")
 
@@ -272,8 +277,12 @@ class LaneVision:
         evidence: EvidenceStore,
         container_reader: ContainerReader | None = None,
         clock: Callable[[], datetime] = utc_now,
+        durable: LaneOutbox | None = None,
     ) -> None:
+        """``durable``: every detection is committed to it before it is sent (store-and-forward); without
+        it, detections wait in memory while the link is down (up to OUTBOX_LIMIT)."""
         self.config = config
+        self.durable = durable
         self.reader = reader
         self.transport = transport
         self.evidence = evidence
@@ -292,6 +301,13 @@ class LaneVision:
         self._last_frame = self._started
         self._last_fault_health = float("-inf")
         self._camera_dead = False
+        self._pressure: Pressure | None = None
+
+    def disk_pressure(self, pressure: Pressure) -> None:
+        """The outbox evicted evidence to stay under the disk cap: said on the next health message, at once."""
+        with self._lock:
+            self._pressure = pressure
+        self._fault("disk_pressure", pressure.describe(), camera=False)
 
     # ---- per frame
 
@@ -500,6 +516,10 @@ class LaneVision:
         except ValidationError as exc:
             self._fault("invalid_detection", f"{model.__name__} not sent: {exc.errors()[0]['msg']}", camera=False)
             return
+        if self.durable is not None:
+            self.durable.put(topic, message)  # committed: its sender thread publishes it, in order
+            self.summary.published += 1
+            return
         if len(self._outbox) >= OUTBOX_LIMIT:
             dropped_topic, dropped = self._outbox.popleft()
             _log(
@@ -513,6 +533,8 @@ class LaneVision:
 
     def drain(self) -> int:
         """Publish what waits in the outbox, in order; stops at the first failure. Returns what is left."""
+        if self.durable is not None:
+            return self.durable.pending()
         while self._outbox:
             topic, message = self._outbox[0]
             try:
@@ -576,7 +598,9 @@ class LaneVision:
                     detail = f"no frame for {now - self._last_frame:.0f}s"
             if reset:
                 self._interval = _Interval(now)
-            depth = len(self._outbox)
+            depth = len(self._outbox) if self.durable is None else self.durable.pending()
+            if detail is None and self._pressure is not None:
+                detail, self._pressure = self._pressure.describe(), None
         at = self.clock()
         return LaneHealth(
             event_id=_event_id("health", self.config.gate_id, self.config.lane_id, at.isoformat()),
