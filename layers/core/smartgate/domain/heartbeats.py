@@ -25,25 +25,22 @@ def silent(lanes: Iterable[LaneHealth], now: datetime, offline_after: timedelta)
     return [h for h in lanes if now - h.at > offline_after]
 
 
-def went_offline(last: LaneHealth, now: datetime) -> LaneStatusChanged:
+def _status(outage: LaneHealth, online: bool, at: datetime) -> LaneStatusChanged:
+    """An event about the outage that began after ``outage`` (its lane's last heartbeat before the silence)."""
     return LaneStatusChanged(
-        event_id=_event_id(last, False),
-        gate_id=last.gate_id,
-        lane_id=last.lane_id,
-        online=False,
-        last_heartbeat_at=last.at,
-        silent_seconds=max(0.0, (now - last.at).total_seconds()),
-        at=now,
+        event_id=_event_id(outage, online),
+        gate_id=outage.gate_id,
+        lane_id=outage.lane_id,
+        online=online,
+        last_heartbeat_at=outage.at,
+        silent_seconds=max(0.0, (at - outage.at).total_seconds()),
+        at=at,
     )
+
+
+def went_offline(last: LaneHealth, now: datetime) -> LaneStatusChanged:
+    return _status(last, False, now)
 
 
 def back_online(last_before: LaneHealth, resumed: LaneHealth) -> LaneStatusChanged:
-    return LaneStatusChanged(
-        event_id=_event_id(last_before, True),
-        gate_id=resumed.gate_id,
-        lane_id=resumed.lane_id,
-        online=True,
-        last_heartbeat_at=last_before.at,
-        silent_seconds=max(0.0, (resumed.at - last_before.at).total_seconds()),
-        at=resumed.at,
-    )
+    return _status(last_before, True, resumed.at)
