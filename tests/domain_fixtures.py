@@ -17,6 +17,7 @@ from smartgate.adapters.memory import (
     TablePasses,
 )
 from smartgate.domain.clearance import PassCheck
+from smartgate.domain.commands import CommandSigner
 from smartgate.domain.crossing import CrossingDeps
 from smartgate.domain.gates import default_gates
 from smartgate.domain.rules import RuleSet, builtin_rule_sets
@@ -32,6 +33,7 @@ from smartgate.schemas import (
 )
 
 T0 = datetime.fromisoformat("2026-12-01T08:00:00+00:00")
+TEST_SIGNER = CommandSigner.from_seed("test-1", "ZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXp7fH1+f4CBgoM=")
 GATE, LANE = "sandbox", "out-01"
 _ids = itertools.count(1)
 
@@ -178,7 +180,7 @@ class World:
             self.commands,
             self.settled,
             self.clock,
-            b"test-key",
+            TEST_SIGNER,
         )
 
     def book(self, c: Consignment, **changes: Any) -> Booking:

@@ -7,7 +7,7 @@ Wiring only (the simulator lives in smartgate_edge). Locally, against the broker
 
 Under Greengrass the recipe passes its configuration as SMARTGATE_GATE_ID, SMARTGATE_LANE_ID,
 SMARTGATE_TRUCKS (JSON list of {"Plate", "Country", "Container"}) and SMARTGATE_COMMAND_TIMEOUT, and the
-transport is Greengrass IPC. BARRIER_SIGNING_KEY, when set, turns on the command signature check.
+transport is Greengrass IPC. COMMAND_PUBLIC_KEYS (key_id=base64,...), when set, turns on the command signature check.
 Exit code: 0 when every truck got a valid command, 1 otherwise, 2 when the transport cannot start.
 """
 
@@ -25,6 +25,7 @@ from typing import NamedTuple
 from smartgate_edge.simulator import CrossingResult, LaneSimulator
 from smartgate_edge.transport import TransportError, transport_from_env
 
+from smartgate.domain.commands import CommandKeys
 from smartgate.schemas import Country
 
 COUNTRIES = tuple(country.value for country in Country)
@@ -127,7 +128,12 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
-    key = env.get("BARRIER_SIGNING_KEY")
+    keys_text = env.get("COMMAND_PUBLIC_KEYS")
+    try:
+        keys = CommandKeys.from_text(keys_text) if keys_text else None
+    except ValueError as exc:
+        print(f"error: COMMAND_PUBLIC_KEYS: {exc}", file=sys.stderr)
+        return 2
     client_id = args.client_id or f"lanesim-{args.gate}-{args.lane}-{os.getpid()}"
     try:
         transport = transport_from_env(env, client_id)
@@ -137,7 +143,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     failures = 0
     try:
         with transport:
-            simulator = LaneSimulator(transport, args.gate, args.lane, key.encode() if key else None)
+            simulator = LaneSimulator(transport, args.gate, args.lane, keys)
             simulator.heartbeat()
             for index, truck in enumerate(args.trucks):
                 if index and args.interval:

@@ -30,6 +30,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from smartgate import topics
+from smartgate.domain.commands import CommandKeys
 from smartgate.domain.containers import container_check_digit_ok
 from smartgate.domain.crossing import signature_valid
 from smartgate.domain.plates import plate_format_valid
@@ -60,7 +61,7 @@ class CrossingResult:
     plate: str
     command: BarrierCommand | None
     latency_ms: float
-    signature_ok: bool | None  # None: no signing key given, not checked
+    signature_ok: bool | None  # None: no command keys given, not checked
     error: str | None
     event_id: str | None = None  # of the PlateRead
 
@@ -83,7 +84,7 @@ class LaneSimulator:
         transport: Transport,
         gate_id: str,
         lane_id: str,
-        signing_key: bytes | None,
+        command_keys: CommandKeys | None,
         *,
         rng: random.Random | None = None,
         clock: Callable[[], datetime] = utc_now,
@@ -91,7 +92,7 @@ class LaneSimulator:
         self.transport = transport
         self.gate_id = gate_id
         self.lane_id = lane_id
-        self.signing_key = signing_key
+        self.command_keys = command_keys
         self.detections_topic = topics.detections_topic(gate_id, lane_id)
         self.commands_topic = topics.commands_topic(gate_id, lane_id)
         self.health_topic = topics.health_topic(gate_id, lane_id)
@@ -307,8 +308,8 @@ class LaneSimulator:
         latency_ms = max(0.0, (received.at - last_sent) * 1000)  # 0: answered before the lane had sent it all
         checked: bool | None = None
         error: str | None = None
-        if self.signing_key is not None:
-            checked = signature_valid(command, self.signing_key)
+        if self.command_keys is not None:
+            checked = signature_valid(command, self.command_keys)
             if not checked:
                 error = f"barrier command {command.command_id} has an invalid signature; not acted on"
         if command.expires_at < self._clock():

@@ -26,7 +26,7 @@ from smartgate.schemas import utc_now
 from smartgate.stats import percentile
 from smartgate_infra.client import StackClient
 from smartgate_infra.declarations import Declared, declared
-from smartgate_infra.demo import Lanes, signing_key
+from smartgate_infra.demo import Lanes, command_keys
 from smartgate_infra.stack import StackState
 
 WARMUP = 5
@@ -109,7 +109,7 @@ def run_bench(state: StackState, trucks: int = 200, say: Any = print) -> str:
     fleet = bench_trucks(WARMUP + trucks)
     for entry in fleet:
         client.declare(entry)
-    lanes = Lanes(state, signing_key(client))
+    lanes = Lanes(state, command_keys(client))
     latencies: list[float] = []
     channels: Counter[str] = Counter()
     errors = 0

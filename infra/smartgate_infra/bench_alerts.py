@@ -24,7 +24,7 @@ from smartgate.stats import percentile
 from smartgate_infra.api_client import ApiClient
 from smartgate_infra.bench import CONTAINER, GOODS_KG, PACE_S, TARE, bench_trucks
 from smartgate_infra.client import StackClient
-from smartgate_infra.demo import Lanes, signing_key
+from smartgate_infra.demo import Lanes, command_keys
 from smartgate_infra.stack import StackState
 
 GATE = "sandbox"
@@ -48,7 +48,7 @@ def run_bench_alerts(state: StackState, alerts: int = 100, say: Any = print) -> 
     for entry in fleet:
         client.declare(entry)
     tokens = [client.pass_token(entry) for entry in fleet]
-    lanes = Lanes(state, signing_key(client))
+    lanes = Lanes(state, command_keys(client))
     sent: dict[str, float] = {}  # passage id -> wall time of its last detection
     red = 0
     lock = threading.Lock()

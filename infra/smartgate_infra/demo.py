@@ -14,6 +14,7 @@ from smartgate_edge.simulator import CrossingResult, LaneSimulator
 from smartgate_edge.transport import Mqtt5Transport
 
 from smartgate.domain.audit import replay, verify
+from smartgate.domain.commands import CommandKeys
 from smartgate.domain.gates import default_gates
 from smartgate.domain.plates import plate_key
 from smartgate.domain.rules import load_rule_set
@@ -24,7 +25,7 @@ from smartgate_infra.lane_camera import CameraTruck, run_lane_vision, stage_fram
 from smartgate_infra.scenarios import Outcome, run_all
 from smartgate_infra.stack import ROOT, StackState
 
-SIGNING_PARAMETER = "BarrierSigningKey"
+COMMAND_KEYS_PARAMETER = "CommandPublicKeys"
 
 
 @dataclass(frozen=True)
@@ -48,14 +49,15 @@ TRUCKS = (
 )
 
 
-def signing_key(client: StackClient) -> bytes:
-    return str(client.template.parameters[SIGNING_PARAMETER]).encode()
+def command_keys(client: StackClient) -> CommandKeys:
+    """The public keys a lane verifies the stack's barrier commands with (as its configuration holds them)."""
+    return CommandKeys.from_text(str(client.template.parameters[COMMAND_KEYS_PARAMETER]))
 
 
 class Lanes:
     """One simulator per lane, sharing one MQTT5 connection to the broker."""
 
-    def __init__(self, state: StackState, key: bytes) -> None:
+    def __init__(self, state: StackState, key: CommandKeys) -> None:
         self.transport = Mqtt5Transport(state.ports.host, state.ports.mqtt, f"demo-lanes-{uuid.uuid4().hex[:6]}")
         self.transport.connect(timeout=10)
         self.key = key
@@ -121,7 +123,7 @@ def run_demo(state: StackState, say: Any = print) -> bool:
         )
     client.tapped()  # start the event view from here
 
-    lanes = Lanes(state, signing_key(client))
+    lanes = Lanes(state, command_keys(client))
     results: list[tuple[Truck, CrossingResult]] = []
     scenario_outcomes: list[Outcome] = []
     try:

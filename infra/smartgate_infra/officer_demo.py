@@ -14,7 +14,7 @@ from smartgate.domain.crossing import signature_valid
 from smartgate.schemas import BarrierAction
 from smartgate_infra.api_client import ApiClient
 from smartgate_infra.client import StackClient
-from smartgate_infra.demo import Lanes, signing_key
+from smartgate_infra.demo import Lanes, command_keys
 from smartgate_infra.stack import StackState
 from smartgate_infra.trader_demo import DemoStepFailed, _ok, _until, section
 
@@ -48,7 +48,7 @@ def _run(state: StackState, client: StackClient, say: Any) -> bool:
         f"{phone['subscriptions']} alert topics (critical and warning of {GATE})"
     )
 
-    lanes = Lanes(state, signing_key(client))
+    lanes = Lanes(state, command_keys(client))
     try:
         sim = lanes.lane(GATE, LANE)
         plate = f"29C-9{uuid.uuid4().int % 100:02d}.{uuid.uuid4().int % 100:02d}"
@@ -93,7 +93,7 @@ def _run(state: StackState, client: StackClient, say: Any) -> bool:
         command is not None
         and command.action == BarrierAction.OPEN
         and command.command_id == done["command_id"]
-        and signature_valid(command, signing_key(client))
+        and signature_valid(command, command_keys(client))
     )
     say(
         f"   released: {done['status']}; the lane got {command.action.value.upper() if command else 'NO'} "

@@ -16,7 +16,7 @@ from smartgate.schemas import BarrierAction, utc_now
 from smartgate_infra.api_client import ApiClient, Reply
 from smartgate_infra.client import StackClient
 from smartgate_infra.declarations import RUBBER_LINE
-from smartgate_infra.demo import Lanes, signing_key
+from smartgate_infra.demo import Lanes, command_keys
 from smartgate_infra.stack import StackState
 
 GATE, LANE, DIRECTION = "sandbox", "out-58", "VN_TO_CN"
@@ -118,7 +118,7 @@ def _run(state: StackState, client: StackClient, say: Any) -> bool:
         f"(PNG/SVG at {issued['png']})"
     )
 
-    lanes = Lanes(state, signing_key(client))
+    lanes = Lanes(state, command_keys(client))
     try:
         sim = lanes.lane(GATE, LANE)
         gross = GOODS["gross_kg"] + TARE_KG

@@ -27,7 +27,7 @@ from web_helpers import DEVICES, LOCALES
 
 from smartgate.domain.crossing import signature_valid
 from smartgate.schemas import BarrierAction
-from smartgate_infra.demo import signing_key
+from smartgate_infra.demo import command_keys
 from smartgate_infra.stack import ROOT
 
 pytestmark = pytest.mark.integration
@@ -111,7 +111,7 @@ class Console:
 
 def test_an_officer_releases_a_held_truck_with_a_reason(browser, stack, stack_client, artefacts) -> None:  # type: ignore[no-untyped-def]
     transport = Mqtt5Transport(stack.ports.host, stack.ports.mqtt, f"console-{uuid.uuid4().hex[:6]}").connect()
-    lane = LaneSimulator(transport, GATE, LANE, signing_key(stack_client))
+    lane = LaneSimulator(transport, GATE, LANE, command_keys(stack_client))
     lane.start()
     context = browser.new_context(viewport=DEVICES["desktop"], locale=LOCALES["en"], timezone_id="Asia/Ho_Chi_Minh")
     page = context.new_page()
@@ -201,7 +201,7 @@ def test_an_officer_releases_a_held_truck_with_a_reason(browser, stack, stack_cl
         # The lane got the OPEN command for this passage, signed by the cloud
         command = lane.next_command(timeout=15)
         assert command is not None and command.action == BarrierAction.OPEN, command
-        assert command.passage_id == passage_id and signature_valid(command, signing_key(stack_client))
+        assert command.passage_id == passage_id and signature_valid(command, command_keys(stack_client))
 
         # And the lane view shows the barrier open
         page.get_by_role("link", name=m["nav.gate"]).click()

@@ -16,7 +16,7 @@ import yaml
 
 from smartgate.domain.plates import plate_key
 from smartgate_infra.declarations import declared
-from smartgate_infra.demo import Lanes, signing_key
+from smartgate_infra.demo import Lanes, command_keys
 from smartgate_infra.stack import ROOT
 
 pytestmark = pytest.mark.e2e
@@ -35,7 +35,7 @@ def cli(state_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def lanes(stack, stack_client) -> Iterator[Lanes]:  # type: ignore[no-untyped-def]
-    lanes = Lanes(stack, signing_key(stack_client))
+    lanes = Lanes(stack, command_keys(stack_client))
     yield lanes
     lanes.close()
 

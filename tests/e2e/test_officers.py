@@ -26,7 +26,7 @@ import pytest
 from smartgate.domain.crossing import signature_valid
 from smartgate.schemas import BarrierAction, PlateRead
 from smartgate_infra.api_client import ApiClient
-from smartgate_infra.demo import Lanes, signing_key, wait_for
+from smartgate_infra.demo import Lanes, command_keys, wait_for
 from smartgate_infra.stack import ROOT
 
 pytestmark = pytest.mark.e2e
@@ -35,7 +35,7 @@ GATE = "sandbox"
 
 @pytest.fixture(scope="module")
 def lanes(stack, stack_client) -> Iterator[Lanes]:  # type: ignore[no-untyped-def]
-    lanes = Lanes(stack, signing_key(stack_client))
+    lanes = Lanes(stack, command_keys(stack_client))
     yield lanes
     lanes.close()
 
@@ -172,7 +172,7 @@ def test_officer_release_opens_the_barrier_and_every_attempt_is_on_the_record(  
     command = sim.next_command(10)
     assert command is not None and command.action == BarrierAction.OPEN and command.passage_id == passage_id
     assert command.command_id == released.body["command_id"]
-    assert signature_valid(command, signing_key(stack_client))
+    assert signature_valid(command, command_keys(stack_client))
     assert not hmac.compare_digest(command.signature, "")
 
     closed = _act(customs, passage_id, action="hold", reason="changed my mind", version=released.body["version"])

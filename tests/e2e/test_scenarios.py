@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from smartgate_infra.demo import Lanes, signing_key
+from smartgate_infra.demo import Lanes, command_keys
 from smartgate_infra.scenarios import Runner, Scenario, load_scenarios
 
 pytestmark = pytest.mark.e2e
@@ -16,7 +16,7 @@ SCENARIOS = load_scenarios()
 
 @pytest.fixture(scope="module")
 def lanes(stack, stack_client) -> Iterator[Lanes]:  # type: ignore[no-untyped-def]
-    lanes = Lanes(stack, signing_key(stack_client))
+    lanes = Lanes(stack, command_keys(stack_client))
     yield lanes
     lanes.close()
 

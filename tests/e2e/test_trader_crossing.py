@@ -15,7 +15,7 @@ from trade_helpers import new_trader
 
 from smartgate.domain.slots import window_start
 from smartgate.schemas import BarrierAction, utc_now
-from smartgate_infra.demo import signing_key
+from smartgate_infra.demo import command_keys
 
 pytestmark = pytest.mark.e2e
 
@@ -33,7 +33,7 @@ def eventually(probe: Callable[[], Any], timeout: float = 20.0) -> Any:
 @pytest.fixture(scope="module")
 def lane(stack, stack_client) -> Iterator[LaneSimulator]:  # type: ignore[no-untyped-def]
     transport = Mqtt5Transport(stack.ports.host, stack.ports.mqtt, f"e2e-{uuid.uuid4().hex[:6]}").connect()
-    sim = LaneSimulator(transport, "sandbox", "out-57", signing_key(stack_client))
+    sim = LaneSimulator(transport, "sandbox", "out-57", command_keys(stack_client))
     sim.start()
     yield sim
     transport.close()

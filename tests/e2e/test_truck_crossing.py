@@ -14,7 +14,7 @@ from smartgate_edge.transport import Mqtt5Transport
 
 from smartgate.schemas import BarrierAction, BarrierCommand, PlateRead, utc_now
 from smartgate_infra.declarations import Declared
-from smartgate_infra.demo import signing_key
+from smartgate_infra.demo import command_keys
 
 pytestmark = pytest.mark.e2e
 
@@ -37,7 +37,7 @@ def entries(stack_client) -> dict[str, Declared]:  # type: ignore[no-untyped-def
 @pytest.fixture(scope="module")
 def lane(stack, stack_client) -> Iterator[LaneSimulator]:  # type: ignore[no-untyped-def]
     transport = Mqtt5Transport(stack.ports.host, stack.ports.mqtt, f"e2e-{uuid.uuid4().hex[:6]}").connect()
-    sim = LaneSimulator(transport, "kimthanh2", "out-1", signing_key(stack_client))
+    sim = LaneSimulator(transport, "kimthanh2", "out-1", command_keys(stack_client))
     sim.start()
     yield sim
     transport.close()

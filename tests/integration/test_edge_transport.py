@@ -9,8 +9,6 @@ messages of one test cannot reach another.
 from __future__ import annotations
 
 import getpass
-import hashlib
-import hmac
 import subprocess
 import threading
 import time
@@ -19,11 +17,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from mqtt_helpers import WAIT, Inbox
 from smartgate_edge.simulator import LaneSimulator
 from smartgate_edge.transport import Mqtt5Transport, TransportError, transport_from_env
 
 from smartgate import topics
+from smartgate.domain.commands import CommandSigner
 from smartgate.schemas import DETECTION_ADAPTER, BarrierAction, BarrierCommand, Country, PlateRead
 from smartgate_infra.services import (
     HOST,
@@ -37,13 +37,14 @@ from smartgate_infra.services import (
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
 GATE = "kimthanh2"
-KEY = b"integration-signing-key"
+SIGNER = CommandSigner.from_seed("it-1", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
+KEY = SIGNER.keys()  # the lane's: public keys only
 
 
 class FakeCloud:
     """Answers every PlateRead with an OPEN command for its lane, signed with ``key`` (None: silent)."""
 
-    def __init__(self, transport: Mqtt5Transport, key: bytes | None) -> None:
+    def __init__(self, transport: Mqtt5Transport, key: CommandSigner | None) -> None:
         self.transport = transport
         self.key = key
         self.received: list[object] = []
@@ -65,12 +66,8 @@ class FakeCloud:
             issued_at=now,
             expires_at=now + timedelta(minutes=1),
         )
-        signature = hmac.new(self.key, command.signing_payload(), hashlib.sha256).hexdigest()
         # publishing from inside a callback: the transport's dispatcher thread makes this safe
-        self.transport.publish(
-            topics.commands_topic(detection.gate_id, detection.lane_id),
-            command.model_copy(update={"signature": signature}),
-        )
+        self.transport.publish(topics.commands_topic(detection.gate_id, detection.lane_id), self.key.sign(command))
 
 
 # --------------------------------------------------------------------------- transport
@@ -199,7 +196,7 @@ def test_subscriptions_come_back_after_the_broker_restarts(tmp_path: Path) -> No
 
 
 def test_cross_gets_a_signed_command(connect: Callable[[str], Mqtt5Transport]) -> None:
-    cloud = FakeCloud(connect("cloud-signed"), KEY)
+    cloud = FakeCloud(connect("cloud-signed"), SIGNER)
     sim = LaneSimulator(connect("lane-signed"), GATE, "sig-1", KEY)
 
     result = sim.cross("29C-123.45", "VN", "CSQU3054383", timeout=WAIT)
@@ -221,7 +218,7 @@ def test_cross_gets_a_signed_command(connect: Callable[[str], Mqtt5Transport]) -
 
 
 def test_wrongly_signed_command_is_flagged(connect: Callable[[str], Mqtt5Transport]) -> None:
-    FakeCloud(connect("cloud-forged"), b"not-the-key")
+    FakeCloud(connect("cloud-forged"), CommandSigner("it-1", Ed25519PrivateKey.generate()))
     sim = LaneSimulator(connect("lane-forged"), GATE, "sig-2", KEY)
 
     result = sim.cross("云A·12345", "CN", timeout=WAIT)
@@ -244,7 +241,7 @@ def test_no_command_times_out_with_an_error(connect: Callable[[str], Mqtt5Transp
 def test_garbage_on_the_commands_topic_is_counted_and_survived(
     connect: Callable[[str], Mqtt5Transport],
 ) -> None:
-    FakeCloud(connect("cloud-garbage"), KEY)
+    FakeCloud(connect("cloud-garbage"), SIGNER)
     sim = LaneSimulator(connect("lane-garbage"), GATE, "sig-4", KEY)
     sim.start()
 

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from smartgate.domain.commands import CommandKeys
 from smartgate.schemas import BarrierAction
-from smartgate_infra.demo import SIGNING_PARAMETER, Lanes
+from smartgate_infra.demo import COMMAND_KEYS_PARAMETER, Lanes
 from smartgate_infra.ports import DEFAULTS, PORT_SETTINGS, resolve_ports
 from smartgate_infra.services import ServiceError, free_port, port_free
 from smartgate_infra.stack import StackState, down, load_template, status, up
@@ -129,7 +130,7 @@ def test_with_every_default_taken_a_truck_still_crosses(tmp_path: Path, monkeypa
             recorded = StackState.load(tmp_path)
             assert recorded is not None and recorded.ports == state.ports
             # When a lane that found the broker through the recorded state sends an unbooked truck
-            key = str(load_template().parameters[SIGNING_PARAMETER]).encode()
+            key = CommandKeys.from_text(str(load_template().parameters[COMMAND_KEYS_PARAMETER]))
             lanes = Lanes(recorded, key)
             try:
                 result = lanes.lane("sandbox", "open-20").cross("29C-424.24", "VN", timeout=30)

@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from domain_fixtures import (
     T0,
+    TEST_SIGNER,
     World,
     consignment,
     container,
@@ -21,6 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from smartgate.domain.clearance import PassCheck
+from smartgate.domain.commands import CommandSigner
 from smartgate.domain.crossing import ingest_detection, passage_id_for, settle, signature_valid
 from smartgate.domain.intake import RejectedDetection
 from smartgate.schemas import BarrierAction, Channel, PassageStatus
@@ -53,7 +56,13 @@ def test_a_booked_truck_with_everything_declared_is_green_once_the_last_detectio
     results = run(w, truck())
     assert [r.outcome for r in results] == ["waiting", "waiting", "decided"]
     [command] = w.commands.sent
-    assert command.action == BarrierAction.OPEN and signature_valid(command, b"test-key")
+    assert command.action == BarrierAction.OPEN and signature_valid(command, TEST_SIGNER.keys())
+    assert command.key_id == "test-1"
+    other = CommandSigner(TEST_SIGNER.key_id, Ed25519PrivateKey.generate())  # a forger using the key id
+    assert not signature_valid(other.sign(command), TEST_SIGNER.keys())
+    assert not signature_valid(command.model_copy(update={"lane_id": "out-2"}), TEST_SIGNER.keys())  # another lane
+    assert not signature_valid(command.model_copy(update={"key_id": "nobody"}), TEST_SIGNER.keys())
+    assert not signature_valid(command.model_copy(update={"signature": "!!"}), TEST_SIGNER.keys())
     assert command.reason == "GREEN: plate matches booking BK-1 (exact match; confirmed by: container)"
     passage = w.store.get(command.passage_id)
     assert passage is not None and passage.status == PassageStatus.RELEASED

@@ -102,7 +102,7 @@ EXAMPLES: dict[type[Contract], dict[str, Any]] = {
         "at": T,
     },
     BarrierCommand: {
-        "schema": "BarrierCommand.v1",
+        "schema": "BarrierCommand.v2",
         "command_id": "cmd-5b1e0c9d2f7a",
         "gate_id": "kimthanh2",
         "lane_id": "in-1",

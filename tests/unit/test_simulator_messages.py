@@ -6,8 +6,6 @@ tests/integration/test_edge_transport.py.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import importlib.util
 import json
 import random
@@ -18,11 +16,13 @@ from types import TracebackType
 
 import pytest
 import yaml
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import BaseModel
 from smartgate_edge.simulator import LaneSimulator
 from smartgate_edge.transport import encode, topic_matches
 
 from smartgate import topics
+from smartgate.domain.commands import CommandSigner
 from smartgate.domain.containers import container_check_digit_ok
 from smartgate.domain.crossing import signature_valid as signature_ok
 from smartgate.domain.plates import plate_format_valid
@@ -38,7 +38,9 @@ from smartgate.schemas import (
 ROOT = Path(__file__).resolve().parents[2]
 COMPONENT = ROOT / "edge_greengrass" / "LaneSimulator"
 GATE, LANE = "kimthanh2", "in-1"
-KEY = b"unit-test-key"
+SIGNER = CommandSigner.from_seed("unit-1", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
+KEY = SIGNER.keys()  # what the lane holds: public keys only
+OTHER = CommandSigner("unit-1", Ed25519PrivateKey.generate())  # a forger who knows the key id
 NOW = datetime(2026, 11, 3, 8, 30, tzinfo=UTC)
 
 
@@ -77,7 +79,11 @@ class FakeTransport:
 
 
 def make_command(
-    lane: str = LANE, *, key: bytes = KEY, command_id: str = "cmd-1", action: BarrierAction = BarrierAction.OPEN
+    lane: str = LANE,
+    *,
+    key: CommandSigner = SIGNER,
+    command_id: str = "cmd-1",
+    action: BarrierAction = BarrierAction.OPEN,
 ) -> BarrierCommand:
     command = BarrierCommand(
         command_id=command_id,
@@ -89,8 +95,7 @@ def make_command(
         issued_at=NOW,
         expires_at=NOW + timedelta(minutes=1),
     )
-    signature = hmac.new(key, command.signing_payload(), hashlib.sha256).hexdigest()
-    return command.model_copy(update={"signature": signature})
+    return key.sign(command)
 
 
 @pytest.fixture
@@ -211,8 +216,8 @@ def test_topic_filter_matching(topic_filter: str, topic: str, matches: bool) -> 
 def test_signature_check() -> None:
     good = make_command()
     assert signature_ok(good, KEY)
-    assert not signature_ok(good, b"another key")
-    assert not signature_ok(make_command(key=b"another key"), KEY)
+    assert not signature_ok(good, OTHER.keys())
+    assert not signature_ok(make_command(key=OTHER), KEY)
     tampered = good.model_copy(update={"action": BarrierAction.HOLD})  # same signature, other payload
     assert not signature_ok(tampered, KEY)
     assert not signature_ok(good.model_copy(update={"signature": ""}), KEY)
@@ -220,7 +225,7 @@ def test_signature_check() -> None:
 
 def test_wrongly_signed_command_is_reported_not_trusted(transport: FakeTransport, sim: LaneSimulator) -> None:
     transport.respond = lambda topic, payload: transport.deliver(
-        topics.commands_topic(GATE, LANE), make_command(key=b"forged").model_dump_json().encode()
+        topics.commands_topic(GATE, LANE), make_command(key=OTHER).model_dump_json().encode()
     )
     result = sim.cross("29C-123.45", "VN", timeout=1)
     assert result.command is not None and result.signature_ok is False
@@ -230,7 +235,7 @@ def test_wrongly_signed_command_is_reported_not_trusted(transport: FakeTransport
 def test_without_a_key_the_signature_is_not_checked(transport: FakeTransport) -> None:
     sim = LaneSimulator(transport, GATE, LANE, None)
     transport.respond = lambda topic, payload: transport.deliver(
-        topics.commands_topic(GATE, LANE), make_command(key=b"whatever").model_dump_json().encode()
+        topics.commands_topic(GATE, LANE), make_command(key=OTHER).model_dump_json().encode()
     )
     result = sim.cross("29C-123.45", "VN", timeout=1)
     assert result.ok and result.signature_ok is None

@@ -30,7 +30,10 @@ class Settings(BaseModel):
     rejected_queue_url: str | None = Field(None, alias="REJECTED_QUEUE_URL")
     evidence_bucket: str | None = Field(None, alias="EVIDENCE_BUCKET")
     iot_data_endpoint: str | None = Field(None, alias="IOT_DATA_ENDPOINT")
-    barrier_signing_key: str | None = Field(None, alias="BARRIER_SIGNING_KEY", repr=False)
+    command_signing_key: str | None = Field(
+        None, alias="COMMAND_SIGNING_KEY", repr=False, description="Ed25519 seed (base64) that signs barrier commands"
+    )
+    command_key_id: str = Field("local-1", alias="COMMAND_KEY_ID")
     command_ttl_seconds: int = Field(60, alias="COMMAND_TTL_SECONDS", gt=0, le=3600)
     personal_data_ttl_days: int = Field(90, alias="PERSONAL_DATA_TTL_DAYS", gt=0, le=3650)
     audit_retention_days: int = Field(1825, alias="AUDIT_RETENTION_DAYS", gt=0, le=3650)

@@ -35,6 +35,7 @@ from smartgate.adapters.passes import Ed25519PassVerifier, PassSigner, private_k
 from smartgate.adapters.rulesets import DeployedRuleSets
 from smartgate.adapters.trade import DynamoLimits, DynamoTrade, OutboxNotifier, TradeTables
 from smartgate.config import settings
+from smartgate.domain.commands import CommandSigner
 from smartgate.domain.crossing import CrossingDeps
 from smartgate.domain.duty import ActionDeps, AlertDeps
 from smartgate.domain.gates import GateRegistry, default_gates
@@ -123,6 +124,12 @@ def pass_verifier() -> Ed25519PassVerifier:
 
 
 @lru_cache(maxsize=1)
+def command_signer() -> CommandSigner:
+    s = settings()
+    return CommandSigner.from_seed(s.command_key_id, s.require("command_signing_key"))
+
+
+@lru_cache(maxsize=1)
 def crossing_deps() -> CrossingDeps:
     s = settings()
     return CrossingDeps(
@@ -134,7 +141,7 @@ def crossing_deps() -> CrossingDeps:
         commands=IotCommandPublisher(s.aws_region, s.iot_data_endpoint),
         settle=SqsSettleScheduler(s.require("settle_queue_url"), s.aws_region),
         clock=SystemClock(),
-        signing_key=s.require("barrier_signing_key").encode(),
+        signer=command_signer(),
         command_ttl=timedelta(seconds=s.command_ttl_seconds),
     )
 
@@ -216,7 +223,7 @@ def action_deps() -> ActionDeps:
         alerts=alerts(),
         examples=evidence(),
         clock=SystemClock(),
-        signing_key=s.require("barrier_signing_key").encode(),
+        signer=command_signer(),
         command_ttl=timedelta(seconds=s.command_ttl_seconds),
     )
 

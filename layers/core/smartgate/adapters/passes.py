@@ -4,7 +4,6 @@ verify with public keys only, chosen by the pass's key id so keys can rotate."""
 
 from __future__ import annotations
 
-import base64
 import io
 from datetime import datetime
 
@@ -12,29 +11,21 @@ import segno
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from smartgate import keys
 from smartgate.domain.clearance import PassCheck
 from smartgate.domain.passes import MalformedPass, PassClaims, check_claims, decode_token, encode_token, signed_part
 
 
 def private_key(seed_b64: str) -> Ed25519PrivateKey:
-    seed = base64.b64decode(seed_b64)
-    if len(seed) != 32:
-        raise ValueError("a pass signing key is 32 bytes (base64)")
-    return Ed25519PrivateKey.from_private_bytes(seed)
+    return keys.private_key(seed_b64, "pass signing key")
 
 
 def public_keys_from(text: str) -> dict[str, Ed25519PublicKey]:
     """``"key-1=<base64 32 bytes>,key-2=…"`` (what lanes and the ingest function are given) as keys by id."""
-    keys: dict[str, Ed25519PublicKey] = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        key_id, sep, value = item.partition("=")
-        raw = base64.b64decode(value.strip()) if sep else b""
-        if not key_id.strip() or len(raw) != 32:
-            raise ValueError(f"a pass public key is key_id=<base64 of 32 bytes>, got {item[:40]!r}")
-        keys[key_id.strip()] = Ed25519PublicKey.from_public_bytes(raw)
-    if not keys:
+    found = keys.public_keys_from(text, "pass public key")
+    if not found:
         raise ValueError("no pass public key given")
-    return keys
+    return found
 
 
 class PassSigner:

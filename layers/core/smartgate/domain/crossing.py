@@ -15,7 +15,6 @@ bookings for its plate; then one transactional write.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import random
 import time
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from smartgate.domain.clearance import (
     passage_facts,
     vehicle_reads,
 )
+from smartgate.domain.commands import CommandKeys, CommandSigner
 from smartgate.domain.correlation import AnyDetection, LaneTrack, PassageRef, associate
 from smartgate.domain.gates import GateRegistry, LaneSpec, UnknownLane
 from smartgate.domain.intake import RejectedDetection
@@ -86,7 +86,7 @@ class CrossingDeps:
     commands: CommandPublisher
     settle: SettleScheduler
     clock: Clock
-    signing_key: bytes
+    signer: CommandSigner
     command_ttl: timedelta = COMMAND_TTL
 
 
@@ -102,18 +102,22 @@ def passage_id_for(detection: AnyDetection) -> str:
 # --------------------------------------------------------------------------- barrier commands
 
 
-def sign(command: BarrierCommand, key: bytes) -> BarrierCommand:
-    signature = hmac.new(key, command.signing_payload(), hashlib.sha256).hexdigest()
-    return command.model_copy(update={"signature": signature})
+def sign(command: BarrierCommand, signer: CommandSigner) -> BarrierCommand:
+    return signer.sign(command)
 
 
-def signature_valid(command: BarrierCommand, key: bytes) -> bool:
-    expected = hmac.new(key, command.signing_payload(), hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, command.signature)
+def signature_valid(command: BarrierCommand, keys: CommandKeys) -> bool:
+    return keys.valid(command)
 
 
 def make_command(
-    passage: Passage, action: BarrierAction, reason: str, at: datetime, cause: str, key: bytes, ttl: timedelta
+    passage: Passage,
+    action: BarrierAction,
+    reason: str,
+    at: datetime,
+    cause: str,
+    signer: CommandSigner,
+    ttl: timedelta,
 ) -> BarrierCommand:
     """A signed command for the passage's lane; its id is the same for the same ``cause`` (a repeat is
     recognised by the lane)."""
@@ -127,7 +131,7 @@ def make_command(
         issued_at=at,
         expires_at=at + ttl,
     )
-    return sign(command, key)
+    return sign(command, signer)
 
 
 def barrier_command_for(passage: Passage, deps: CrossingDeps) -> BarrierCommand:
@@ -141,7 +145,7 @@ def barrier_command_for(passage: Passage, deps: CrossingDeps) -> BarrierCommand:
         decision.reason(),
         decision.decided_at,
         str(decision.decision_no),
-        deps.signing_key,
+        deps.signer,
         deps.command_ttl,
     )
 

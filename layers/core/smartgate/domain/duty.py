@@ -20,6 +20,7 @@ from typing import Any
 
 from smartgate.domain import alerts as A
 from smartgate.domain.audit import record
+from smartgate.domain.commands import CommandSigner
 from smartgate.domain.crossing import at_barrier, make_command
 from smartgate.domain.gates import GateRegistry
 from smartgate.domain.officers import ActionRefused, ActionRequest, Officer, apply_action, barrier_action
@@ -201,7 +202,7 @@ class ActionDeps:
     alerts: AlertStore
     examples: LabelledExamples
     clock: Clock
-    signing_key: bytes
+    signer: CommandSigner
     command_ttl: timedelta
 
 
@@ -276,7 +277,7 @@ def _answer_at_lane(
         passage.status_reason,
         now,
         f"officer:{officer.username}:{passage.version}",
-        deps.signing_key,
+        deps.signer,
         deps.command_ttl,
     )
     deps.commands.publish(command)

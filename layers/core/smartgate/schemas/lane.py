@@ -99,11 +99,12 @@ class LaneHealth(LaneMessage):
 class BarrierCommand(Contract):
     """Open or hold the barrier of one lane, for one passage, until ``expires_at``.
 
-    ``signature`` is an HMAC-SHA256 (hex) over :meth:`signing_payload`, so a lane can refuse a
-    command that did not come from the clearance service.
+    ``signature`` is an Ed25519 signature (base64url) over :meth:`signing_payload` by the cloud's key
+    ``key_id``; a lane holds the public keys only, so it can refuse a command the clearance service did not
+    sign and cannot make one itself. (v1 was signed with a key every lane shared.)
     """
 
-    schema_version: Literal["BarrierCommand.v1"] = Field("BarrierCommand.v1", alias="schema")
+    schema_version: Literal["BarrierCommand.v2"] = Field("BarrierCommand.v2", alias="schema")
     command_id: Identifier
     gate_id: Identifier
     lane_id: Identifier
@@ -112,10 +113,12 @@ class BarrierCommand(Contract):
     reason: Annotated[str, Field(max_length=500)]
     issued_at: UtcDatetime
     expires_at: UtcDatetime
+    key_id: Annotated[str, Field(max_length=64)] = ""
     signature: str = ""
 
     def signing_payload(self) -> bytes:
         fields = (
+            self.key_id,
             self.command_id,
             self.gate_id,
             self.lane_id,
