@@ -166,6 +166,9 @@ class LaneOutbox:
     def _run(self) -> None:
         backoff = 0.2
         while not self._stop.is_set():
+            if self.transport is None:  # not connected yet: keep queueing
+                self._stop.wait(0.2)
+                continue
             if self.pending() == 0:
                 self._wake.wait(1.0)
                 self._wake.clear()

@@ -134,17 +134,23 @@ def lane_main(args: argparse.Namespace) -> int:
     where a killed predecessor stopped (the next number is kept in the outbox file with the queue)."""
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     lanes = [f"in-{21 + i:02d}" for i in range(args.lanes)]
-    transport = Mqtt5Transport("127.0.0.1", args.port, f"fault-lane-{os.getpid()}", ack_timeout=2.0)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            transport.connect(timeout=5)
-            break
-        except Exception:  # noqa: BLE001 - the link may be cut right now; a lane keeps trying
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
-    outbox = LaneOutbox(args.db, transport, max_backoff=1.0).start()
+    outbox = LaneOutbox(args.db, max_backoff=1.0).start()  # the lane queues at once, link or no link
+    connected: list[Mqtt5Transport] = []
+
+    def connect() -> None:  # the link may be cut right now: a lane keeps trying (a failed client is not reused)
+        while True:
+            transport = Mqtt5Transport("127.0.0.1", args.port, f"fault-lane-{os.getpid()}", ack_timeout=2.0)
+            try:
+                transport.connect(timeout=5)
+            except Exception:  # noqa: BLE001
+                transport.close()
+                time.sleep(0.5)
+                continue
+            connected.append(transport)
+            outbox.transport = transport
+            return
+
+    threading.Thread(target=connect, daemon=True).start()
     try:
         seq = outbox.counter("next")
         while seq < args.count:
@@ -156,7 +162,8 @@ def lane_main(args: argparse.Namespace) -> int:
         return 0 if outbox.drain(120) else 1
     finally:
         outbox.close()
-        transport.close()
+        for transport in connected:
+            transport.close()
 
 
 # --------------------------------------------------------------------------- the run
