@@ -156,27 +156,40 @@ class DynamoLaneHealth:
 
     def record(self, health: LaneHealth) -> tuple[bool, LaneHealth | None]:
         """Keep it unless a newer one is kept (heartbeats may arrive out of order). Returns (kept, the
-        heartbeat before it if the lane was held offline): a lane back from an outage."""
+        heartbeat before it if the lane was held offline): a lane back from an outage.
+
+        The write is conditional on the row as read (its version and its offline mark), so a lane the watcher
+        marks offline between the read and the write is read again, never silently marked online."""
         at_ms = int(health.at.timestamp() * 1000)
-        try:
-            before = self.model.get(self._key(health.gate_id, health.lane_id), consistent_read=True)
-        except self.model.DoesNotExist:
-            before = None
-        row = self.model(
-            self._key(health.gate_id, health.lane_id),
-            version=at_ms,
-            body=health.model_dump_json(),
-            expires_at=health.at + self.table.ttl,
-        )
-        try:
-            row.save(condition=self.model.lane_key.does_not_exist() | (self.model.version < at_ms))
-        except PutError as err:
-            if _conditional_failed(err):
+        key = self._key(health.gate_id, health.lane_id)
+        m = self.model
+        for _ in range(5):
+            try:
+                before = m.get(key, consistent_read=True)
+            except m.DoesNotExist:
+                before = None
+            if before is not None and before.version >= at_ms:
                 return False, None
-            raise
-        if before is not None and before.offline_since:
-            return True, LaneHealth.model_validate_json(before.body)
-        return True, None
+            if before is None:
+                as_read = m.lane_key.does_not_exist()
+            else:
+                mark = (
+                    m.offline_since == before.offline_since
+                    if before.offline_since
+                    else m.offline_since.does_not_exist()
+                )
+                as_read = (m.version == before.version) & mark
+            row = m(key, version=at_ms, body=health.model_dump_json(), expires_at=health.at + self.table.ttl)
+            try:
+                row.save(condition=as_read)
+            except PutError as err:
+                if _conditional_failed(err):
+                    continue  # changed since the read: a newer heartbeat, or the watcher's offline mark
+                raise
+            if before is not None and before.offline_since:
+                return True, LaneHealth.model_validate_json(before.body)
+            return True, None
+        return False, None
 
     def last(self, gate_id: str, lane_id: str) -> LaneHealth | None:
         try:

@@ -207,19 +207,18 @@ def _first_of(alert: OfficerAlert) -> OfficerRole:
     return first or alert.role
 
 
-def acknowledge(alert: OfficerAlert, by: str, at: datetime) -> OfficerAlert:
-    """Acknowledged: escalation stops. Acknowledging again (or a resolved alert) changes nothing."""
+def _close(alert: OfficerAlert, status: AlertStatus, by: str, at: datetime) -> OfficerAlert:
+    """Nobody needs chasing any more: escalation stops. An alert closed already changes nothing."""
     if alert.status in (AlertStatus.ACKNOWLEDGED, AlertStatus.RESOLVED):
         return alert
-    return alert.model_copy(
-        update={"status": AlertStatus.ACKNOWLEDGED, "acked_by": by, "acked_at": at, "version": alert.version + 1}
-    )
+    return alert.model_copy(update={"status": status, "acked_by": by, "acked_at": at, "version": alert.version + 1})
+
+
+def acknowledge(alert: OfficerAlert, by: str, at: datetime) -> OfficerAlert:
+    """An officer acknowledged it."""
+    return _close(alert, AlertStatus.ACKNOWLEDGED, by, at)
 
 
 def resolve(alert: OfficerAlert, by: str, at: datetime) -> OfficerAlert:
-    """The passage was acted on: the alert needs nobody any more."""
-    if alert.status in (AlertStatus.RESOLVED, AlertStatus.ACKNOWLEDGED):
-        return alert
-    return alert.model_copy(
-        update={"status": AlertStatus.RESOLVED, "acked_by": by, "acked_at": at, "version": alert.version + 1}
-    )
+    """The passage was acted on, or the lane is back: the alert needs nobody any more."""
+    return _close(alert, AlertStatus.RESOLVED, by, at)

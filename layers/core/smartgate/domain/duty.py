@@ -25,6 +25,7 @@ from smartgate.domain.crossing import at_barrier, make_command
 from smartgate.domain.gates import GateRegistry
 from smartgate.domain.officers import ActionRefused, ActionRequest, Officer, apply_action, barrier_action
 from smartgate.domain.passages import QUEUED, Change
+from smartgate.domain.stored import ATTEMPTS, change_stored
 from smartgate.ports import (
     AlertSender,
     AlertStore,
@@ -48,8 +49,6 @@ from smartgate.schemas.officers import (
     PlateCorrection,
     Severity,
 )
-
-ATTEMPTS = 10
 
 
 @dataclass(frozen=True)
@@ -172,19 +171,11 @@ def escalate_due(alert_id: str, level: int, deps: AlertDeps) -> OfficerAlert | N
 def _change_alert(
     alerts: AlertStore, alert_id: str, change: Callable[[OfficerAlert], OfficerAlert]
 ) -> OfficerAlert | None:
-    for _ in range(ATTEMPTS):
-        alert = alerts.get(alert_id)
-        if alert is None:
-            return None
-        changed = change(alert)
-        if changed is alert:
-            return alert
-        try:
-            alerts.save(changed, alert.version)
-        except Conflict:
-            continue
+    def save(read: OfficerAlert, changed: OfficerAlert) -> OfficerAlert:
+        alerts.save(changed, read.version)  # the alert's own changes raise its version
         return changed
-    raise Conflict(f"alert {alert_id}: {ATTEMPTS} concurrent changes in a row")
+
+    return change_stored(lambda: alerts.get(alert_id), change, save, f"alert {alert_id}")
 
 
 def acknowledge(alerts: AlertStore, alert_id: str, officer: Officer, at: datetime) -> OfficerAlert | None:

@@ -11,10 +11,9 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from smartgate.domain.passages import QUEUED, PassageError, post_result, queue_order, register_sample, shelf_life_alerts
-from smartgate.ports import Conflict, PassageStore
+from smartgate.domain.stored import change_stored
+from smartgate.ports import PassageStore
 from smartgate.schemas import LabResult, LabSample, Passage, PassageStatus
-
-ATTEMPTS = 10
 
 
 class PassageNotFound(LookupError):
@@ -23,19 +22,16 @@ class PassageNotFound(LookupError):
 
 def change_passage(store: PassageStore, passage_id: str, change: Callable[[Passage], Passage]) -> Passage:
     """Apply ``change`` to the stored passage with a conditional write, retrying on a concurrent one."""
-    for _ in range(ATTEMPTS):
-        passage = store.get(passage_id)
-        if passage is None:
-            raise PassageNotFound(f"passage {passage_id} not found")
-        changed = change(passage)
-        if changed is passage or changed == passage:
-            return passage
-        try:
-            store.save(changed.model_copy(update={"version": passage.version + 1}), passage.version)
-        except Conflict:
-            continue
-        return changed.model_copy(update={"version": passage.version + 1})
-    raise Conflict(f"passage {passage_id}: {ATTEMPTS} concurrent writes in a row won")
+
+    def save(read: Passage, changed: Passage) -> Passage:
+        stored = changed.model_copy(update={"version": read.version + 1})
+        store.save(stored, read.version)
+        return stored
+
+    found = change_stored(lambda: store.get(passage_id), change, save, f"passage {passage_id}")
+    if found is None:
+        raise PassageNotFound(f"passage {passage_id} not found")
+    return found
 
 
 def take_sample(store: PassageStore, passage_id: str, sample: LabSample) -> Passage:

@@ -15,7 +15,7 @@ from datetime import datetime
 from smartgate.domain.passages import IllegalTransition, PassageError, register_sample, transition
 from smartgate.domain.plates import plate_key, validate_plate
 from smartgate.schemas import BarrierAction, Country, LabSample, LabTest, Passage, PassageStatus
-from smartgate.schemas.officers import OfficerAction, OfficerRole
+from smartgate.schemas.officers import LOCALES, OfficerAction, OfficerRole
 
 A = OfficerAction
 ALL_GATES = "*"
@@ -55,7 +55,7 @@ class Officer:
     def from_groups(cls, username: str, groups: frozenset[str], gates: str | None, locale: str | None) -> Officer:
         roles = frozenset(OfficerRole(g) for g in groups if g in OfficerRole._value2member_map_)
         served = frozenset(g.strip() for g in (gates or "").split(",") if g.strip())
-        return cls(username, roles, served, locale if locale in ("vi", "zh", "en") else "vi")
+        return cls(username, roles, served, locale if locale in LOCALES else "vi")
 
     def serves(self, gate_id: str) -> bool:
         return ALL_GATES in self.gates or gate_id in self.gates
