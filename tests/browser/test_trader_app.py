@@ -21,7 +21,7 @@ from playwright.sync_api import Page, expect
 from trade_helpers import new_trader
 from web_helpers import DEVICES, LOCALES
 
-from smartgate.adapters.passes import Ed25519PassVerifier
+from smartgate.domain.passes import Ed25519PassVerifier
 from smartgate_infra.api_client import ApiClient
 from smartgate_infra.stack import ROOT
 

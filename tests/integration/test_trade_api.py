@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from smartgate_edge.vision.qr import decode_qr
 from trade_helpers import GOODS, future_window, new_trader, operator
 
-from smartgate.adapters.passes import Ed25519PassVerifier
+from smartgate.domain.passes import Ed25519PassVerifier
 from smartgate_infra.api_client import ApiClient
 
 pytestmark = pytest.mark.integration

@@ -11,8 +11,17 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from hypothesis import given
 from hypothesis import strategies as st
 
-from smartgate.adapters.passes import Ed25519PassVerifier, PassSigner, private_key, public_keys_from, qr_version
-from smartgate.domain.passes import PREFIX, PassClaims, b45decode, b45encode, decode_token, encode_token
+from smartgate.adapters.passes import PassSigner, private_key, qr_version
+from smartgate.domain.passes import (
+    PREFIX,
+    Ed25519PassVerifier,
+    PassClaims,
+    b45decode,
+    b45encode,
+    decode_token,
+    encode_token,
+    public_keys_from,
+)
 from smartgate_infra.stack import load_template
 
 KEY = "kU5ATyWlL/WKw+EGUTnKtJBfyRDiPBzMkrWaSDtM+XI="

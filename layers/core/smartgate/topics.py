@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
 PREFIX = "smartgate"
-LaneChannel = Literal["detections", "commands", "health"]
-LANE_CHANNELS: tuple[LaneChannel, ...] = ("detections", "commands", "health")
+# detections and health: lane -> cloud; commands: cloud -> lane; barrier: the lane's barrier controller
+# reports what it did with each command, its state changes and manual overrides (lane -> cloud).
+LaneChannel = Literal["detections", "commands", "health", "barrier"]
+LANE_CHANNELS: tuple[LaneChannel, ...] = ("detections", "commands", "health", "barrier")
 
 
 def lane_topic(gate_id: str, lane_id: str, channel: LaneChannel) -> str:
@@ -27,6 +30,29 @@ def commands_topic(gate_id: str, lane_id: str) -> str:
 
 def health_topic(gate_id: str, lane_id: str) -> str:
     return lane_topic(gate_id, lane_id, "health")
+
+
+def barrier_topic(gate_id: str, lane_id: str) -> str:
+    return lane_topic(gate_id, lane_id, "barrier")
+
+
+_THING_GATE = re.compile(r"[A-Za-z0-9_:]+")  # no '-': the first '-' ends the gate id
+_THING_LANE = re.compile(r"[A-Za-z0-9_:-]+")
+
+
+def lane_thing_name(gate_id: str, lane_id: str) -> str:
+    """``{gate}-{lane}`` (``kimthanh2-in-1``): a lane's IoT thing name, its MQTT client id and its
+    certificate's common name. One per lane across gates (in-1 exists at several gates), and a valid
+    thing name (``[A-Za-z0-9:_-]``, no dots). The lane's topics come from the thing's ``gate`` and
+    ``lane`` attributes, never by parsing this name."""
+    if not _THING_GATE.fullmatch(gate_id or ""):
+        raise ValueError(f"gate_id {gate_id!r} cannot be used in a thing name (letters, digits, _ and : only)")
+    if not _THING_LANE.fullmatch(lane_id or ""):
+        raise ValueError(f"lane_id {lane_id!r} cannot be used in a thing name (letters, digits, _, : and - only)")
+    name = f"{gate_id}-{lane_id}"
+    if len(name) > 128:
+        raise ValueError(f"thing name {name!r} is longer than 128 characters")
+    return name
 
 
 def all_lanes_filter(channel: LaneChannel) -> str:

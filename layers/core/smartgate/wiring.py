@@ -31,7 +31,7 @@ from smartgate.adapters.officers import (
     SnsAlerts,
     SqsEscalations,
 )
-from smartgate.adapters.passes import Ed25519PassVerifier, PassSigner, private_key, public_keys_from
+from smartgate.adapters.passes import PassSigner, private_key
 from smartgate.adapters.rulesets import DeployedRuleSets
 from smartgate.adapters.trade import DynamoLimits, DynamoTrade, OutboxNotifier, TradeTables
 from smartgate.config import settings
@@ -39,6 +39,7 @@ from smartgate.domain.commands import CommandSigner
 from smartgate.domain.crossing import CrossingDeps
 from smartgate.domain.duty import ActionDeps, AlertDeps
 from smartgate.domain.gates import GateRegistry, default_gates
+from smartgate.domain.passes import Ed25519PassVerifier, public_keys_from
 from smartgate.domain.trading import TradeDeps
 from smartgate.observability import logger, metrics
 from smartgate.schemas.officers import Severity

@@ -1,31 +1,20 @@
-"""Signing and verifying crossing passes with Ed25519 (``cryptography``): the private key stays in the
-cloud (a stack parameter locally; Secrets Manager or KMS when deployed), lanes and the ingest function
-verify with public keys only, chosen by the pass's key id so keys can rotate."""
+"""Signing crossing passes with Ed25519 (``cryptography``) and drawing them as QR codes: the private key
+stays in the cloud (a stack parameter locally; Secrets Manager or KMS when deployed). Verifying is
+:class:`smartgate.domain.passes.Ed25519PassVerifier`, shared with the lanes, which hold public keys only."""
 
 from __future__ import annotations
 
 import io
-from datetime import datetime
 
 import segno
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from smartgate import keys
-from smartgate.domain.clearance import PassCheck
-from smartgate.domain.passes import MalformedPass, PassClaims, check_claims, decode_token, encode_token, signed_part
+from smartgate.domain.passes import PassClaims, encode_token, signed_part
 
 
 def private_key(seed_b64: str) -> Ed25519PrivateKey:
     return keys.private_key(seed_b64, "pass signing key")
-
-
-def public_keys_from(text: str) -> dict[str, Ed25519PublicKey]:
-    """``"key-1=<base64 32 bytes>,key-2=…"`` (what lanes and the ingest function are given) as keys by id."""
-    found = keys.public_keys_from(text, "pass public key")
-    if not found:
-        raise ValueError("no pass public key given")
-    return found
 
 
 class PassSigner:
@@ -38,25 +27,6 @@ class PassSigner:
 
     def public_keys(self) -> dict[str, Ed25519PublicKey]:
         return {self.key_id: self.key.public_key()}
-
-
-class Ed25519PassVerifier:
-    def __init__(self, public_keys: dict[str, Ed25519PublicKey]) -> None:
-        self.public_keys = public_keys
-
-    def check(self, token: str, gate_id: str, direction: str, at: datetime) -> PassCheck:
-        try:
-            key_id, claims, signed, signature = decode_token(token)
-        except MalformedPass as err:
-            return PassCheck(False, str(err))
-        key = self.public_keys.get(key_id)
-        if key is None:
-            return PassCheck(False, f"it is signed with an unknown key {key_id!r}")
-        try:
-            key.verify(signature, signed)
-        except InvalidSignature:
-            return PassCheck(False, "its signature does not verify (forged or altered)")
-        return check_claims(claims, gate_id, direction, at)
 
 
 def qr(token: str, kind: str) -> bytes:

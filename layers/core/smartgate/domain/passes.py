@@ -4,8 +4,8 @@
 direction, validity window (minutes since 2020), then the 64-byte Ed25519 signature over everything
 before it. Base45 uses only the characters of a QR code's alphanumeric mode, so a pass of a typical
 booking (about 110 bytes) fits a version 7 QR code (45 × 45 modules), easy to scan off a phone screen
-in sunlight. This module encodes, decodes and checks the claims; signing and verifying are the
-adapter's (``smartgate.adapters.passes``).
+in sunlight. This module encodes, decodes, verifies (public keys only: what a lane holds) and checks the claims;
+signing is the cloud adapter's (``smartgate.adapters.passes``).
 """
 
 from __future__ import annotations
@@ -14,8 +14,11 @@ import struct
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from smartgate import keys
 from smartgate.domain.clearance import PassCheck
 from smartgate.schemas import Direction
 
@@ -175,3 +178,30 @@ def check_claims(claims: PassClaims, gate_id: str, direction: str, at: datetime)
 def validity(slot_start: datetime, slot_end: datetime, grace: timedelta) -> tuple[int, int]:
     """The validity window of a booking's pass: its slot with ``grace`` either side, in epoch seconds."""
     return int((slot_start - grace).timestamp()), int((slot_end + grace).timestamp())
+
+
+def public_keys_from(text: str) -> dict[str, Ed25519PublicKey]:
+    """``"key-1=<base64 32 bytes>,key-2=…"`` (what lanes and the ingest function are given) as keys by id."""
+    found = keys.public_keys_from(text, "pass public key")
+    if not found:
+        raise ValueError("no pass public key given")
+    return found
+
+
+class Ed25519PassVerifier:
+    def __init__(self, public_keys: dict[str, Ed25519PublicKey]) -> None:
+        self.public_keys = public_keys
+
+    def check(self, token: str, gate_id: str, direction: str, at: datetime) -> PassCheck:
+        try:
+            key_id, claims, signed, signature = decode_token(token)
+        except MalformedPass as err:
+            return PassCheck(False, str(err))
+        key = self.public_keys.get(key_id)
+        if key is None:
+            return PassCheck(False, f"it is signed with an unknown key {key_id!r}")
+        try:
+            key.verify(signature, signed)
+        except InvalidSignature:
+            return PassCheck(False, "its signature does not verify (forged or altered)")
+        return check_claims(claims, gate_id, direction, at)

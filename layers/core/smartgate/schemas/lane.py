@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import Field, TypeAdapter
@@ -89,6 +90,9 @@ class LaneHealth(LaneMessage):
     fps: Annotated[float, Field(ge=0)]
     inference_ms: Annotated[float, Field(ge=0)]
     queue_depth: Annotated[int, Field(ge=0)] = 0
+    degraded: bool = Field(
+        False, description="the cloud has not answered this lane for a while: it clears on passes (offline policy)"
+    )
     detail: str | None = Field(None, max_length=500)
     at: UtcDatetime
 
@@ -128,6 +132,43 @@ class BarrierCommand(Contract):
             self.expires_at.isoformat(),
         )
         return "|".join(fields).encode()
+
+
+class BarrierState(StrEnum):
+    CLOSED = "closed"
+    OPENING = "opening"
+    OPEN = "open"
+    CLOSING = "closing"
+    FAULT = "fault"
+
+
+class BarrierEventKind(StrEnum):
+    COMMAND_ACCEPTED = "command_accepted"
+    COMMAND_REFUSED = "command_refused"
+    STATE_CHANGED = "state_changed"
+    MANUAL_OVERRIDE = "manual_override"
+    OFFLINE_DECISION = "offline_decision"
+
+
+class BarrierEvent(LaneMessage):
+    """What a lane's barrier controller did, on ``.../barrier``: a cloud command acted on or refused (and
+    why), a state change, an officer's manual override at the lane, or a decision the lane made on its own
+    while the cloud did not answer (``offline_decision``: ``action``, the pass's ``booking_id``, the
+    ``passage_id`` the cloud gives the same detections and their ``detection_ids``), for the cloud to
+    reconcile. Sent through the lane's store-and-forward outbox, so none is lost to an outage."""
+
+    schema_version: Literal["BarrierEvent.v1"] = Field("BarrierEvent.v1", alias="schema")
+    kind: BarrierEventKind
+    state: BarrierState
+    reason: Annotated[str, Field(max_length=500)]
+    command_id: Identifier | None = None
+    passage_id: Identifier | None = None
+    action: BarrierAction | None = None
+    operator: str | None = Field(None, max_length=128, description="who overrode the barrier at the lane")
+    plate_text: str | None = Field(None, max_length=20)
+    booking_id: Identifier | None = None
+    detection_ids: list[Identifier] = Field(default_factory=list, max_length=50)
+    at: UtcDatetime
 
 
 class RejectedMessage(Contract):
