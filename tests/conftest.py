@@ -19,7 +19,7 @@ os.environ.setdefault("SAM_CLI_TELEMETRY", "0")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackState]:
     """The whole local stack, started once for the test session and stopped at the end."""
     state_dir = tmp_path_factory.mktemp("stack")
-    ports = Ports(aws=free_port(), mqtt=free_port(), api=free_port(), iot_data=free_port())
+    ports = Ports(aws=free_port(), mqtt=free_port(), api=free_port(), iot_data=free_port(), mqtt_tls=free_port())
     state = up(state_dir, ports, say=lambda *_: None)
     yield state
     down(state_dir, quiet=True)

@@ -345,6 +345,53 @@ def cmd_invoke(args: argparse.Namespace) -> int:
         print(f"function log: {host.log_path}", file=sys.stderr)
 
 
+def cmd_lane_identity(args: argparse.Namespace) -> int:
+    """A lane's thing, certificate and policy (smartgate_infra.lane_identity); prints how the lane connects."""
+    from smartgate_infra.lane_identity import (
+        AMAZON_ROOT_CA_URL,
+        LaneIdentityError,
+        deployed_target,
+        local_target,
+        provision,
+        registered_lane,
+    )
+
+    try:
+        target = (
+            deployed_target(args.stack_name, args.region) if args.stack_name else local_target(_running(args.state_dir))
+        )
+        thing = registered_lane(target.registry, args.gate, args.lane)  # before anything is made or written
+        made = provision(target, args.gate, args.lane, args.out or args.state_dir / "lanes" / thing.name)
+    except (LaneIdentityError, ValueError) as err:
+        raise ServiceError(str(err)) from err
+    thing = made.thing
+    print(
+        f"thing {thing.name} ({'created' if made.created_thing else 'existing'}; gate={thing.gate_id} "
+        f"lane={thing.lane_id}) in {target.where}"
+    )
+    print(f"certificate {made.certificate_id}: active, attached to the thing and to policy {made.policy_name}")
+    for old in made.deactivated:
+        print(f"rotated: certificate {old} detached from the thing and set INACTIVE")
+    if made.local:
+        print(
+            "local stack: the emulator's certificate is registered only (no local server checks it); the files "
+            "are from the local stack's CA, which the broker's TLS listener checks"
+        )
+    print(f"wrote {made.cert_file}, {made.key_file} (0600)" + (f", {made.ca_file}" if made.ca_file else ""))
+    if made.ca_file is None:
+        print(f"no CA file: Amazon Root CA 1 is not in this machine's trust store; get it from {AMAZON_ROOT_CA_URL}")
+    print("connect the lane with (the client id must be the thing name):")
+    env = {
+        "SMARTGATE_MQTT_HOST": target.mqtt_host,
+        "SMARTGATE_MQTT_PORT": str(target.mqtt_port),
+        "SMARTGATE_MQTT_CERT": str(made.cert_file),
+        "SMARTGATE_MQTT_KEY": str(made.key_file),
+        **({"SMARTGATE_MQTT_CA": str(made.ca_file)} if made.ca_file else {}),
+    }
+    print("  " + " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items()) + f" ... --client-id {thing.name}")
+    return 0
+
+
 def cmd_publish_web(args: argparse.Namespace) -> int:
     from smartgate_infra.publish_web import publish_stack
 
@@ -437,6 +484,20 @@ def build_parser() -> argparse.ArgumentParser:
     invoke.add_argument("function", help="logical id in template.yaml, e.g. IngestDetectionsFunction")
     invoke.add_argument("event", help="event JSON file, e.g. events/iot/plate_read_ok.json")
     invoke.set_defaults(func=cmd_invoke)
+    lane_identity = sub.add_parser(
+        "lane-identity",
+        help="a lane's own IoT thing, X.509 certificate and the stack's lane policy; writes cert.pem, key.pem, ca.pem",
+    )
+    lane_identity.add_argument("gate", help="gate id, e.g. kimthanh2")
+    lane_identity.add_argument("lane", help="lane id at that gate, e.g. in-1")
+    lane_identity.add_argument(
+        "--out", type=Path, help="folder for the files (default <state-dir>/lanes/<thing name>/)"
+    )
+    lane_identity.add_argument(
+        "--stack-name", help="a deployed stack (AWS credentials from the environment); default: the running local stack"
+    )
+    lane_identity.add_argument("--region", help="the deployed stack's region (with --stack-name)")
+    lane_identity.set_defaults(func=cmd_lane_identity)
     publish_web = sub.add_parser(
         "publish-web", help="upload web/ to a deployed stack's web bucket (Content-Type, Cache-Control, config.json)"
     )

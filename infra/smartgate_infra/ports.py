@@ -23,6 +23,7 @@ class Ports:
     mqtt: int = 1883
     api: int = 3000
     iot_data: int = 3001
+    mqtt_tls: int = 8883
     host: str = HOST
 
 
@@ -38,6 +39,7 @@ PORT_SETTINGS = (
     PortSetting("mqtt", "SMARTGATE_MQTT_PORT", "the MQTT broker"),
     PortSetting("api", "SMARTGATE_API_PORT", "the REST API"),
     PortSetting("iot_data", "SMARTGATE_IOT_DATA_PORT", "the IoT data endpoint"),
+    PortSetting("mqtt_tls", "SMARTGATE_MQTT_TLS_PORT", "the MQTT broker's TLS listener (lanes)"),
 )
 DEFAULTS = Ports()
 NEARBY = 20
@@ -109,6 +111,7 @@ def ports_as_env(ports: Ports) -> dict[str, str]:
     return {
         "SMARTGATE_MQTT_HOST": ports.host,
         "SMARTGATE_MQTT_PORT": str(ports.mqtt),
+        "SMARTGATE_MQTT_TLS_PORT": str(ports.mqtt_tls),
         "SMARTGATE_API_URL": f"http://{ports.host}:{ports.api}",
         "AWS_ENDPOINT_URL": f"http://{ports.host}:{ports.aws}",
     }

@@ -151,23 +151,79 @@ def mosquitto_binary() -> str:
     return found
 
 
-def start_mosquitto(port: int, workdir: Path) -> Service:
-    """Mosquitto with MQTT 3.1.1 and 5 on plain TCP, loopback only, anonymous (local development)."""
+@dataclass(frozen=True)
+class BrokerTls:
+    """A second Mosquitto listener for lanes: mutual TLS (a client certificate from ``ca_file`` is
+    required; its common name becomes the username and the client id) and ``acl_file`` for what each
+    username may publish and receive. Made by smartgate_infra.lane_identity.broker_tls."""
+
+    port: int
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+    acl_file: Path
+
+
+def start_mosquitto(port: int, workdir: Path, tls: BrokerTls | None = None) -> Service:
+    """Mosquitto with MQTT 3.1.1 and 5 on plain TCP, loopback only, anonymous (local development).
+
+    The plain listener stands for IoT Core's service side (the runtime's topic rules and function
+    publishes, tests, tools): anyone may do anything there. With ``tls`` the same broker also listens on
+    ``tls.port`` for lanes, each with its own certificate and only its own topics
+    (``per_listener_settings``: the plain listener is unchanged).
+    """
     require_free(port, "the MQTT broker", "SMARTGATE_MQTT_PORT")
+    if tls is not None:
+        require_free(tls.port, "the MQTT broker's TLS listener", "SMARTGATE_MQTT_TLS_PORT")
     workdir.mkdir(parents=True, exist_ok=True)
     conf = workdir / "mosquitto.conf"
-    conf.write_text(
-        f"listener {port} {HOST}\n"
-        "allow_anonymous true\n"
-        "persistence false\n"
-        "log_dest stdout\n"
-        "log_type error\nlog_type warning\nlog_type notice\n"
-        "max_queued_messages 10000\n"
-        "set_tcp_nodelay true\n"
-    )
+    general = [
+        "persistence false",
+        "log_dest stdout",
+        "log_type error",
+        "log_type warning",
+        "log_type notice",
+        "max_queued_messages 10000",
+        "set_tcp_nodelay true",
+    ]
+    if tls is None:
+        lines = [f"listener {port} {HOST}", "allow_anonymous true", *general]
+    else:
+        # Started as root, Mosquitto would switch to the `mosquitto` user, which cannot read the state
+        # folder's private key (0600): it runs as the folder's owner instead.
+        run_as = [f"user {_owner(workdir)}"] if os.geteuid() == 0 else []
+        lines = [
+            "per_listener_settings true",
+            *general,
+            *run_as,
+            f"listener {port} {HOST}",
+            "allow_anonymous true",
+            f"listener {tls.port} {HOST}",
+            "allow_anonymous false",
+            f"cafile {tls.ca_file}",
+            f"certfile {tls.cert_file}",
+            f"keyfile {tls.key_file}",
+            "require_certificate true",
+            "use_identity_as_username true",  # the certificate's common name (the thing name)
+            "use_username_as_clientid true",  # ... is the client id, whatever the client sent (iot:Connect)
+            f"acl_file {tls.acl_file}",
+        ]
+    conf.write_text("\n".join(lines) + "\n")
     proc = _spawn([mosquitto_binary(), "-c", str(conf)], workdir / "mosquitto.log")
     wait_for_port(port, 10, proc)
+    if tls is not None:
+        wait_for_port(tls.port, 10, proc)
     return Service("mqtt", port, proc)
+
+
+def _owner(path: Path) -> str:
+    import pwd
+
+    uid = path.stat().st_uid
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:  # pragma: no cover - a uid without a name
+        return str(uid)
 
 
 def start_moto(port: int, workdir: Path) -> Service:

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from smartgate_infra.lane_identity import broker_tls
 from smartgate_infra.ports import PORT_SETTINGS, Ports, port_free, resolve_ports, taken_message
 from smartgate_infra.runtime import LocalRuntime
 from smartgate_infra.services import (
@@ -101,7 +102,7 @@ def up(state_dir: Path, ports: Ports | None = None, root: Path = ROOT, say: Any 
     existing = StackState.load(state_dir)
     if existing and any(existing.running().values()):
         raise ServiceError(f"a local stack is already running (pids {existing.pids}); `smartgate down` first")
-    load_template(root)  # a template error is reported before any server starts
+    template = load_template(root)  # a template error is reported before any server starts
     if ports is None:
         ports, notes = resolve_ports()
         for note in notes:
@@ -114,8 +115,9 @@ def up(state_dir: Path, ports: Ports | None = None, root: Path = ROOT, say: Any 
     try:
         say(f"starting AWS emulator (moto) on 127.0.0.1:{ports.aws}")
         state.pids["aws"] = start_moto(ports.aws, state_dir).proc.pid
-        say(f"starting MQTT broker (mosquitto) on 127.0.0.1:{ports.mqtt}")
-        state.pids["mqtt"] = start_mosquitto(ports.mqtt, state_dir).proc.pid
+        say(f"starting MQTT broker (mosquitto) on 127.0.0.1:{ports.mqtt}, lanes with mutual TLS on {ports.mqtt_tls}")
+        tls = broker_tls(state_dir, ports.mqtt_tls, template)
+        state.pids["mqtt"] = start_mosquitto(ports.mqtt, state_dir, tls).proc.pid
         state.save(state_dir)
         say("starting local runtime: creating resources from template.yaml, warming functions")
         state.pids["runtime"] = _start_runtime(state_dir, ports, root)
@@ -123,7 +125,10 @@ def up(state_dir: Path, ports: Ports | None = None, root: Path = ROOT, say: Any 
     except BaseException:
         down(state_dir, quiet=True)
         raise
-    say(f"local stack up: AWS {state.endpoint_url}, MQTT 127.0.0.1:{ports.mqtt}, API {state.api_url}")
+    say(
+        f"local stack up: AWS {state.endpoint_url}, MQTT 127.0.0.1:{ports.mqtt} (lanes: TLS {ports.mqtt_tls}), "
+        f"API {state.api_url}"
+    )
     return state
 
 
@@ -191,10 +196,16 @@ def status(state_dir: Path) -> dict[str, Any]:
             "mqtt": state.ports.mqtt,
             "api": state.ports.api,
             "iot_data": state.ports.iot_data,
+            "mqtt_tls": state.ports.mqtt_tls,
         },
         "listening": {
             name: port_in_use(port)
-            for name, port in (("aws", state.ports.aws), ("mqtt", state.ports.mqtt), ("api", state.ports.api))
+            for name, port in (
+                ("aws", state.ports.aws),
+                ("mqtt", state.ports.mqtt),
+                ("mqtt_tls", state.ports.mqtt_tls),
+                ("api", state.ports.api),
+            )
         },
         "uptime_s": round(time.time() - state.started_at, 1),
     }

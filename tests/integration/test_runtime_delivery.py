@@ -54,7 +54,7 @@ class Harness:
 @pytest.fixture(scope="module")
 def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
     state = tmp_path_factory.mktemp("runtime")
-    ports = Ports(aws=free_port(), mqtt=free_port(), api=free_port(), iot_data=free_port())
+    ports = Ports(aws=free_port(), mqtt=free_port(), api=free_port(), iot_data=free_port(), mqtt_tls=free_port())
     moto = start_moto(ports.aws, state)
     broker = start_mosquitto(ports.mqtt, state)
     template = Template.load(FIXTURE / "template.yaml", stack_name="rt-test")

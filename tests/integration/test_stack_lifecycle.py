@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 
 
 def ports() -> Ports:
-    return Ports(aws=free_port(), mqtt=free_port(), api=free_port(), iot_data=free_port())
+    return Ports(aws=free_port(), mqtt=free_port(), api=free_port(), iot_data=free_port(), mqtt_tls=free_port())
 
 
 def test_a_taken_port_is_refused_with_the_variable_to_change(tmp_path: Path) -> None:
