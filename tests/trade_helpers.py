@@ -13,6 +13,7 @@ from smartgate_infra.api_client import ApiClient
 from smartgate_infra.declarations import RUBBER_LINE
 
 GOODS = [RUBBER_LINE]
+RUBBER_LINE_FOR_LAB = {**RUBBER_LINE, "needs_testing": ["quality"]}  # RED: a sample for the lab
 
 
 @dataclass

@@ -141,6 +141,7 @@ class Verdict:
     reason: str
     command_id: str | None = None
     passage_id: str | None = None
+    authentic: bool = False  # signed by the cloud for this lane and fresh: the cloud is answering
 
 
 JOURNAL_SCHEMA = """
@@ -379,9 +380,9 @@ class BarrierController:
 
     def on_command(self, command: BarrierCommand) -> Verdict:
         with self._lock:
-            problem = self._problem(command)
+            problem, authentic = self._problem(command)
             if problem:
-                return self._refuse(problem, command)
+                return self._refuse(problem, command, authentic)
             self.accepted += 1
             self._event(
                 BarrierEventKind.COMMAND_ACCEPTED,
@@ -394,37 +395,45 @@ class BarrierController:
                 self._open(f"cloud command {command.command_id}", command.passage_id)
             else:
                 self._close(f"cloud command {command.command_id}: hold")
-            return Verdict(True, "acted on", command.command_id, command.passage_id)
+            return Verdict(True, "acted on", command.command_id, command.passage_id, authentic=True)
 
-    def _problem(self, command: BarrierCommand) -> str | None:
+    def _problem(self, command: BarrierCommand) -> tuple[str | None, bool]:
+        """Why the command must not be acted on (None: it may), and whether it is authentic and fresh."""
         if (command.gate_id, command.lane_id) != (self.gate_id, self.lane_id):
-            return f"for lane {command.gate_id}/{command.lane_id}, this is {self.gate_id}/{self.lane_id}"
+            return f"for lane {command.gate_id}/{command.lane_id}, this is {self.gate_id}/{self.lane_id}", False
         if command.key_id not in self.keys.public_keys:
-            return f"signed with a key this lane does not hold ({command.key_id!r})"
+            return f"signed with a key this lane does not hold ({command.key_id!r})", False
         if not self.keys.valid(command):
-            return "its signature does not verify (forged or altered)"
+            return "its signature does not verify (forged or altered)", False
         now = self._clock()
         if command.expires_at <= now:
-            return f"expired at {command.expires_at.isoformat()}"
+            return f"expired at {command.expires_at.isoformat()}", False
         if command.issued_at > now + timedelta(seconds=self.timings.max_clock_skew_s):
-            return f"issued in the future ({command.issued_at.isoformat()})"
+            return f"issued in the future ({command.issued_at.isoformat()})", False
         if command.issued_at < now - timedelta(seconds=self.timings.max_command_age_s):
-            return f"issued more than {self.timings.max_command_age_s:g} s ago ({command.issued_at.isoformat()})"
+            age = self.timings.max_command_age_s
+            return f"issued more than {age:g} s ago ({command.issued_at.isoformat()})", False
         if self.journal.decided_offline(command.passage_id):
-            return f"passage {command.passage_id} was decided at the lane while the cloud was silent"
+            return f"passage {command.passage_id} was opened at the lane: decided at the lane, the cloud silent", True
         if self.state == BarrierState.FAULT and command.action == BarrierAction.OPEN:
-            return "the barrier is in fault: an officer must reset it at the lane"
+            return "the barrier is in fault: an officer must reset it at the lane", True
         if not self.journal.remember_command(command.command_id, command.expires_at):
-            return f"replayed: command {command.command_id} was acted on before"
-        return None
+            return f"replayed: command {command.command_id} was acted on before", True
+        return None, True
 
-    def _refuse(self, reason: str, command: BarrierCommand | None) -> Verdict:
+    def _refuse(self, reason: str, command: BarrierCommand | None, authentic: bool = False) -> Verdict:
         self.refused += 1
         fields: dict[str, object] = {}
         if command is not None:
             fields = {"command_id": command.command_id, "passage_id": command.passage_id, "action": command.action}
         self._event(BarrierEventKind.COMMAND_REFUSED, reason, **fields)
-        return Verdict(False, reason, command.command_id if command else None, command.passage_id if command else None)
+        return Verdict(
+            False,
+            reason,
+            command.command_id if command else None,
+            command.passage_id if command else None,
+            authentic=authentic,
+        )
 
     # ---- the lane's own decisions and officers at the lane
 
@@ -442,7 +451,8 @@ class BarrierController:
         reported for the cloud to reconcile; a cloud command for the same passage arriving later is refused
         (the truck has been dealt with)."""
         with self._lock:
-            self.journal.mark_decided_offline(passage_id, self._clock())
+            if action == BarrierAction.OPEN:  # a held truck still waits: the cloud's later command may move it
+                self.journal.mark_decided_offline(passage_id, self._clock())
             self._event(
                 BarrierEventKind.OFFLINE_DECISION,
                 reason,

@@ -55,6 +55,7 @@ class OfflinePolicy:
 @dataclass
 class _Truck:
     first: LaneDetection
+    started: float
     last_at: float
     plate: PlateRead | None = None
     passes: list[PassScanned] = field(default_factory=list)
@@ -113,8 +114,9 @@ def offline_verdict(
 
 
 class OfflineClearance:
-    """Watches the lane's own detections and the cloud's answers; ``tick()`` decides the trucks the cloud left
-    waiting. ``degraded`` is True from such a decision until the cloud answers again."""
+    """Watches the lane's own detections and the cloud's answers; ``tick()`` decides a truck the cloud left
+    waiting: nothing authentic from the cloud since the truck came, and ``after_s`` since its last detection.
+    ``degraded`` is True from such a decision until the cloud answers again."""
 
     def __init__(
         self,
@@ -138,6 +140,7 @@ class OfflineClearance:
         self._monotonic = monotonic
         self._lock = threading.Lock()
         self._truck: _Truck | None = None
+        self._last_answer = float("-inf")
         self.degraded = False
         self.decisions = 0
         self.opened = 0
@@ -157,7 +160,7 @@ class OfflineClearance:
                 or (front and (truck.plate is not None or settled))
                 or (settled and now - truck.last_at > self.policy.new_truck_gap_s)
             ):
-                truck = self._truck = _Truck(first=detection, last_at=now)
+                truck = self._truck = _Truck(first=detection, started=now, last_at=now)
             truck.last_at = now
             truck.detection_ids.append(detection.event_id)
             if isinstance(detection, PlateRead) and front and truck.plate is None:
@@ -165,11 +168,14 @@ class OfflineClearance:
             elif isinstance(detection, PassScanned):
                 truck.passes.append(detection)
 
-    def on_cloud_answer(self) -> None:
-        """An authentic command for this lane was acted on: the cloud is answering."""
+    def on_cloud_answer(self, passage_id: str | None) -> None:
+        """An authentic, fresh command for this lane arrived: the cloud is answering (this truck, if it names
+        the truck's passage; in any case a truck that arrived before it is not left to the lane)."""
         with self._lock:
-            if self._truck is not None and not self._truck.decided:
-                self._truck.answered = True
+            self._last_answer = self._monotonic()
+            truck = self._truck
+            if truck is not None and not truck.decided and passage_id == truck.passage_id:
+                truck.answered = True
             if self.degraded:
                 log.info(kv("cloud answering again: degraded mode over", gate_id=self.gate_id, lane_id=self.lane_id))
             self.degraded = False
@@ -178,8 +184,8 @@ class OfflineClearance:
         """Decide the waiting truck if the cloud has been silent on it for ``after_s``."""
         with self._lock:
             truck = self._truck
-            if truck is None or truck.decided or truck.answered:
-                return None
+            if truck is None or truck.decided or truck.answered or self._last_answer >= truck.started:
+                return None  # the cloud said something since this truck came: it is answering
             if self._monotonic() - truck.last_at < self.policy.after_s:
                 return None
             truck.decided = True

@@ -45,6 +45,8 @@ from smartgate.schemas import (
     WeightReading,
     utc_now,
 )
+from smartgate_edge.local_bus import ModeWatcher, local_detections_topic
+from smartgate_edge.outbox import LaneOutbox
 from smartgate_edge.transport import Transport, TransportError, kv
 
 log = logging.getLogger("smartgate_edge.simulator")
@@ -88,8 +90,17 @@ class LaneSimulator:
         *,
         rng: random.Random | None = None,
         clock: Callable[[], datetime] = utc_now,
+        outbox: LaneOutbox | None = None,
+        local: Transport | None = None,
+        mode: ModeWatcher | None = None,
     ) -> None:
+        """``outbox``: detections are committed to it and sent from there (store-and-forward, as a real lane
+        does), else published at once. ``local``: each detection is also put on the lane's local bus (for the
+        barrier controller's offline clearance). ``mode``: heartbeats say the lane's degraded mode."""
         self.transport = transport
+        self.outbox = outbox
+        self.local = local
+        self.mode = mode
         self.gate_id = gate_id
         self.lane_id = lane_id
         self.command_keys = command_keys
@@ -293,7 +304,7 @@ class LaneSimulator:
             for n, detection in enumerate(detections):
                 if n and pace_s:
                     time.sleep(pace_s)
-                self.transport.publish(self.detections_topic, detection)
+                self._send(detection)
         except TransportError as exc:
             return CrossingResult(plate, None, _ms_since(published_at), None, f"publish failed: {exc}", first.event_id)
         last_sent = time.monotonic()
@@ -335,6 +346,17 @@ class LaneSimulator:
         )
         return CrossingResult(plate, command, latency_ms, checked, error, first.event_id)
 
+    def _send(self, detection: TruckDetection) -> None:
+        if self.outbox is not None:
+            self.outbox.put(self.detections_topic, detection)
+        else:
+            self.transport.publish(self.detections_topic, detection)
+        if self.local is not None:
+            try:
+                self.local.publish(local_detections_topic(self.gate_id, self.lane_id), detection)
+            except TransportError as exc:  # the uplink path has it; the lane only loses offline clearance
+                log.warning(kv("detection not put on the local bus", event_id=detection.event_id, error=exc))
+
     def next_command(self, timeout: float) -> BarrierCommand | None:
         """The next command for this lane that arrives within ``timeout`` (a later HOLD, say)."""
         start = time.monotonic()
@@ -347,7 +369,13 @@ class LaneSimulator:
         """Send bytes as they are (malformed messages for tests); to the detections topic by default."""
         self.transport.publish(topic or self.detections_topic, payload)
 
-    def heartbeat(
+    def heartbeat(self, **state: Any) -> LaneHealth:
+        """Publish the lane's health now (see :meth:`health`)."""
+        health = self.health(**state)
+        self.transport.publish(self.health_topic, health)
+        return health
+
+    def health(
         self,
         *,
         camera_ok: bool = True,
@@ -357,6 +385,9 @@ class LaneSimulator:
         online: bool = True,
         detail: str | None = None,
     ) -> LaneHealth:
+        degraded = self.mode is not None and self.mode.degraded
+        if degraded and detail is None and self.mode is not None:
+            detail = self.mode.describe()
         health = LaneHealth(
             event_id=self._event_id(None),
             gate_id=self.gate_id,
@@ -365,11 +396,11 @@ class LaneSimulator:
             camera_ok=camera_ok,
             fps=fps,
             inference_ms=inference_ms,
-            queue_depth=queue_depth,
+            queue_depth=queue_depth if self.outbox is None else self.outbox.pending(),
+            degraded=degraded,
             detail=detail,
             at=self._clock(),
         )
-        self.transport.publish(self.health_topic, health)
         return health
 
 

@@ -437,9 +437,18 @@ class GreengrassIpcTransport:
     """
 
     def __init__(
-        self, client: Any = None, *, timeout: float = 10.0, ipc_socket: str | None = None, auth_token: str | None = None
+        self,
+        client: Any = None,
+        *,
+        timeout: float = 10.0,
+        ipc_socket: str | None = None,
+        auth_token: str | None = None,
+        local: bool = False,
     ) -> None:
+        """``local``: the nucleus's local publish/subscribe between components of the device (PublishToTopic /
+        SubscribeToTopic, binary messages) instead of AWS IoT Core; it works with the uplink down."""
         self.timeout = timeout
+        self.local = local
         self._operations: list[Any] = []
         if client is None:
             try:
@@ -461,29 +470,47 @@ class GreengrassIpcTransport:
     def publish(self, topic: str, message: BaseModel | bytes, qos: int = 1) -> None:
         payload = encode(message)
         try:
-            self._client.publish_to_iot_core_async(topic_name=topic, qos=self._qos(qos), payload=payload).result(
-                self.timeout
-            )
+            if self.local:
+                from awsiot.greengrasscoreipc.model import BinaryMessage, PublishMessage
+
+                published = self._client.publish_to_topic_async(
+                    topic=topic, publish_message=PublishMessage(binary_message=BinaryMessage(message=payload))
+                )
+            else:
+                published = self._client.publish_to_iot_core_async(
+                    topic_name=topic, qos=self._qos(qos), payload=payload
+                )
+            published.result(self.timeout)
         except Exception as exc:
             raise TransportError(f"IPC publish to IoT Core topic {topic} failed: {exc!r}") from exc
         _log(logging.DEBUG, "ipc published", topic=topic, qos=qos, size=len(payload))
 
     def subscribe(self, topic: str, callback: MessageCallback) -> None:
         def on_event(event: Any) -> None:
-            message = event.message
+            if self.local:
+                binary = event.binary_message
+                name = (binary.context.topic if binary and binary.context else None) or topic
+                payload = bytes(binary.message or b"") if binary else b""
+            else:
+                name, payload = event.message.topic_name, bytes(event.message.payload or b"")
             try:
-                callback(message.topic_name, bytes(message.payload or b""))
+                callback(name, payload)
             except Exception:  # logged; the stream stays open
-                log.exception(kv("callback failed", topic=message.topic_name), extra={"topic": topic})
+                log.exception(kv("callback failed", topic=name), extra={"topic": topic})
 
         def on_error(error: Exception) -> bool:
             _log(logging.ERROR, "ipc subscription error", filter=topic, error=error)
             return False  # keep the stream open
 
         try:
-            future, operation = self._client.subscribe_to_iot_core_async(
-                topic_name=topic, qos=self._qos(1), on_stream_event=on_event, on_stream_error=on_error
-            )
+            if self.local:
+                future, operation = self._client.subscribe_to_topic_async(
+                    topic=topic, on_stream_event=on_event, on_stream_error=on_error
+                )
+            else:
+                future, operation = self._client.subscribe_to_iot_core_async(
+                    topic_name=topic, qos=self._qos(1), on_stream_event=on_event, on_stream_error=on_error
+                )
             future.result(self.timeout)
         except Exception as exc:
             raise TransportError(f"IPC subscribe to IoT Core topic {topic} failed: {exc!r}") from exc
@@ -509,8 +536,11 @@ class GreengrassIpcTransport:
 # --------------------------------------------------------------------------- choice
 
 
-def transport_from_env(env: Mapping[str, str], client_id: str, *, connect_timeout: float = 10.0) -> Transport:
-    """A connected transport: Greengrass IPC under a nucleus, otherwise MQTT5.
+def transport_from_env(
+    env: Mapping[str, str], client_id: str, *, connect_timeout: float = 10.0, connect: bool = True
+) -> Transport:
+    """A connected transport (``connect=False``: not yet, for :func:`connect_in_background`): Greengrass IPC
+    under a nucleus, otherwise MQTT5.
 
     - ``AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT`` or ``SVCUID`` set (the nucleus sets both):
       :class:`GreengrassIpcTransport`.
@@ -537,4 +567,34 @@ def transport_from_env(env: Mapping[str, str], client_id: str, *, connect_timeou
         transport = Mqtt5Transport.mtls(host, port, cert, key, ca, client_id)
     else:
         transport = Mqtt5Transport(host, port, client_id)
-    return transport.connect(connect_timeout)
+    return transport.connect(connect_timeout) if connect else transport
+
+
+def connect_in_background(
+    make: Callable[[], Mqtt5Transport],
+    on_connected: Callable[[Mqtt5Transport], None],
+    stop: threading.Event,
+    *,
+    timeout: float = 5.0,
+    retry_s: float = 0.5,
+) -> threading.Thread:
+    """Connect a lane's uplink without holding the lane up: a lane starts with its link down and reads,
+    queues and decides meanwhile. Tries until it connects (a failed client is not reused), then hands the
+    transport to ``on_connected``; the client reconnects by itself after that."""
+
+    def run() -> None:
+        while not stop.is_set():
+            transport = make()
+            try:
+                transport.connect(timeout=timeout)
+            except TransportError as exc:
+                transport.close()
+                _log(logging.INFO, "uplink not reachable yet", error=exc)
+                stop.wait(retry_s)
+                continue
+            on_connected(transport)
+            return
+
+    thread = threading.Thread(target=run, name="uplink-connect", daemon=True)
+    thread.start()
+    return thread

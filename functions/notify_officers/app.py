@@ -1,5 +1,5 @@
 """Bus -> officers: a YELLOW or RED decision, a tightened one, perishables near their deadline, a lab
-result or a lane gone offline becomes one officer alert (a lane back online resolves its outage's alert),
+result, a lane gone offline or a lane that opened offline for a truck the cloud did not clear becomes one officer alert (a lane back online resolves its outage's alert),
 pushed to the gate's topic for its severity in vi / zh / en.
 
 The EventBridge rules in template.yaml filter; ``raise_alert`` decides again (a widened rule cannot page
@@ -16,9 +16,19 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from smartgate import wiring
 from smartgate.domain.duty import raise_alert
 from smartgate.observability import logger, metrics, tracer
-from smartgate.schemas import ClearanceDecided, LabResultPosted, LaneStatusChanged, ShelfLifeAlert, schema_name
+from smartgate.schemas import (
+    ClearanceDecided,
+    LabResultPosted,
+    LaneDecisionReconciled,
+    LaneStatusChanged,
+    ShelfLifeAlert,
+    schema_name,
+)
 
-EVENTS = {schema_name(m): m for m in (ClearanceDecided, ShelfLifeAlert, LabResultPosted, LaneStatusChanged)}
+EVENTS = {
+    schema_name(m): m
+    for m in (ClearanceDecided, ShelfLifeAlert, LabResultPosted, LaneStatusChanged, LaneDecisionReconciled)
+}
 
 
 @logger.inject_lambda_context

@@ -20,7 +20,7 @@ from smartgate.adapters.dynamodb import (
     DynamoPassageStore,
     DynamoRuleSetArchive,
 )
-from smartgate.adapters.officers import DynamoAlerts, S3Evidence
+from smartgate.adapters.officers import DynamoAlerts, DynamoBarrierLog, S3Evidence
 from smartgate.adapters.passes import PassSigner
 from smartgate.adapters.trade import DynamoTrade, TradeTables
 from smartgate.schemas import utc_now
@@ -103,6 +103,10 @@ class StackClient:
             ),
             self.template.region,
         )
+
+    @cached_property
+    def barrier_log(self) -> DynamoBarrierLog:
+        return DynamoBarrierLog(self.name("LanesTable"), self.template.region)
 
     def trade_store(self) -> DynamoTrade:
         return self.trade

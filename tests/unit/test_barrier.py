@@ -314,7 +314,7 @@ def test_offline_a_valid_pass_for_the_plate_read_opens_and_the_cloud_s_late_comm
     assert decision.detection_ids == [f"{LANE}-t1", f"{LANE}-t1.pass"]
     late = command(clock, passage_id=decision.passage_id)
     verdict = offline.barrier.on_command(late)
-    assert not verdict.accepted and "decided at the lane" in verdict.reason
+    assert not verdict.accepted and "decided at the lane" in verdict.reason and verdict.authentic
 
 
 @pytest.mark.parametrize(
@@ -346,8 +346,9 @@ def test_offline_everything_but_a_matching_valid_pass_holds_for_an_officer(
 def test_a_truck_the_cloud_answers_is_not_decided_offline(offline: OfflineClearance, clock: Clock) -> None:
     offline.on_detection(plate())
     _wait(offline, clock, 1)
-    assert offline.barrier.on_command(command(clock, BarrierAction.HOLD)).accepted
-    offline.on_cloud_answer()
+    held = command(clock, BarrierAction.HOLD, passage_id=passage_id_for(plate()))
+    assert offline.barrier.on_command(held).accepted
+    offline.on_cloud_answer(held.passage_id)
     offline.on_detection(scanned(pass_for()))  # a late detection of the same truck
     _wait(offline, clock, 20)
     assert not offline.barrier.journal.events(BarrierEventKind.OFFLINE_DECISION)
@@ -355,5 +356,5 @@ def test_a_truck_the_cloud_answers_is_not_decided_offline(offline: OfflineCleara
     offline.on_detection(plate("29C-555.55", n=2))  # the next truck, with the cloud gone quiet
     _wait(offline, clock, 6)
     assert offline.degraded
-    offline.on_cloud_answer()
+    offline.on_cloud_answer("psg-an-earlier-truck")
     assert not offline.degraded

@@ -104,7 +104,7 @@ def test_load_event_names_the_missing_file() -> None:
 
 
 def test_every_sample_event_is_covered_by_a_test_here() -> None:
-    covered = {*GOOD_DETECTIONS, *BAD_DETECTIONS, *LANE_MESSAGES}
+    covered = {*GOOD_DETECTIONS, *BAD_DETECTIONS, *LANE_MESSAGES, "iot/barrier_offline_decision"}
     assert set(event_names("iot")) == covered
     assert set(event_names()) - covered == {
         "dynamodb/passage_decided",
@@ -113,6 +113,7 @@ def test_every_sample_event_is_covered_by_a_test_here() -> None:
         "eventbridge/clearance_decided_red",
         "eventbridge/shelf_life_alert",
         "eventbridge/lane_offline",
+        "eventbridge/offline_conflict",
         "sqs/settle_due",
         "schedule/shelf_life_watch",
         "schedule/lane_watch",
@@ -338,6 +339,8 @@ def test_shelf_life_sample_parses_as_the_alert() -> None:
         ("LaneStatus", "eventbridge/lane_offline", True),
         ("LaneStatus", "eventbridge/shelf_life_alert", False),
         ("NeedsOfficer", "eventbridge/lane_offline", False),
+        ("LaneStatus", "eventbridge/offline_conflict", True),
+        ("NeedsOfficer", "eventbridge/offline_conflict", False),
     ],
 )
 def test_officer_rule_patterns_deliver_what_officers_need(
@@ -530,3 +533,29 @@ def test_lane_offline_sample_parses_and_routes_to_an_alert() -> None:
     assert event["source"] == "smartgate.lanes" and not status.online
     alert = alerts.alert_for(status, status.at, timedelta(minutes=5))
     assert alert is not None and alert.kind.value == "lane_offline" and alert.facts["silent"] == "2"
+
+
+def test_a_lanes_offline_decision_sample_is_the_published_barrier_event() -> None:
+    from smartgate.schemas import BarrierEvent
+
+    event = load_event("iot/barrier_offline_decision")
+    body = {k: v for k, v in event.items() if k != TOPIC_KEY}
+    message = BarrierEvent.model_validate(body)
+    assert json.loads(message.model_dump_json(by_alias=True)) == body
+    assert event[TOPIC_KEY].endswith(f"/{message.gate_id}/lanes/{message.lane_id}/barrier")
+
+
+def test_offline_conflict_sample_parses_and_routes_to_a_critical_alert() -> None:
+    from smartgate.domain import alerts
+    from smartgate.schemas import LaneDecisionReconciled
+
+    event = load_event("eventbridge/offline_conflict")
+    reconciled = parse(event=event, model=LaneDecisionReconciled, envelope=envelopes.EventBridgeEnvelope)
+    alert = alerts.alert_for(reconciled, reconciled.at, timedelta(minutes=5))
+    assert alert is not None and alert.kind.value == "offline_conflict" and alert.severity.value == "critical"
+    assert alert.facts["channel"] == "RED"
+    for locale in ("vi", "zh", "en"):
+        subject, text = alerts.render(alert, locale, "Kim Thành II")  # type: ignore[arg-type]
+        assert "29A-123.45" in subject and "52,100" in text
+    agreed = reconciled.model_copy(update={"conflict": False, "cloud_channel": "GREEN"})
+    assert alerts.alert_for(agreed, reconciled.at, timedelta(minutes=5)) is None

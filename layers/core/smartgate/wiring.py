@@ -26,6 +26,7 @@ from smartgate.adapters.dynamodb import (
 from smartgate.adapters.officers import (
     DynamoAlerts,
     DynamoDevices,
+    DynamoBarrierLog,
     DynamoLaneHealth,
     S3Evidence,
     SnsAlerts,
@@ -175,6 +176,12 @@ def devices() -> DynamoDevices:
 def lane_health() -> DynamoLaneHealth:
     s = settings()
     return DynamoLaneHealth(s.require("lanes_table"), s.aws_region)
+
+
+@lru_cache(maxsize=1)
+def barrier_log() -> DynamoBarrierLog:
+    s = settings()
+    return DynamoBarrierLog(s.require("lanes_table"), s.aws_region)
 
 
 @lru_cache(maxsize=1)

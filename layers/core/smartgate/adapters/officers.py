@@ -22,7 +22,7 @@ from pynamodb.models import Model
 
 from smartgate.adapters.dynamodb import _bind, _conditional_failed, _lane_key, _Table
 from smartgate.ports import Conflict
-from smartgate.schemas import LaneHealth, utc_now
+from smartgate.schemas import BarrierEvent, BarrierEventKind, LaneHealth, utc_now
 from smartgate.schemas.officers import OfficerAlert, OfficerDevice, PlateCorrection
 
 
@@ -215,6 +215,67 @@ class DynamoLaneHealth:
             self.model(self._key(health.gate_id, health.lane_id)).update(
                 actions=[self.model.offline_since.set(since.isoformat())],
                 condition=(self.model.version == at_ms) & self.model.offline_since.does_not_exist(),
+            )
+        except UpdateError as err:
+            if _conditional_failed(err):
+                return False
+            raise
+        return True
+
+
+class _BarrierItem(Model):
+    lane_key = UnicodeAttribute(hash_key=True)  # barrier#gate#lane#event_id, or offline#passage_id
+    body = UnicodeAttribute()
+    reconciled_at = UnicodeAttribute(null=True)  # offline decisions: set once the cloud compared it
+    expires_at = TTLAttribute(null=True)
+
+
+class DynamoBarrierLog:
+    """What lanes' barrier controllers report (commands acted on or refused, state changes, manual overrides
+    naming the officer, offline decisions), kept in the lanes table for ``retention`` (an override names a
+    person). An offline decision is also kept under its passage until the cloud has reconciled it."""
+
+    def __init__(self, lanes_table: str, region: str, retention: timedelta = timedelta(days=30)) -> None:
+        self.table = _Table(_bind(_BarrierItem, lanes_table, region), retention)
+        self.table.meter()
+        self.model = self.table.model
+
+    def _put_once(self, key: str, event: BarrierEvent) -> bool:
+        row = self.model(key, body=event.model_dump_json(by_alias=True), expires_at=event.at + self.table.ttl)
+        try:
+            row.save(condition=self.model.lane_key.does_not_exist())
+        except PutError as err:
+            if _conditional_failed(err):
+                return False  # a redelivery: recorded before
+            raise
+        return True
+
+    def record(self, event: BarrierEvent) -> bool:
+        """Keep it (once per event id); an offline decision is also filed under its passage."""
+        first = self._put_once(f"barrier#{_lane_key(event.gate_id, event.lane_id)}#{event.event_id}", event)
+        if event.kind == BarrierEventKind.OFFLINE_DECISION and event.passage_id:
+            self._put_once(f"offline#{event.passage_id}", event)
+        return first
+
+    def of_lane(self, gate_id: str, lane_id: str) -> list[BarrierEvent]:
+        prefix = f"barrier#{_lane_key(gate_id, lane_id)}#"
+        rows = self.model.scan(self.model.lane_key.startswith(prefix))
+        return sorted((BarrierEvent.model_validate_json(r.body) for r in rows), key=lambda e: e.at)
+
+    def offline_decision(self, passage_id: str) -> tuple[BarrierEvent, bool] | None:
+        """The lane's offline decision on this passage and whether it was reconciled, or None."""
+        try:
+            row = self.model.get(f"offline#{passage_id}", consistent_read=True)
+        except self.model.DoesNotExist:
+            return None
+        return BarrierEvent.model_validate_json(row.body), row.reconciled_at is not None
+
+    def mark_reconciled(self, passage_id: str, at: datetime) -> bool:
+        """True for the one caller that reconciles it first (the lane's event and the cloud's decision race)."""
+        try:
+            self.model(f"offline#{passage_id}").update(
+                actions=[self.model.reconciled_at.set(at.isoformat())],
+                condition=self.model.lane_key.exists() & self.model.reconciled_at.does_not_exist(),
             )
         except UpdateError as err:
             if _conditional_failed(err):

@@ -16,7 +16,14 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from smartgate.schemas import Channel, ClearanceDecided, LabResultPosted, LaneStatusChanged, ShelfLifeAlert
+from smartgate.schemas import (
+    Channel,
+    ClearanceDecided,
+    LabResultPosted,
+    LaneDecisionReconciled,
+    LaneStatusChanged,
+    ShelfLifeAlert,
+)
 from smartgate.schemas.officers import (
     LOCALES,
     AlertKind,
@@ -147,6 +154,20 @@ def alert_for(event: Any, now: datetime, ack_within: timedelta) -> OfficerAlert 
             lane_id=event.lane_id,
             role=OfficerRole.CUSTOMS,
             facts={"silent": f"{event.silent_seconds / 60:.0f}", "since": event.last_heartbeat_at.isoformat()},
+            created_at=now,
+            ack_due_at=now + ack_within,
+        )
+    if isinstance(event, LaneDecisionReconciled) and event.conflict:
+        return OfficerAlert(
+            alert_id=_alert_id(event.passage_id, "offline-conflict"),
+            kind=AlertKind.OFFLINE_CONFLICT,
+            severity=Severity.CRITICAL,  # the truck crossed on a decision the cloud would not have made
+            gate_id=event.gate_id,
+            lane_id=event.lane_id,
+            passage_id=event.passage_id,
+            plate_text=event.plate_text,
+            role=OfficerRole.CUSTOMS,
+            facts={"channel": event.cloud_channel.value, "rules": event.cloud_reason[:600]},
             created_at=now,
             ack_due_at=now + ack_within,
         )

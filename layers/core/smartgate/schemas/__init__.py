@@ -52,6 +52,7 @@ from smartgate.schemas.lane import (
     Detection,
     LaneHealth,
     LaneMessage,
+    LaneDecisionReconciled,
     LaneStatusChanged,
     PassScanned,
     PlateRead,
@@ -85,6 +86,7 @@ ALL_MODELS: tuple[type[Contract], ...] = (
     LabResultPosted,
     ShelfLifeAlert,
     LaneStatusChanged,
+    LaneDecisionReconciled,
     OfficerAlert,
     PlateCorrection,
 )
@@ -130,6 +132,7 @@ __all__ = [
     "LabSampleRegistered",
     "LabTest",
     "LaneHealth",
+    "LaneDecisionReconciled",
     "LaneMessage",
     "LaneStatusChanged",
     "OfficerAlert",

@@ -10,6 +10,7 @@ from pydantic import Field, TypeAdapter
 from smartgate.schemas.base import (
     BarrierAction,
     Camera,
+    Channel,
     Confidence,
     Contract,
     Country,
@@ -197,4 +198,25 @@ class LaneStatusChanged(Contract):
     online: bool
     last_heartbeat_at: UtcDatetime
     silent_seconds: Annotated[float, Field(ge=0)]
+    at: UtcDatetime
+
+
+class LaneDecisionReconciled(Contract):
+    """``detail-type: LaneDecisionReconciled.v1`` (source smartgate.lanes): a decision a lane made on its own
+    while the cloud was silent, set against the cloud's decision on the same passage once the lane caught
+    up. ``conflict``: the lane opened for a truck the cloud did not clear GREEN (officers are alerted)."""
+
+    schema_version: Literal["LaneDecisionReconciled.v1"] = Field("LaneDecisionReconciled.v1", alias="schema")
+    event_id: Identifier
+    gate_id: Identifier
+    lane_id: Identifier
+    passage_id: Identifier
+    plate_text: str | None = Field(None, max_length=20)
+    booking_id: Identifier | None = None
+    offline_action: BarrierAction
+    offline_reason: Annotated[str, Field(max_length=500)]
+    offline_at: UtcDatetime
+    cloud_channel: Channel
+    cloud_reason: Annotated[str, Field(max_length=1000)]
+    conflict: bool
     at: UtcDatetime
