@@ -1,6 +1,7 @@
 """Bus -> officers: a YELLOW or RED decision, a tightened one, perishables near their deadline, a lab
-result, a lane gone offline or a lane that opened offline for a truck the cloud did not clear becomes one officer alert (a lane back online resolves its outage's alert),
-pushed to the gate's topic for its severity in vi / zh / en.
+result, a lane gone offline, or a lane that opened offline for a truck the cloud did not clear GREEN
+becomes one officer alert (a lane back online resolves its outage's alert), pushed to the gate's topic
+for its severity in vi / zh / en.
 
 The EventBridge rules in template.yaml filter; ``raise_alert`` decides again (a widened rule cannot page
 officers for GREEN trucks) and stores the alert under an id stable per cause, so a redelivered event pages

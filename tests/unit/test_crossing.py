@@ -304,3 +304,38 @@ def test_reads_delivered_long_after_they_were_captured_still_find_their_passage(
     assert len(w.store.passages) == 2
     first = w.store.get(late.passage_id)  # type: ignore[arg-type]
     assert first is not None and first.plate_text == "24C-123.45" and len(first.detections.plates) == 2
+
+
+def test_a_read_captured_while_a_truck_was_at_the_lane_joins_it_even_when_the_next_truck_came_first() -> None:
+    # Given a booked truck that is cleared and a second truck a minute later
+    w = World()
+    w.book(consignment())
+    first = truck()
+    undeclared = container("TGHU1059000", T0 + timedelta(seconds=3))  # a second box the trailer carries
+    second = plate("29C-999.99", T0 + timedelta(seconds=60))
+    # When the undeclared container's read reaches the cloud only after the second truck's plate
+    run(w, [*first, second, undeclared])
+    # Then it joins the first truck (it was captured while that truck stood at the lane), whose decision
+    # becomes RED; the truck had been let through, so it has left and officers see the tightened decision
+    passage = w.store.get(w.commands.sent[0].passage_id)
+    assert passage is not None and "TGHU1059000" in [c.container_no for c in passage.detections.containers]
+    assert passage.channel == Channel.RED and passage.decision is not None and passage.decision.decision_no == 2
+    assert passage.status == PassageStatus.DEPARTED
+    assert len(w.store.passages) == 2  # no plate-less passage for the late read
+
+
+def test_a_released_truck_decided_after_the_next_one_arrived_has_left() -> None:
+    # Given a booked truck whose weight reaches the cloud after the next truck's plate
+    w = World()
+    w.book(consignment())
+    first = truck()
+    nxt = [plate("29C-999.99", T0 + timedelta(seconds=60)), weight(31_000, T0 + timedelta(seconds=62))]
+    run(w, [first[0], first[1], nxt[0], first[2], nxt[1]])
+    # When the second truck (unbooked) is decided by the settle timer
+    w.later(5)
+    for passage_id, _ in list(w.settled.scheduled):
+        settle(passage_id, w.deps)
+    # Then the first truck, released, is marked departed whatever the order its reads arrived in
+    released = w.store.get(passage_id_for(first[0]))
+    assert released is not None and released.channel == Channel.GREEN
+    assert released.status == PassageStatus.DEPARTED

@@ -25,8 +25,8 @@ from smartgate.adapters.dynamodb import (
 )
 from smartgate.adapters.officers import (
     DynamoAlerts,
-    DynamoDevices,
     DynamoBarrierLog,
+    DynamoDevices,
     DynamoLaneHealth,
     S3Evidence,
     SnsAlerts,

@@ -9,16 +9,16 @@ and the time span (``captured_at``) of their detections. A detection joins:
    booking declared;
 2. otherwise the passage nearest in time, within the rule set's gap, that still expects that kind of
    detection (a plate read joins a passage with no plate yet; a container one with containers still
-   missing or nothing known of its declaration; a weight one not yet weighed, or the newest; a pass
-   one with no pass yet, or the newest) — so that two trucks close together on one lane do not share
-   their reads;
+   missing or nothing known of its declaration; a weight one not yet weighed; a pass one with no pass
+   yet; or any of these the passage of the vehicle at the lane when it was captured) — so that two
+   trucks close together on one lane do not share their reads;
 3. otherwise it opens a new passage.
 
 Within one vehicle, arrival order does not matter: a detection that arrives late or out of order is
 placed by its ``captured_at`` and by what it names, not by when it came. Between two vehicles the
 lane has no identity but what the reads name: an unnamed read (a weight, an undeclared container)
-captured within the gap after one vehicle and before the next vehicle's plate has *arrived* is taken
-for the first. Lanes should publish a vehicle's plate first (LaneVision does).
+captured within the gap after one vehicle and before the next vehicle's plate was *captured* is taken
+for the first, whenever it arrives. Lanes should publish a vehicle's plate first (LaneVision does).
 """
 
 from __future__ import annotations
@@ -84,6 +84,14 @@ class LaneTrack(Contract):
     def newest(self) -> PassageRef | None:
         return self.recent[-1] if self.recent else None
 
+    def at_lane_when(self, at: datetime) -> PassageRef | None:
+        """The vehicle that was at the lane when ``at`` was captured: the newest one first seen by then.
+
+        Not the newest passage known: a read of truck N delivered after truck N+1's plate (redelivery,
+        a reconnecting lane's backlog) was still captured while N stood at the barrier."""
+        before = [r for r in self.recent if r.first_seen <= at]
+        return before[-1] if before else None
+
 
 def _vehicle_plate(d: PlateRead) -> bool:
     return d.camera in (Camera.FRONT, Camera.REAR)
@@ -105,21 +113,21 @@ def _names(ref: PassageRef, d: AnyDetection, pass_booking_id: str | None) -> boo
     return False
 
 
-def _expects(ref: PassageRef, d: AnyDetection, newest: bool) -> bool:
+def _expects(ref: PassageRef, d: AnyDetection, current: bool) -> bool:
     """The passage may still take a detection of this kind that does not name a vehicle.
 
-    A container, a weight or a pass also joins the newest passage of the lane when it has its own
-    already (a second container, the scale reporting again, the pass shown twice): the vehicle at
-    the barrier is the newest, and what it carries must count whatever order it was read in.
+    A container, a weight or a pass also joins the passage of the vehicle that was at the lane when it
+    was captured (``current``) when it has its own already (a second container, the scale reporting
+    again, the pass shown twice): what that vehicle carries must count whatever order it was read in.
     """
     if isinstance(d, PlateRead):
         return not ref.plate_folds if _vehicle_plate(d) else not ref.trailer_read
     if isinstance(d, ContainerRead):
         missing = set(ref.containers_declared) - set(ref.containers_read)
-        return bool(missing) or not ref.declaration_known or newest
+        return bool(missing) or not ref.declaration_known or current
     if isinstance(d, WeightReading):
-        return not ref.weighed or newest
-    return not ref.has_pass or newest
+        return not ref.weighed or current
+    return not ref.has_pass or current
 
 
 def _distance(ref: PassageRef, at: datetime) -> timedelta:
@@ -141,8 +149,8 @@ def associate(
         return min(named, key=lambda r: (_distance(r, at), -r.first_seen.timestamp())).passage_id
     # Unnamed: a passage near in time that still expects this kind of detection (a vehicle plate joins
     # one opened by a container or a pass and without a plate yet), or a new passage.
-    newest = track.newest
-    candidates = [r for r in near if _expects(r, detection, r is newest)]
+    current = track.at_lane_when(at) or track.newest
+    candidates = [r for r in near if _expects(r, detection, r is current)]
     if not candidates:
         return None
     return min(candidates, key=lambda r: (_distance(r, at), -r.first_seen.timestamp())).passage_id

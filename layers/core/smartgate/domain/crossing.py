@@ -342,7 +342,7 @@ def ingest_detection(detection: AnyDetection, deps: CrossingDeps) -> IngestResul
         outcome = Outcome(stored, outcome.decided, outcome.tightened, outcome.waiting)
         command_id = _act(outcome, before, new_track, deps)
         if before is None or (outcome.decided and before.decision is None):
-            _depart_previous(new_track, stored, deps)
+            _departures(new_track, stored, deps)
         deps.store.mark_handled(detection.event_id)
         kind: Literal["decided", "tightened", "waiting", "recorded"] = (
             "tightened"
@@ -371,17 +371,26 @@ def _back_off() -> None:
     time.sleep(random.uniform(0.002, 0.02))  # noqa: S311 - jitter, not security
 
 
-def _depart_previous(track: LaneTrack, current: Passage, deps: CrossingDeps) -> None:
-    """The next vehicle at the lane (opened or decided) means the one before it has left, if it was free to."""
+def _departures(track: LaneTrack, current: Passage, deps: CrossingDeps) -> None:
+    """The next vehicle at the lane (opened or decided) means the one before it has left, if it was free to;
+    and a vehicle decided after the next one came (its reads arrived late) has left too, if it is free to.
+    Whatever order the lane's reads arrive in, a released vehicle that was followed ends DEPARTED."""
     ids = [r.passage_id for r in track.recent]
-    if current.passage_id not in ids or ids.index(current.passage_id) == 0:
+    if current.passage_id not in ids:
         return
-    previous = track.recent[ids.index(current.passage_id) - 1]
+    at = ids.index(current.passage_id)
+    if at > 0:
+        _depart(track.recent[at - 1].passage_id, current.first_seen, deps)
+    if at + 1 < len(ids):
+        _depart(current.passage_id, track.recent[at + 1].first_seen, deps)
+
+
+def _depart(passage_id: str, next_seen: datetime, deps: CrossingDeps) -> None:
     for _ in range(3):
-        stored = deps.store.get(previous.passage_id)
+        stored = deps.store.get(passage_id)
         if stored is None:
             return
-        gone = depart(stored, max(current.first_seen, stored.status_at))
+        gone = depart(stored, max(next_seen, stored.status_at))
         if gone is None:
             return
         try:
@@ -453,6 +462,8 @@ def settle(passage_id: str, deps: CrossingDeps) -> IngestResult:
             continue
         track = deps.store.lane(passage.gate_id, passage.lane_id)
         command_id = _act(Outcome(stored, outcome.decided, outcome.tightened, outcome.waiting), passage, track, deps)
+        if outcome.decided:
+            _departures(track, stored, deps)
         return IngestResult(
             event_id=passage_id,
             outcome="decided",
