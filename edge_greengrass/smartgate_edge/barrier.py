@@ -418,7 +418,7 @@ class BarrierController:
         if self.state == BarrierState.FAULT and command.action == BarrierAction.OPEN:
             return "the barrier is in fault: an officer must reset it at the lane", True
         if not self.journal.remember_command(command.command_id, command.expires_at):
-            return f"replayed: command {command.command_id} was acted on before", True
+            return f"replayed: command {command.command_id} was acted on before", False  # proves no live cloud
         return None, True
 
     def _refuse(self, reason: str, command: BarrierCommand | None, authentic: bool = False) -> Verdict:

@@ -260,18 +260,12 @@ class FunctionPool:
             else:
                 self.idle.append(host)
 
-    def warm(self, workers: int = 1) -> None:
-        """Start ``workers`` workers (at most the limit) side by side, so a burst pays no cold start."""
-        hosts = [self._take() for _ in range(max(1, min(workers, self.limit)))]
-        threads = [threading.Thread(target=host.warm, daemon=True) for host in hosts]
+    def warm(self) -> None:
+        host = self._take()
         try:
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
+            host.warm()
         finally:
-            for host in hosts:
-                self._give_back(host)
+            self._give_back(host)
 
     def invoke(self, event: Any) -> Any:
         host = self._take()

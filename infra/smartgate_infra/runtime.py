@@ -161,12 +161,8 @@ class LocalRuntime:
         if self.routes:
             self._start_http(self.ports.api, _ApiHandler)
         self._tap_bus_and_topics()
-        for host in self.hosts.values():  # warm every function, so the first truck is not slow
-            # a truck's detections arrive together: what ingests them starts all its workers (no cold start
-            # of a second worker pushes a truck's pass or weight past the settle time)
-            sqls = (str(e.get("Properties", {}).get("Sql", "")) for e in host.spec.events.values())
-            ingests = any("/detections" in sql for sql in sqls)
-            host.warm(host.limit if ingests else 1)
+        for host in self.hosts.values():  # warm every function once, so the first truck is not slow
+            host.warm()
 
     def stop(self) -> None:
         self.stop_event.set()

@@ -358,3 +358,19 @@ def test_a_truck_the_cloud_answers_is_not_decided_offline(offline: OfflineCleara
     assert offline.degraded
     offline.on_cloud_answer("psg-an-earlier-truck")
     assert not offline.degraded
+
+
+def test_a_replayed_command_does_not_count_as_the_cloud_answering(offline: OfflineClearance, clock: Clock) -> None:
+    # Given a command the lane acted on (someone on the lane's network captured it)
+    captured = command(clock)
+    assert offline.barrier.on_command(captured).accepted
+    clock.advance(12, offline.barrier)
+    # When the cloud goes silent, a truck with a valid pass comes, and the captured command is replayed
+    offline.on_detection(plate())
+    offline.on_detection(scanned(pass_for()))
+    replayed = offline.barrier.on_command(captured)
+    assert not replayed.accepted and not replayed.authentic
+    _wait(offline, clock, 6)
+    # Then the lane still decides the truck itself and says it is degraded
+    assert offline.degraded
+    assert offline.barrier.journal.events(BarrierEventKind.OFFLINE_DECISION)[-1].action == BarrierAction.OPEN

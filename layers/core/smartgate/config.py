@@ -33,6 +33,9 @@ class Settings(BaseModel):
     command_signing_key: str | None = Field(
         None, alias="COMMAND_SIGNING_KEY", repr=False, description="Ed25519 seed (base64) that signs barrier commands"
     )
+    command_signing_secret: str | None = Field(
+        None, alias="COMMAND_SIGNING_SECRET", description="Secrets Manager name or ARN of the command signing key"
+    )
     command_key_id: str = Field("local-1", alias="COMMAND_KEY_ID")
     command_ttl_seconds: int = Field(60, alias="COMMAND_TTL_SECONDS", gt=0, le=3600)
     personal_data_ttl_days: int = Field(90, alias="PERSONAL_DATA_TTL_DAYS", gt=0, le=3650)

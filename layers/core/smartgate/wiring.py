@@ -101,15 +101,19 @@ def rule_sets() -> DeployedRuleSets:
 
 
 @lru_cache(maxsize=1)
+def _secret(name: str) -> str:
+    """A secret's value from Secrets Manager (deployed, and locally the emulator's), cached five minutes."""
+    from aws_lambda_powertools.utilities import parameters
+
+    return str(parameters.get_secret(name, max_age=300)).strip()
+
+
 def pass_signer() -> PassSigner:
-    """The key that signs passes: from Secrets Manager (deployed, and locally from the emulator's), or
-    PASS_SIGNING_KEY where a function is given the key itself (tools, tests)."""
+    """The key that signs passes: from Secrets Manager, or PASS_SIGNING_KEY where a function is given the
+    key itself (tools, tests)."""
     s = settings()
     if s.pass_signing_secret:
-        from aws_lambda_powertools.utilities import parameters
-
-        seed = str(parameters.get_secret(s.pass_signing_secret, max_age=300)).strip()
-        return PassSigner(s.pass_key_id, private_key(seed))
+        return PassSigner(s.pass_key_id, private_key(_secret(s.pass_signing_secret)))
     return PassSigner(s.pass_key_id, private_key(s.require("pass_signing_key")))
 
 
@@ -127,7 +131,11 @@ def pass_verifier() -> Ed25519PassVerifier:
 
 @lru_cache(maxsize=1)
 def command_signer() -> CommandSigner:
+    """The key that signs barrier commands: from Secrets Manager (COMMAND_SIGNING_SECRET), or
+    COMMAND_SIGNING_KEY where a function is given the key itself (tools, tests)."""
     s = settings()
+    if s.command_signing_secret:
+        return CommandSigner.from_seed(s.command_key_id, _secret(s.command_signing_secret))
     return CommandSigner.from_seed(s.command_key_id, s.require("command_signing_key"))
 
 
