@@ -11,10 +11,19 @@ Under Greengrass the recipe sets the SMARTGATE_* variables from its configuratio
 is Greengrass IPC (smartgate_edge.transport.transport_from_env). Evidence goes to
 SMARTGATE_EVIDENCE_BUCKET (boto3; AWS_ENDPOINT_URL for the local emulator), else to SMARTGATE_EVIDENCE_DIR.
 
+Uplink: under Greengrass the nucleus owns the IoT Core connection (IPC, connected at start). Over MQTT
+with a durable outbox (SMARTGATE_OUTBOX_PATH) the broker is connected in the background: the lane reads
+and queues at once, with its link down, and sends the queue once the broker answers. Over MQTT without
+an outbox the broker must answer at start. Local bus (a copy of every detection for the barrier
+controller; its degraded mode in the health messages): the nucleus's local publish/subscribe, else MQTT
+on SMARTGATE_LOCAL_MQTT_PORT, else none (smartgate_edge.local_bus.local_bus_from_env).
+
 Exit codes: 0 the source ended or the component was stopped (SIGTERM); 1 the camera died or the source
-failed while running; 2 bad settings, no broker / nucleus, or no evidence store; 3 the plate reader cannot
-start (missing or corrupt model file); 4 the source cannot be opened. Every non-zero exit after the
-settings were read is announced by a LaneHealth event first, and waits SMARTGATE_FAULT_EXIT_DELAY_S
+failed while running; 2 bad settings, no nucleus, a configured local bus that does not answer, no broker
+at start (MQTT without an outbox), or no evidence store; 3 the plate reader cannot start (missing or
+corrupt model file); 4 the source cannot be opened. Every non-zero exit once the uplink is set up (no
+evidence store, 3, 4, 1) is announced by a LaneHealth event first (an uplink still connecting in the
+background gets it when it connects, during the wait), and waits SMARTGATE_FAULT_EXIT_DELAY_S
 (interrupted by SIGTERM) so that the nucleus's restarts do not spin.
 """
 
@@ -30,11 +39,20 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from smartgate_edge.local_bus import ModeWatcher, local_bus_from_env
 from smartgate_edge.outbox import LaneOutbox
-from smartgate_edge.transport import Transport, TransportError, transport_from_env
+from smartgate_edge.transport import (
+    IPC_ENV_VARS,
+    Mqtt5Transport,
+    Transport,
+    TransportError,
+    connect_in_background,
+    transport_from_env,
+)
 from smartgate_edge.vision.component import (
     LaneVision,
     LaneVisionConfig,
+    Uplink,
     evidence_from_config,
     report_fault,
     source_from_config,
@@ -57,11 +75,28 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def run(config: LaneVisionConfig, transport: Transport, stop: threading.Event) -> int:
+def run(
+    config: LaneVisionConfig,
+    uplink: Uplink,
+    stop: threading.Event,
+    *,
+    local: Transport | None = None,
+    mode: ModeWatcher | None = None,
+) -> int:
+    def announce(detail: str, camera_ok: bool) -> None:
+        """The fault's LaneHealth now, or once the uplink connects (during the exit delay)."""
+
+        def send(transport: Transport) -> None:
+            report_fault(transport, config, detail, camera_ok=camera_ok)
+
+        if uplink.transport is None:
+            report_fault(None, config, detail, camera_ok=camera_ok)  # logged: not sent yet
+        uplink.when_connected(send)
+
     try:
         evidence = evidence_from_config(config)
     except EvidenceError as exc:
-        report_fault(transport, config, f"evidence store: {exc}", camera_ok=True)
+        announce(f"evidence store: {exc}", camera_ok=True)
         return EXIT_CONFIG
     try:
         from smartgate_edge.vision.reader import build_reader  # the models load here, not at import
@@ -73,20 +108,21 @@ def run(config: LaneVisionConfig, transport: Transport, stop: threading.Event) -
 
             container_reader = ContainerReader(threads=config.model_threads)
     except Exception as exc:  # FileNotFoundError: model file missing; ValueError: checksum; ImportError
-        report_fault(transport, config, f"plate reader cannot start: {type(exc).__name__}: {exc}", camera_ok=True)
+        announce(f"plate reader cannot start: {type(exc).__name__}: {exc}", camera_ok=True)
         return EXIT_MODEL
     try:
         source = source_from_config(config, stop)
     except SourceError as exc:
-        report_fault(transport, config, f"source: {exc}", camera_ok=False)
+        announce(f"source: {exc}", camera_ok=False)
         return EXIT_SOURCE
     durable = None
     if config.outbox_path:  # store-and-forward: detections survive a lost uplink and a restart
         local_evidence = Path(config.evidence_dir) if not config.evidence_bucket else None
-        durable = LaneOutbox(
-            config.outbox_path, transport, cap_bytes=int(config.disk_cap_mb * 2**20), evidence_dir=local_evidence
-        )
-    vision = LaneVision(config, reader, transport, evidence, container_reader, durable=durable)
+        durable = LaneOutbox(config.outbox_path, cap_bytes=int(config.disk_cap_mb * 2**20), evidence_dir=local_evidence)
+    vision = LaneVision(
+        config, reader, uplink.transport, evidence, container_reader, durable=durable, local=local, mode=mode
+    )
+    uplink.when_connected(vision.attach_uplink)
     if durable is not None:
         durable.on_pressure = vision.disk_pressure
         durable.start()
@@ -122,14 +158,37 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         signal.signal(signal.SIGINT, on_signal)
     client_id = args.client_id or f"lanevision-{config.gate_id}-{config.lane_id}-{os.getpid()}"
     try:
-        transport = transport_from_env(env, client_id)
+        local = local_bus_from_env(env, client_id)
     except TransportError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: local bus: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    with transport:
-        code = run(config, transport, stop)
-    if code and not stop.is_set():
-        stop.wait(config.fault_exit_delay_s)
+    try:
+        mode = ModeWatcher(local, config.gate_id, config.lane_id) if local is not None else None
+    except TransportError as exc:  # the lane still reads; its health just cannot say degraded
+        logging.getLogger("smartgate_edge.vision").error("lane mode not followed: %s", exc)
+        mode = None
+    uplink = Uplink()
+    try:
+        if any(env.get(name) for name in IPC_ENV_VARS) or not config.outbox_path:
+            # the nucleus owns the IoT Core link; without an outbox there is nowhere durable to queue
+            try:
+                uplink.attach(transport_from_env(env, client_id))
+            except TransportError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return EXIT_CONFIG
+        else:
+
+            def make() -> Mqtt5Transport:
+                return transport_from_env(env, client_id, connect=False)  # type: ignore[return-value]
+
+            connect_in_background(make, uplink.attach, stop)
+        code = run(config, uplink, stop, local=local, mode=mode)
+        if code and not stop.is_set():
+            stop.wait(config.fault_exit_delay_s)
+    finally:
+        uplink.close()
+        if local is not None:
+            local.close()
     return code
 
 

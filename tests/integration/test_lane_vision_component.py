@@ -22,7 +22,9 @@ import boto3
 import cv2
 import numpy as np
 import pytest
-from mqtt_helpers import Inbox
+from mqtt_helpers import WAIT, Inbox
+from smartgate_edge.local_bus import LocalBus, ModeWatcher, local_detections_topic, local_mode_topic, mode_now
+from smartgate_edge.outbox import LaneOutbox
 from smartgate_edge.transport import Mqtt5Transport
 from smartgate_edge.vision.component import LaneVision, LaneVisionConfig, report_fault
 from smartgate_edge.vision.evidence import S3EvidenceStore
@@ -33,6 +35,7 @@ from smartgate import topics
 from smartgate.config import ConfigError
 from smartgate.schemas import (
     DETECTION_ADAPTER,
+    BarrierState,
     ContainerRead,
     Country,
     LaneHealth,
@@ -40,7 +43,7 @@ from smartgate.schemas import (
     PlateRead,
     utc_now,
 )
-from smartgate_infra.services import HOST, Service, free_port, start_moto
+from smartgate_infra.services import HOST, Service, free_port, start_mosquitto, start_moto
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -398,6 +401,130 @@ def test_container_codes_one_read_per_code_best_first(tmp_path: Path, connect: A
     assert lane.of(PlateRead) == []
 
 
+def heard(lane: Lane, check: Callable[[], bool]) -> Callable[[], bool]:
+    """``check`` after collecting what the lane published meanwhile (for wait_until)."""
+
+    def poll() -> bool:
+        lane.collect()
+        return check()
+
+    return poll
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 10.0, step: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(step)
+    return True
+
+
+CLEAN_SCRIPT = {number: entry for number, entry in SCRIPT.items() if entry != "boom"}
+
+
+def test_detections_go_to_the_local_bus_too_and_degraded_mode_reaches_the_health(
+    tmp_path: Path, connect: Any, s3: Any
+) -> None:
+    # Given a lane with a local bus (as in one process) on which the barrier controller speaks
+    lane = Lane("vision-local-1", connect)
+    folder = write_frames(tmp_path / "frames", FRAMES, QR, set())
+    copies = Inbox()
+    with LocalBus() as bus:
+        bus.subscribe(local_detections_topic(GATE, lane.lane_id), copies)
+        vision = LaneVision(
+            make_config(lane.lane_id),
+            ScriptedReader(CLEAN_SCRIPT),
+            lane.publisher,
+            S3EvidenceStore(BUCKET, REGION, client=s3),
+            local=bus,
+            mode=ModeWatcher(bus, GATE, lane.lane_id),
+        )
+        stop = threading.Event()
+        running = threading.Thread(target=vision.run, args=(FolderSource(folder, loop=True, fps=50), stop))
+        running.start()
+        try:
+            # When it runs, and then the barrier controller says the lane is degraded
+            assert wait_until(heard(lane, lambda: bool(lane.health and lane.of(PlateRead))))
+            assert not any(h.degraded for h in lane.health)
+            bus.publish(
+                local_mode_topic(GATE, lane.lane_id), mode_now(True, BarrierState.CLOSED, "cloud silent for 45s")
+            )
+            assert wait_until(heard(lane, lambda: any(h.degraded for h in lane.health)))
+            # Then the health says degraded, naming the mode, until the controller says it is over
+            degraded = next(h for h in lane.health if h.degraded)
+            assert degraded.detail == "degraded mode: cloud silent for 45s" and degraded.camera_ok
+            bus.publish(local_mode_topic(GATE, lane.lane_id), mode_now(False, BarrierState.CLOSED))
+            seen = len(lane.health)
+            assert wait_until(heard(lane, lambda: any(not h.degraded for h in lane.health[seen + 1 :])))
+        finally:
+            stop.set()
+            running.join(10)
+        lane.collect()
+
+    # And every detection the uplink got is on the local bus too, in the same order
+    local = [DETECTION_ADAPTER.validate_json(payload) for _, payload in copies.drain(0)]
+    assert [d.event_id for d in local] == [d.event_id for d in lane.detections]
+    assert {type(d) for d in local} == {PlateRead, PassScanned}
+    assert all(d.lane_id == lane.lane_id for d in local)
+
+
+def test_a_broken_local_bus_loses_nothing_on_the_uplink(tmp_path: Path, connect: Any, s3: Any) -> None:
+    # Given a local bus that refuses every message
+    lane = Lane("vision-local-2", connect)
+    folder = write_frames(tmp_path / "frames", FRAMES, QR, set())
+    bus = LocalBus()
+    bus.close()
+    vision = LaneVision(
+        make_config(lane.lane_id),
+        ScriptedReader(CLEAN_SCRIPT),
+        lane.publisher,
+        S3EvidenceStore(BUCKET, REGION, client=s3),
+        local=bus,
+    )
+
+    summary = vision.run(FolderSource(folder, fps=None))
+    lane.collect()
+
+    # Then the uplink got every detection, and no health message blames the lane for it
+    assert summary.exit_code == 0
+    assert [p.plate_text for p in lane.of(PlateRead)] == [VN_PLATE, "ABC123"]
+    assert sorted(p.token for p in lane.of(PassScanned)) == ["PASS-TOKEN-A", "PASS-TOKEN-B"]
+    assert not any(h.degraded for h in lane.health)
+    assert lane.health[-1].detail == "source ended"
+
+
+def test_without_an_uplink_the_lane_queues_and_sends_once_attached(tmp_path: Path, connect: Any, s3: Any) -> None:
+    # Given a lane whose uplink is not connected yet, with its durable outbox
+    lane = Lane("vision-late-1", connect)
+    folder = write_frames(tmp_path / "frames", FRAMES, QR, set())
+    with LaneOutbox(tmp_path / "outbox.sqlite3") as outbox:
+        outbox.start()
+        vision = LaneVision(
+            make_config(lane.lane_id),
+            ScriptedReader(CLEAN_SCRIPT),
+            None,
+            S3EvidenceStore(BUCKET, REGION, client=s3),
+            durable=outbox,
+        )
+
+        # When it reads the frames: it runs to the end (health is dropped, not raised) and queues
+        summary = vision.run(FolderSource(folder, fps=None))
+        assert summary.exit_code == 0 and summary.published == 4
+        assert outbox.pending() == 4
+        assert not vision.publish_health(vision.health())
+        lane.collect()
+        assert lane.detections == [] and lane.health == []
+
+        # Then once the uplink connects, the queue goes out in order and health is sent again
+        vision.attach_uplink(lane.publisher)
+        assert outbox.drain(WAIT)
+        assert vision.publish_health(vision.health())
+    lane.collect()
+    assert [type(d) for d in lane.detections] == [PassScanned, PlateRead, PassScanned, PlateRead]
+    assert lane.health and lane.health[-1].queue_depth == 0
+
+
 def test_missing_model_is_reported_before_the_loop(connect: Any) -> None:
     lane = Lane("vision-7", connect)
     config = make_config(lane.lane_id)
@@ -470,6 +597,12 @@ def test_recipe_declares_the_configuration_and_exact_topics() -> None:
     assert {op: sorted(p["resources"]) for p in policies for op in p["operations"]} == {
         "aws.greengrass#PublishToIoTCore": expected
     }
+    # the local bus: its detections out, the barrier controller's mode in, exact topics
+    local = config["accessControl"]["aws.greengrass.ipc.pubsub"].values()
+    assert {op: sorted(p["resources"]) for p in local for op in p["operations"]} == {
+        "aws.greengrass#PublishToTopic": [local_detections_topic(gate, lane)],
+        "aws.greengrass#SubscribeToTopic": [local_mode_topic(gate, lane)],
+    }
     # every setting reaches the component, and the defaults make a valid configuration
     settings = LaneVisionConfig.from_env(recipe_env(recipe))
     assert (settings.gate_id, settings.lane_id, settings.source) == (gate, lane, "camera:0")
@@ -485,7 +618,7 @@ def test_recipe_declares_the_configuration_and_exact_topics() -> None:
     assert list(gdk["component"]) == ["com.smartgate.LaneVision"]
 
 
-def main_env(broker: Service, s3: Any, lane_id: str, source: str, **extra: str) -> dict[str, str]:
+def main_env(mqtt_port: int, s3: Any, lane_id: str, source: str, **extra: str) -> dict[str, str]:
     import os
 
     env = {
@@ -497,7 +630,7 @@ def main_env(broker: Service, s3: Any, lane_id: str, source: str, **extra: str) 
             "SMARTGATE_LANE_ID": lane_id,
             "SMARTGATE_SOURCE": source,
             "SMARTGATE_MQTT_HOST": HOST,
-            "SMARTGATE_MQTT_PORT": str(broker.port),
+            "SMARTGATE_MQTT_PORT": str(mqtt_port),
             "SMARTGATE_EVIDENCE_BUCKET": BUCKET,
             "AWS_ENDPOINT_URL": s3.meta.endpoint_url,
             "AWS_REGION": REGION,
@@ -545,7 +678,7 @@ def test_component_main_reads_a_real_photo_with_the_real_reader(
     cv2.imwrite(str(frames / "f3.png"), blank)
 
     # When the component's main runs on it (MQTT locally, S3 in moto, the packaged ONNX models)
-    done = run_main(main_env(broker, s3, lane.lane_id, f"folder:{frames}"))
+    done = run_main(main_env(broker.port, s3, lane.lane_id, f"folder:{frames}"))
     lane.collect()
 
     # Then it ends cleanly with one PlateRead, its crop in the bucket, and the pass
@@ -568,7 +701,7 @@ def test_component_main_reports_a_missing_model_and_exits_non_zero(
     (fake / "__init__.py").write_text("")
     frames = write_frames(tmp_path / "frames", 2, {}, set())
 
-    done = run_main(main_env(broker, s3, lane.lane_id, f"folder:{frames}", PYTHONPATH=str(tmp_path / "site")))
+    done = run_main(main_env(broker.port, s3, lane.lane_id, f"folder:{frames}", PYTHONPATH=str(tmp_path / "site")))
     lane.collect()
 
     # Then one health event says which file is missing, and the exit code is the model's
@@ -582,7 +715,7 @@ def test_component_main_exits_non_zero_when_the_camera_is_dead(broker: Service, 
     lane = Lane("vision-main-3", connect)
     done = run_main(
         main_env(
-            broker,
+            broker.port,
             s3,
             lane.lane_id,
             "rtsp://user:secret@127.0.0.1:9/x",
@@ -604,7 +737,7 @@ def test_component_main_stops_cleanly_on_sigterm(tmp_path: Path, broker: Service
     lane = Lane("vision-main-4", connect)
     frames = write_frames(tmp_path / "frames", 4, {}, set())
     env = main_env(
-        broker, s3, lane.lane_id, f"folder:{frames}", SMARTGATE_SOURCE_LOOP="true", SMARTGATE_SOURCE_FPS="10"
+        broker.port, s3, lane.lane_id, f"folder:{frames}", SMARTGATE_SOURCE_LOOP="true", SMARTGATE_SOURCE_FPS="10"
     )
     proc = subprocess.Popen(
         [sys.executable, str(COMPONENT / "main.py")],
@@ -628,6 +761,155 @@ def test_component_main_stops_cleanly_on_sigterm(tmp_path: Path, broker: Service
     lane.collect()
     assert proc.returncode == 0, stderr[-3000:]
     assert lane.health[-1].detail == "stopped" and lane.health[-1].camera_ok is True
+
+
+def test_component_main_reads_and_queues_with_the_uplink_down(tmp_path: Path, s3: Any) -> None:
+    import os
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+
+    # Given a lane with a durable outbox whose broker is not there (nothing listens on its port)
+    port = free_port()
+    lane_id = "vision-main-5"
+    frames = write_frames(tmp_path / "frames", 6, {1: "PASS-OFFLINE", 2: "PASS-OFFLINE"}, set())
+    outbox = tmp_path / "outbox.sqlite3"
+    env = main_env(
+        port,
+        s3,
+        lane_id,
+        f"folder:{frames}",
+        SMARTGATE_SOURCE_LOOP="true",
+        SMARTGATE_SOURCE_FPS="10",
+        SMARTGATE_OUTBOX_PATH=str(outbox),
+    )
+    log_path = tmp_path / "lanevision.log"
+
+    def queued() -> list[str]:
+        if not outbox.exists():
+            return []
+        with sqlite3.connect(outbox, timeout=5) as db:
+            return [row[0] for row in db.execute("SELECT event_id FROM outbox ORDER BY seq")]
+
+    opened: list[Mqtt5Transport] = []
+    broker: Service | None = None
+    with log_path.open("w") as log_file:
+        proc = subprocess.Popen(
+            [sys.executable, str(COMPONENT / "main.py")],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=log_file,
+        )
+    try:
+        # When it starts: it reads and queues at once (a pass every loop of the frames)
+        def two_passes() -> bool:
+            return sum(i.startswith("pass-") for i in queued()) >= 2 or proc.poll() is not None
+
+        assert wait_until(two_passes, timeout=60, step=0.2)
+        assert proc.poll() is None, log_path.read_text()[-3000:]
+        # and the broker comes up. The lane is paused meanwhile, so that the test's subscriber is
+        # there before the lane connects (nothing is retained or persisted for a late subscriber).
+        os.kill(proc.pid, signal.SIGSTOP)
+        waiting = queued()
+        broker = start_mosquitto(port, tmp_path / "mosquitto")
+
+        def connect(client_id: str) -> Mqtt5Transport:
+            transport = Mqtt5Transport(HOST, port, client_id, ack_timeout=WAIT).connect(WAIT)
+            opened.append(transport)
+            return transport
+
+        lane = Lane(lane_id, connect)
+        os.kill(proc.pid, signal.SIGCONT)
+
+        # Then what was queued while the uplink was down arrives, oldest first, then health
+        def arrived() -> bool:
+            return {d.event_id for d in lane.detections} >= set(waiting) and bool(lane.health)
+
+        assert wait_until(heard(lane, arrived), timeout=20, step=0.0), log_path.read_text()[-3000:]
+        ids = [d.event_id for d in lane.detections]
+        assert ids[: len(waiting)] == waiting
+        passes = lane.of(PassScanned)  # (the real plate reader also makes a plate of the QR code: sent, invalid)
+        assert len(passes) >= 2 and {p.token for p in passes} == {"PASS-OFFLINE"}
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 0, log_path.read_text()[-3000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for transport in opened:
+            transport.close()
+        if broker is not None:
+            broker.stop()
+    log = log_path.read_text()
+    assert "uplink not reachable yet" in log and "uplink connected" in log
+    assert "health not published" in log and "uplink not connected" in log  # dropped while down, said so
+    assert queued() == [], "the rest was sent before the stop"
+
+
+def test_component_main_announces_a_fault_once_the_late_uplink_connects(tmp_path: Path, s3: Any) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    # Given a lane whose model file is missing, with a durable outbox and its broker not there yet
+    port = free_port()
+    lane_id = "vision-main-6"
+    fake = tmp_path / "site" / "agentclpr"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("")
+    frames = write_frames(tmp_path / "frames", 2, {}, set())
+    env = main_env(
+        port,
+        s3,
+        lane_id,
+        f"folder:{frames}",
+        PYTHONPATH=str(tmp_path / "site"),
+        SMARTGATE_OUTBOX_PATH=str(tmp_path / "outbox.sqlite3"),
+        SMARTGATE_FAULT_EXIT_DELAY_S="60",
+    )
+    log_path = tmp_path / "lanevision.log"
+    opened: list[Mqtt5Transport] = []
+    broker: Service | None = None
+    with log_path.open("w") as log_file:
+        proc = subprocess.Popen(
+            [sys.executable, str(COMPONENT / "main.py")],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=log_file,
+        )
+    try:
+        # When the fault is found while the uplink is down (it waits out the exit delay), then the broker comes
+        assert wait_until(lambda: "uplink not connected" in log_path.read_text(), timeout=60, step=0.2)
+        os.kill(proc.pid, signal.SIGSTOP)  # paused so that the test subscribes first (see above)
+        broker = start_mosquitto(port, tmp_path / "mosquitto")
+
+        def connect(client_id: str) -> Mqtt5Transport:
+            transport = Mqtt5Transport(HOST, port, client_id, ack_timeout=WAIT).connect(WAIT)
+            opened.append(transport)
+            return transport
+
+        lane = Lane(lane_id, connect)
+        os.kill(proc.pid, signal.SIGCONT)
+
+        # Then the lane's health names the missing file as soon as it connects, before the exit
+        assert wait_until(heard(lane, lambda: bool(lane.health)), timeout=20, step=0.0), log_path.read_text()[-3000:]
+        (health,) = lane.health
+        assert health.detail is not None and "clp_det.onnx" in health.detail
+        assert proc.poll() is None, "still in its exit delay"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 3, log_path.read_text()[-3000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for transport in opened:
+            transport.close()
+        if broker is not None:
+            broker.stop()
 
 
 def test_local_evidence_store_keys_and_errors(tmp_path: Path) -> None:

@@ -14,7 +14,18 @@ timer thread (fps, p50 inference time of the interval, camera_ok, queue depth, l
 on a fault (corrupt frame, camera reconnect, reader error, evidence or publish failure). Faults never
 stop the loop; a dead camera ends :meth:`LaneVision.run` with a final health event (camera_ok false)
 and a summary whose ``exit_code`` is non-zero. Detections that cannot be published wait in a bounded
-outbox (``queue_depth``) and are sent again with the next frame.
+outbox (``queue_depth``) and are sent again with the next frame; with a durable outbox
+(:class:`~smartgate_edge.outbox.LaneOutbox`) they are committed to it and its sender thread sends them.
+
+The uplink may be down at start: ``transport`` None means "not connected yet" (:class:`Uplink` hands it over
+with :meth:`LaneVision.attach_uplink` once it connects); detections wait meanwhile, health is logged and
+dropped (a snapshot; the next one replaces it).
+
+Local bus (:mod:`smartgate_edge.local_bus`): every detection queued for the uplink is also copied onto
+the lane's local detections topic, for the barrier controller's offline clearance. The copy is best
+effort, from a thread of its own: a local bus that fails or hangs is logged and never holds up the
+frames or the uplink. While the barrier controller says the lane is in degraded mode (``mode``, a
+:class:`~smartgate_edge.local_bus.ModeWatcher`), health messages say ``degraded``.
 """
 
 from __future__ import annotations
@@ -47,6 +58,7 @@ from smartgate.schemas import (
     PlateRead,
     utc_now,
 )
+from smartgate_edge.local_bus import ModeWatcher, local_detections_topic
 from smartgate_edge.outbox import LaneOutbox, Pressure
 from smartgate_edge.transport import Transport, TransportError, kv
 from smartgate_edge.vision.evidence import EvidenceError, EvidenceStore, LocalEvidenceStore, S3EvidenceStore
@@ -57,6 +69,7 @@ from smartgate_edge.vision.types import ContainerReading, Frame, PlateReader, Pl
 log = logging.getLogger("smartgate_edge.vision.component")
 
 OUTBOX_LIMIT = 1000
+LOCAL_LIMIT = 1000
 DETAIL_LIMIT = 500
 
 
@@ -160,14 +173,15 @@ def evidence_from_config(config: LaneVisionConfig) -> EvidenceStore:
 
 
 def report_fault(
-    transport: Transport,
+    transport: Transport | None,
     config: LaneVisionConfig,
     detail: str,
     *,
     camera_ok: bool,
     clock: Callable[[], datetime] = utc_now,
 ) -> LaneHealth:
-    """One LaneHealth for a fault before the loop could start (missing model, camera that will not open)."""
+    """One LaneHealth for a fault before the loop could start (missing model, camera that will not open).
+    ``transport`` None (the uplink is not connected): logged, not sent."""
     at = clock()
     health = LaneHealth(
         event_id=_event_id("health", config.gate_id, config.lane_id, at.isoformat()),
@@ -181,11 +195,56 @@ def report_fault(
         detail=_clip(detail),
         at=at,
     )
+    if transport is None:
+        _log(logging.ERROR, "health not published: uplink not connected", topic=config.health_topic, detail=detail)
+        return health
     try:
         transport.publish(config.health_topic, health)
     except TransportError as exc:
         _log(logging.ERROR, "health not published", topic=config.health_topic, error=exc)
     return health
+
+
+class Uplink:
+    """The lane's uplink: given connected at start, or :meth:`attach`-ed later by a background connect
+    (:func:`smartgate_edge.transport.connect_in_background`), while the lane already reads and queues.
+    :meth:`when_connected` runs a callback with the transport now or once it connects."""
+
+    def __init__(self, transport: Transport | None = None) -> None:
+        self._transport = transport
+        self._listeners: list[Callable[[Transport], None]] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @property
+    def transport(self) -> Transport | None:
+        return self._transport
+
+    def attach(self, transport: Transport) -> None:
+        with self._lock:
+            if self._closed:  # connected just as the lane stopped
+                transport.close()
+                return
+            self._transport = transport
+            listeners, self._listeners = self._listeners, []
+        _log(logging.INFO, "uplink connected")
+        for listener in listeners:
+            listener(transport)
+
+    def when_connected(self, listener: Callable[[Transport], None]) -> None:
+        with self._lock:
+            transport = self._transport
+            if transport is None:
+                self._listeners.append(listener)
+                return
+        listener(transport)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            transport, self._listeners = self._transport, []
+        if transport is not None:
+            transport.close()
 
 
 # --------------------------------------------------------------------------- helpers
@@ -265,6 +324,59 @@ class RunSummary:
         return 1 if self.camera_dead or self.error else 0
 
 
+class _LocalCopy:
+    """Copies detections onto the local bus from a thread of its own, in order; at most ``limit`` wait (the
+    oldest is dropped beyond). A failing or hanging bus costs the lane its offline clearance, nothing else."""
+
+    def __init__(self, bus: Transport, topic: str, limit: int = LOCAL_LIMIT) -> None:
+        self.bus = bus
+        self.topic = topic
+        self.limit = limit
+        self._items: deque[BaseModel] = deque()
+        self._busy = False
+        self._cond = threading.Condition()
+        threading.Thread(target=self._run, name="lane-local-bus", daemon=True).start()
+
+    def put(self, message: BaseModel) -> None:
+        with self._cond:
+            if len(self._items) >= self.limit:
+                dropped = self._items.popleft()
+                _log(
+                    logging.WARNING,
+                    "local bus backlog full, oldest copy dropped",
+                    topic=self.topic,
+                    event_id=getattr(dropped, "event_id", None),
+                )
+            self._items.append(message)
+            self._cond.notify_all()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: bool(self._items))
+                message = self._items.popleft()
+                self._busy = True
+            try:
+                self.bus.publish(self.topic, message)
+            except Exception as exc:  # TransportError, or a bus bug: the uplink has the detection
+                _log(
+                    logging.WARNING,
+                    "detection not put on the local bus",
+                    topic=self.topic,
+                    event_id=getattr(message, "event_id", None),
+                    error=exc,
+                )
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+    def wait_sent(self, timeout: float) -> bool:
+        """Wait until every copy was handed to the bus (True) or ``timeout`` passed (False)."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._items and not self._busy, timeout)
+
+
 # --------------------------------------------------------------------------- the loop
 
 
@@ -273,16 +385,25 @@ class LaneVision:
         self,
         config: LaneVisionConfig,
         reader: PlateReader,
-        transport: Transport,
+        transport: Transport | None,
         evidence: EvidenceStore,
         container_reader: ContainerReader | None = None,
         clock: Callable[[], datetime] = utc_now,
         durable: LaneOutbox | None = None,
+        *,
+        local: Transport | None = None,
+        mode: ModeWatcher | None = None,
     ) -> None:
-        """``durable``: every detection is committed to it before it is sent (store-and-forward); without
-        it, detections wait in memory while the link is down (up to OUTBOX_LIMIT)."""
+        """``transport``: the uplink, None while it is not connected yet (:meth:`attach_uplink`). ``durable``:
+        every detection is committed to it before it is sent (store-and-forward); without it, detections
+        wait in memory while the link is down (up to OUTBOX_LIMIT). ``local``: the lane's local bus, which
+        gets a copy of every detection. ``mode``: the barrier controller's word on degraded mode."""
         self.config = config
         self.durable = durable
+        self.mode = mode
+        self._local = (
+            _LocalCopy(local, local_detections_topic(config.gate_id, config.lane_id)) if local is not None else None
+        )
         self.reader = reader
         self.transport = transport
         self.evidence = evidence
@@ -302,6 +423,12 @@ class LaneVision:
         self._last_fault_health = float("-inf")
         self._camera_dead = False
         self._pressure: Pressure | None = None
+
+    def attach_uplink(self, transport: Transport) -> None:
+        """The uplink connected: detections waiting (in memory or in the durable outbox) go out now."""
+        self.transport = transport
+        if self.durable is not None:
+            self.durable.transport = transport
 
     def disk_pressure(self, pressure: Pressure) -> None:
         """The outbox evicted evidence to stay under the disk cap: said on the next health message, at once."""
@@ -519,7 +646,12 @@ class LaneVision:
         if self.durable is not None:
             self.durable.put(topic, message)  # committed: its sender thread publishes it, in order
             self.summary.published += 1
-            return
+        else:
+            self._queue(topic, message)
+        if self._local is not None:  # after the uplink's queue: the copy can hold nothing up
+            self._local.put(message)
+
+    def _queue(self, topic: str, message: BaseModel) -> None:
         if len(self._outbox) >= OUTBOX_LIMIT:
             dropped_topic, dropped = self._outbox.popleft()
             _log(
@@ -535,10 +667,13 @@ class LaneVision:
         """Publish what waits in the outbox, in order; stops at the first failure. Returns what is left."""
         if self.durable is not None:
             return self.durable.pending()
+        transport = self.transport
+        if transport is None:  # not connected yet: they wait
+            return len(self._outbox)
         while self._outbox:
             topic, message = self._outbox[0]
             try:
-                self.transport.publish(topic, message)
+                transport.publish(topic, message)
             except TransportError as exc:
                 self._fault("publish_error", f"{len(self._outbox)} detections waiting: {exc}", camera=False)
                 break
@@ -601,6 +736,10 @@ class LaneVision:
             depth = len(self._outbox) if self.durable is None else self.durable.pending()
             if detail is None and self._pressure is not None:
                 detail, self._pressure = self._pressure.describe(), None
+        mode = self.mode.mode if self.mode is not None else None
+        degraded = bool(mode and mode.degraded)
+        if degraded and detail is None and mode is not None:
+            detail = f"degraded mode: {mode.detail}" if mode.detail else "degraded mode"
         at = self.clock()
         return LaneHealth(
             event_id=_event_id("health", self.config.gate_id, self.config.lane_id, at.isoformat()),
@@ -611,13 +750,24 @@ class LaneVision:
             fps=round(fps, 3),
             inference_ms=round(p50, 3),
             queue_depth=depth,
+            degraded=degraded,
             detail=_clip(detail),
             at=at,
         )
 
     def publish_health(self, health: LaneHealth) -> bool:
+        transport = self.transport
+        if transport is None:  # a snapshot: the next one, once connected, replaces it
+            _log(
+                logging.WARNING,
+                "health not published",
+                topic=self.config.health_topic,
+                error="uplink not connected",
+                detail=health.detail,
+            )
+            return False
         try:
-            self.transport.publish(self.config.health_topic, health)
+            transport.publish(self.config.health_topic, health)
         except TransportError as exc:  # health is a snapshot: a lost one is replaced by the next
             _log(logging.WARNING, "health not published", topic=self.config.health_topic, error=exc)
             return False
@@ -626,6 +776,7 @@ class LaneVision:
             "lane health",
             lane=self.config.lane_id,
             camera_ok=health.camera_ok,
+            degraded=health.degraded,
             fps=health.fps,
             inference_ms=health.inference_ms,
             queue_depth=health.queue_depth,
@@ -678,6 +829,8 @@ class LaneVision:
             source.close()
             try:
                 self.flush()
+                if self._local is not None and not self._local.wait_sent(2.0):
+                    _log(logging.WARNING, "local bus copies still waiting at stop", lane=self.config.lane_id)
             finally:
                 detail = self.summary.error or ("stopped" if stop_event.is_set() else "source ended")
                 self.publish_health(self.health(camera_ok=not self._camera_dead, detail=detail, reset=True))
