@@ -9,6 +9,8 @@ import uuid
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from smartgate_edge.simulator import LaneSimulator
+
 from smartgate.adapters.passes import qr_version
 from smartgate.domain.gates import default_gates
 from smartgate.domain.slots import window_start
@@ -49,6 +51,34 @@ def section(title: str, run: Any, state: StackState, client: StackClient, say: A
     except DemoStepFailed as err:
         say(f"   !! {err}")
         return False
+
+
+def random_check(reason: str) -> bool:
+    """Held only because the rules picked it at random for a document check (2 % of declared trucks)."""
+    return reason.startswith("YELLOW: selected at random")
+
+
+def release_after_random_check(
+    state: StackState, client: StackClient, sim: LaneSimulator, passage_id: str, say: Any
+) -> bool:
+    """What happens at the gate to a truck drawn at random: a customs officer checks its papers and releases
+    it with a reason (through the API, as the console does); the lane gets the signed OPEN."""
+    officer = ApiClient(state.api_url, client.officer_token("demo-customs", "customs", GATE, "en"))
+    passage = _ok(officer.get(f"/passages/{passage_id}"), "read the passage")
+    reason = "random document check: papers in order"
+    say(f"   the rules drew this truck at random for a document check; a customs officer releases it: {reason!r}")
+    done = _ok(
+        officer.post(
+            f"/passages/{passage_id}/actions",
+            {"action": "release", "version": passage["version"], "reason": reason},
+            key=f"demo-{uuid.uuid4()}",
+        ),
+        "release after the random check",
+    )
+    command = sim.next_command(10)
+    opened = command is not None and command.action == BarrierAction.OPEN and command.command_id == done["command_id"]
+    say(f"   barrier {command.action.value if command else 'NO ANSWER'} after the check")
+    return opened
 
 
 def run_trader(state: StackState, client: StackClient, say: Any = print) -> bool:
@@ -130,6 +160,8 @@ def _run(state: StackState, client: StackClient, say: Any) -> bool:
             f"   -> {GATE}/{LANE}: {PLATE} shows the pass: barrier "
             f"{result.command.action.value if result.command else 'NO ANSWER'} in {result.latency_ms:.0f} ms"
         )
+        if result.command is not None and not opened and random_check(result.command.reason):
+            opened = release_after_random_check(state, client, sim, result.command.passage_id, say)
         sim.cross("29C-864.20", "VN", weight_kg=30_000, timeout=20)  # the next truck: the first has left
     finally:
         lanes.close()
