@@ -52,12 +52,13 @@ function healthLine(lane) {
   const hl = lane.health;
   if (!hl) return h("p", { class: "health muted" }, t("lane.no_heartbeat"));
   const bits = [
+    ...(hl.degraded ? [t("lane.degraded")] : []),
     hl.camera_ok ? t("lane.camera_ok") : t("lane.camera_fault"),
     t("lane.fps", { n: formatNumber(hl.fps, 1) }),
     t("lane.inference", { n: formatNumber(hl.inference_ms) }),
     t("lane.queue_depth", { n: formatNumber(hl.queue_depth || 0) }),
   ];
-  return h("p", { class: `health${hl.camera_ok ? "" : " bad"}` }, bits.join(" · "));
+  return h("p", { class: `health${hl.camera_ok && !hl.degraded ? "" : " bad"}` }, bits.join(" · "));
 }
 
 function laneCard(lane, zone) {
