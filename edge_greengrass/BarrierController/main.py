@@ -86,7 +86,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
 
             def connected(uplink: Mqtt5Transport) -> None:
                 uplinks.append(uplink)
-                component.attach_uplink(uplink)
+                component.attach_uplink(uplink, stop)
 
             connect_in_background(make, connected, stop)
         component.run(stop)

@@ -30,6 +30,7 @@ import sqlite3
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -53,6 +54,8 @@ from smartgate_edge.transport import kv
 log = logging.getLogger("smartgate_edge.barrier")
 
 ManualAction = Literal["open", "close", "reset"]
+SIGNED_KEPT = 200
+MIN_OPEN_S = 3.0  # an open lasts at least this long, whatever the cameras see next
 
 
 class ArmPosition(StrEnum):
@@ -147,6 +150,7 @@ class Verdict:
 JOURNAL_SCHEMA = """
 CREATE TABLE IF NOT EXISTS seen_commands (command_id TEXT PRIMARY KEY, expires_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS decided_offline (passage_id TEXT PRIMARY KEY, at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS controller (name TEXT PRIMARY KEY, value TEXT NOT NULL, detail TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS journal (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     at REAL NOT NULL,
@@ -191,6 +195,18 @@ class BarrierJournal:
                 self._db.execute("SELECT 1 FROM decided_offline WHERE passage_id = ?", (passage_id,)).fetchone()
                 is not None
             )
+
+    def set_state(self, value: str, detail: str) -> None:
+        """What must survive a restart: ``fault`` until an officer resets it."""
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO controller (name, value, detail) VALUES ('state', ?, ?)", (value, detail[:500])
+            )
+
+    def state(self) -> tuple[str, str] | None:
+        with self._lock:
+            row = self._db.execute("SELECT value, detail FROM controller WHERE name = 'state'").fetchone()
+        return (str(row[0]), str(row[1])) if row else None
 
     def record(self, event: BarrierEvent) -> None:
         with self._lock:
@@ -256,6 +272,7 @@ class BarrierController:
         self.state = BarrierState.CLOSED
         self._since = monotonic()
         self._passage_id: str | None = None
+        self._signed: OrderedDict[str, BarrierAction] = OrderedDict()  # passages the cloud signed commands for
         self.accepted = 0
         self.refused = 0
         self._fail_closed_at_start()
@@ -299,26 +316,40 @@ class BarrierController:
     def _drive(self, up: bool) -> bool:
         try:
             self.driver.raise_arm() if up else self.driver.lower_arm()
-        except DriverError as exc:
-            self._fault(f"the barrier driver failed: {exc}")
+        except Exception as exc:  # noqa: BLE001 - whatever a driver raises (OSError, a Modbus error) is a fault
+            self._fault(f"the barrier driver failed: {type(exc).__name__}: {exc}")
             return False
         return True
 
     def _fault(self, reason: str) -> None:
         try:
             self.driver.lower_arm()  # fail closed, if the arm can still move
-        except DriverError as exc:
-            reason = f"{reason}; lowering the arm failed too: {exc}"
+        except Exception as exc:  # noqa: BLE001 - still a fault, whatever the driver raised
+            reason = f"{reason}; lowering the arm failed too: {type(exc).__name__}: {exc}"
         self._enter(BarrierState.FAULT, reason)
+        self.journal.set_state("fault", reason)
 
     def _fail_closed_at_start(self) -> None:
         with self._lock:
-            if self._drive(up=False):
+            kept = self.journal.state()
+            if kept is not None and kept[0] == "fault":  # a restart is not a reset: an officer must see to it
+                self._fault(f"still in fault after a restart ({kept[1]}); an officer must reset it at the lane")
+            elif self._drive(up=False):
                 self._enter(BarrierState.CLOSING, "controller started: lowering the arm")
+
+    def shut_down(self) -> None:
+        """The component stops: lower the arm, so no barrier stays up without its controller."""
+        with self._lock:
+            if self.state not in (BarrierState.CLOSED, BarrierState.CLOSING, BarrierState.FAULT) and self._drive(
+                up=False
+            ):
+                self._enter(BarrierState.CLOSING, "controller stopping: lowering the arm")
 
     def _open(self, reason: str, passage_id: str | None) -> None:
         self._passage_id = passage_id
-        if self.state in (BarrierState.OPEN, BarrierState.OPENING):
+        if self.state == BarrierState.OPENING:
+            return  # already rising: its open timeout keeps running (a jammed arm still becomes a fault)
+        if self.state == BarrierState.OPEN:
             self._since = self._monotonic()  # a new truck's open: the hold time starts again
             return
         if self._drive(up=True):
@@ -339,8 +370,8 @@ class BarrierController:
             waited = self._monotonic() - self._since
             try:
                 position = self.driver.position()
-            except DriverError as exc:
-                self._fault(f"the barrier driver failed: {exc}")
+            except Exception as exc:  # noqa: BLE001 - whatever a driver raises is a fault: fail closed
+                self._fault(f"the barrier driver failed: {type(exc).__name__}: {exc}")
                 return self.state
             if self.state == BarrierState.OPENING:
                 if position == ArmPosition.UP:
@@ -364,6 +395,13 @@ class BarrierController:
         """The loop detector saw the truck through: lower the arm."""
         with self._lock:
             self._close("the vehicle passed")
+
+    def next_vehicle(self) -> None:
+        """The next truck's front plate was read at the barrier: the one it opened for has gone through
+        (without a loop detector this is what keeps an open lasting no longer than one truck)."""
+        with self._lock:
+            if self.state == BarrierState.OPEN and self._monotonic() - self._since >= MIN_OPEN_S:
+                self._close("the next vehicle is at the barrier")
 
     # ---- cloud commands
 
@@ -405,6 +443,9 @@ class BarrierController:
             return f"signed with a key this lane does not hold ({command.key_id!r})", False
         if not self.keys.valid(command):
             return "its signature does not verify (forged or altered)", False
+        self._signed[command.passage_id] = command.action  # the cloud spoke of this passage: never decide it here
+        while len(self._signed) > SIGNED_KEPT:
+            self._signed.popitem(last=False)
         now = self._clock()
         if command.expires_at <= now:
             return f"expired at {command.expires_at.isoformat()}", False
@@ -413,12 +454,12 @@ class BarrierController:
         if command.issued_at < now - timedelta(seconds=self.timings.max_command_age_s):
             age = self.timings.max_command_age_s
             return f"issued more than {age:g} s ago ({command.issued_at.isoformat()})", False
+        if not self.journal.remember_command(command.command_id, command.expires_at):
+            return f"replayed: command {command.command_id} was seen before", False  # proves no live cloud
         if self.journal.decided_offline(command.passage_id):
             return f"passage {command.passage_id} was opened at the lane: decided at the lane, the cloud silent", True
         if self.state == BarrierState.FAULT and command.action == BarrierAction.OPEN:
             return "the barrier is in fault: an officer must reset it at the lane", True
-        if not self.journal.remember_command(command.command_id, command.expires_at):
-            return f"replayed: command {command.command_id} was acted on before", False  # proves no live cloud
         return None, True
 
     def _refuse(self, reason: str, command: BarrierCommand | None, authentic: bool = False) -> Verdict:
@@ -446,13 +487,23 @@ class BarrierController:
         plate_text: str | None = None,
         booking_id: str | None = None,
         detection_ids: list[str] | None = None,
-    ) -> None:
+    ) -> BarrierAction | None:
         """The lane's offline clearance decided this passage: open (a valid pass) or keep closed. Logged and
         reported for the cloud to reconcile; a cloud command for the same passage arriving later is refused
-        (the truck has been dealt with)."""
+        (the truck has been dealt with). Returns what was done: HOLD also for an open the barrier cannot do
+        (in fault) or a pass already used offline; None when the cloud has signed a command for this passage
+        meanwhile (checked under the lock the command path holds, so the two never both act)."""
         with self._lock:
+            if passage_id in self._signed:  # the cloud answered this truck meanwhile: it is not the lane's
+                return None
+            if action == BarrierAction.OPEN and self.state == BarrierState.FAULT:
+                action, reason = BarrierAction.HOLD, f"{reason}; but the barrier is in fault: held for an officer"
+            if action == BarrierAction.OPEN and booking_id and self.journal.decided_offline(f"booking:{booking_id}"):
+                action, reason = BarrierAction.HOLD, f"pass {booking_id} was already used at this lane offline"
             if action == BarrierAction.OPEN:  # a held truck still waits: the cloud's later command may move it
                 self.journal.mark_decided_offline(passage_id, self._clock())
+                if booking_id:
+                    self.journal.mark_decided_offline(f"booking:{booking_id}", self._clock())
             self._event(
                 BarrierEventKind.OFFLINE_DECISION,
                 reason,
@@ -462,8 +513,9 @@ class BarrierController:
                 booking_id=booking_id,
                 detection_ids=detection_ids or [],
             )
-            if action == BarrierAction.OPEN and self.state != BarrierState.FAULT:
+            if action == BarrierAction.OPEN:
                 self._open(f"offline decision: {reason}", passage_id)
+            return action
 
     def manual(self, action: ManualAction, operator: str, reason: str) -> None:
         """An officer at the lane opens, closes or (after a fault) resets the barrier; always logged, with who
@@ -481,6 +533,7 @@ class BarrierController:
             )
             if action == "reset":
                 if self.state == BarrierState.FAULT and self._drive(up=False):
+                    self.journal.set_state("ok", f"reset by {operator}")
                     self._enter(BarrierState.CLOSING, f"reset by {operator}: lowering the arm")
             elif action == "open":
                 self._open(f"manual open by {operator}", None)

@@ -10,8 +10,10 @@ says the lane's mode on the local bus.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
@@ -24,9 +26,9 @@ from smartgate.config import ConfigError
 from smartgate.domain.commands import CommandKeys
 from smartgate.domain.gates import UnknownLane, default_gates
 from smartgate.domain.passes import Ed25519PassVerifier, public_keys_from
-from smartgate.schemas import DETECTION_ADAPTER, BarrierEvent, Identifier
+from smartgate.schemas import DETECTION_ADAPTER, BarrierEvent, Camera, Identifier, PlateRead, utc_now
 from smartgate_edge.barrier import BarrierController, BarrierDriver, BarrierJournal, BarrierTimings, driver_from_config
-from smartgate_edge.local_bus import local_detections_topic, local_mode_topic, mode_now
+from smartgate_edge.local_bus import local_detections_topic, local_input_topic, local_mode_topic, mode_now
 from smartgate_edge.offline import OfflineClearance, OfflinePolicy
 from smartgate_edge.outbox import LaneOutbox
 from smartgate_edge.transport import Transport, TransportError, kv
@@ -35,6 +37,7 @@ log = logging.getLogger("smartgate_edge.barrier_component")
 
 TICK_S = 0.1
 MODE_EVERY_S = 5.0
+PRUNE_EVERY_S = 3600.0
 
 
 class BarrierConfig(BaseModel):
@@ -132,10 +135,13 @@ class BarrierComponent:
                 self.barrier,
                 policy=OfflinePolicy(after_s=config.offline_after_s),
             )
-            local.subscribe(local_detections_topic(config.gate_id, config.lane_id), self._on_detection)
         else:
             why = "no local bus" if local is None else "no pass public keys" if verifier is None else "turned off"
             log.warning(kv("offline clearance off: trucks wait for the cloud or an officer", why=why))
+        if local is not None:
+            local.subscribe(local_detections_topic(config.gate_id, config.lane_id), self._on_detection)
+            local.subscribe(local_input_topic(config.gate_id, config.lane_id), self._on_lane_input)
+        self.journal.prune(utc_now())  # personal data (overrides name officers) past its retention goes
         self._uplink: Transport | None = None
         self._lock = threading.Lock()
         self._mode_said: tuple[bool, str] | None = None
@@ -143,12 +149,24 @@ class BarrierComponent:
             self.attach_uplink(uplink)
         self.outbox.start()
 
-    def attach_uplink(self, uplink: Transport) -> None:
-        """The uplink is connected: take commands from it, send the queued reports over it."""
+    def attach_uplink(self, uplink: Transport, stop: threading.Event | None = None, retry_s: float = 1.0) -> None:
+        """The uplink is connected: send the queued reports over it and take commands from it. A subscribe
+        that fails (the link dropped between CONNACK and SUBACK) is tried again until it holds, so the
+        barrier is never left deaf to its commands."""
         with self._lock:
             self._uplink = uplink
-        uplink.subscribe(topics.commands_topic(self.config.gate_id, self.config.lane_id), self._on_command)
         self.outbox.transport = uplink
+        topic = topics.commands_topic(self.config.gate_id, self.config.lane_id)
+        while True:
+            try:
+                uplink.subscribe(topic, self._on_command)
+                break
+            except TransportError as exc:
+                log.warning(kv("subscribe to commands failed; trying again", topic=topic, error=exc))
+                if stop is not None and stop.wait(retry_s):
+                    return
+                if stop is None:
+                    time.sleep(retry_s)
         log.info(kv("uplink connected", gate_id=self.config.gate_id, lane_id=self.config.lane_id))
 
     # ---- inputs
@@ -167,8 +185,27 @@ class BarrierComponent:
         except ValidationError as exc:
             log.warning(kv("bad detection on the local bus", topic=topic, error=exc.errors()[0]["msg"]))
             return
-        assert self.offline is not None
-        self.offline.on_detection(detection)
+        if isinstance(detection, PlateRead) and detection.camera == Camera.FRONT:
+            self.barrier.next_vehicle()  # the next truck is at the barrier: the one before has gone through
+        if self.offline is not None:
+            self.offline.on_detection(detection)
+
+    def _on_lane_input(self, topic: str, payload: bytes) -> None:
+        """An officer's manual override at the lane (``{"action": "open"|"close"|"reset", "operator", "reason"}``)
+        or the loop detector (``{"vehicle_passed": true}``), on the local bus."""
+        try:
+            data = json.loads(payload)
+            if not isinstance(data, dict):
+                raise ValueError("not a JSON object")
+            if data.get("vehicle_passed") is True:
+                self.barrier.vehicle_passed()
+                return
+            action = str(data.get("action", ""))
+            if action not in ("open", "close", "reset"):
+                raise ValueError("action: open, close or reset")
+            self.barrier.manual(action, str(data.get("operator", "")), str(data.get("reason", "")))  # type: ignore[arg-type]
+        except ValueError as exc:  # json errors included: refused, said, nothing moves
+            log.warning(kv("lane input refused", topic=topic, error=exc))
 
     # ---- the loop
 
@@ -202,6 +239,7 @@ class BarrierComponent:
 
     def run(self, stop: threading.Event) -> None:
         last_said = 0.0
+        last_pruned = time.monotonic()
         ticks = 0
         while not stop.wait(TICK_S):
             ticks += 1
@@ -211,10 +249,14 @@ class BarrierComponent:
                 self.say_mode(force=force)
                 if force:
                     last_said = ticks * TICK_S
-            except Exception:  # the barrier loop must keep running; the state machine fails closed by itself
+                if time.monotonic() - last_pruned >= PRUNE_EVERY_S:
+                    self.journal.prune(utc_now())
+                    last_pruned = time.monotonic()
+            except Exception:  # noqa: BLE001 - the loop must keep running; driver errors are faults in tick()
                 log.exception("barrier loop error")
 
     def close(self) -> None:
+        self.barrier.shut_down()
         self.outbox.drain(2)
         self.outbox.close()
         self.journal.close()

@@ -18,7 +18,7 @@ import logging
 import queue
 import threading
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Self
 
@@ -41,6 +41,7 @@ from smartgate_edge.transport import (
 log = logging.getLogger("smartgate_edge.local_bus")
 
 PREFIX = "smartgate-local"
+STALE_AFTER = timedelta(seconds=20)  # the barrier controller says its mode every 5 s
 
 
 def local_detections_topic(gate_id: str, lane_id: str) -> str:
@@ -49,6 +50,11 @@ def local_detections_topic(gate_id: str, lane_id: str) -> str:
 
 def local_mode_topic(gate_id: str, lane_id: str) -> str:
     return f"{PREFIX}/{gate_id}/{lane_id}/mode"
+
+
+def local_input_topic(gate_id: str, lane_id: str) -> str:
+    """An officer's manual override at the lane, the loop detector's "vehicle passed"."""
+    return f"{PREFIX}/{gate_id}/{lane_id}/input"
 
 
 class LaneMode(BaseModel):
@@ -149,15 +155,23 @@ class ModeWatcher:
         with self._lock:
             return self._mode
 
+    def silent(self, now: datetime | None = None) -> bool:
+        """The barrier controller said nothing for a while (it says its mode every few seconds): stopped,
+        or its bus is down. What it said last no longer counts."""
+        mode = self._mode
+        return mode is not None and (now or utc_now()) - mode.at > STALE_AFTER
+
     @property
     def degraded(self) -> bool:
         mode = self.mode
-        return bool(mode and mode.degraded)
+        return bool(mode and mode.degraded) and not self.silent()
 
     def describe(self) -> str | None:
         mode = self.mode
         if mode is None:
             return None
+        if self.silent():
+            return "the barrier controller is silent on the local bus"
         return f"degraded mode: {mode.detail}" if mode.degraded else None
 
 

@@ -49,7 +49,6 @@ LaneDetection: TypeAlias = PlateRead | ContainerRead | PassScanned | WeightReadi
 class OfflinePolicy:
     after_s: float = 45.0  # longer than the cloud's settle time: a truck it is still deciding is not "silent"
     min_plate_confidence: float = 0.8
-    new_truck_gap_s: float = 10.0  # a detection this long after a settled truck's last one is another vehicle
 
 
 @dataclass
@@ -146,8 +145,10 @@ class OfflineClearance:
         self.opened = 0
 
     def on_detection(self, detection: LaneDetection) -> None:
-        """A front plate read starts a truck; any other detection joins the current one (or starts one when
-        the current truck is settled and ``new_truck_gap_s`` old: a vehicle with no readable front plate)."""
+        """A front plate read starts a truck (unless the current one has no plate yet and is waiting: a pass or
+        a container read first); any other detection joins the current one — a rear camera's read as the
+        truck drives off must not start a phantom truck. A vehicle with no readable front plate is therefore
+        never decided offline: it waits for the cloud or an officer."""
         if (detection.gate_id, detection.lane_id) != (self.gate_id, self.lane_id):
             return
         now = self._monotonic()
@@ -155,11 +156,7 @@ class OfflineClearance:
             truck = self._truck
             front = isinstance(detection, PlateRead) and detection.camera == Camera.FRONT
             settled = truck is not None and (truck.decided or truck.answered)
-            if (
-                truck is None
-                or (front and (truck.plate is not None or settled))
-                or (settled and now - truck.last_at > self.policy.new_truck_gap_s)
-            ):
+            if truck is None or (front and (truck.plate is not None or settled)):
                 truck = self._truck = _Truck(first=detection, started=now, last_at=now)
             truck.last_at = now
             truck.detection_ids.append(detection.event_id)
@@ -194,8 +191,7 @@ class OfflineClearance:
         verdict = offline_verdict(
             truck.plate, truck.passes, self.verifier, self.gate_id, self.direction, self._clock(), self.policy
         )
-        self.opened += verdict.action == BarrierAction.OPEN
-        self.barrier.decide_offline(
+        done = self.barrier.decide_offline(
             verdict.action,
             verdict.reason,
             truck.passage_id,
@@ -203,4 +199,10 @@ class OfflineClearance:
             booking_id=verdict.booking_id,
             detection_ids=truck.detection_ids[:50],
         )
-        return verdict
+        if done is None:  # the cloud signed a command for this truck meanwhile: it answered after all
+            with self._lock:
+                truck.decided, truck.answered, self.decisions = False, True, self.decisions - 1
+                self.degraded = False
+            return None
+        self.opened += done == BarrierAction.OPEN
+        return verdict if done == verdict.action else OfflineVerdict(done, verdict.reason, verdict.booking_id)

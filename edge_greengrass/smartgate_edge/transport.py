@@ -449,6 +449,9 @@ class GreengrassIpcTransport:
         SubscribeToTopic, binary messages) instead of AWS IoT Core; it works with the uplink down."""
         self.timeout = timeout
         self.local = local
+        self._inbox: queue.Queue[tuple[Callable[[str, bytes], None], str, bytes] | None] = queue.Queue()
+        self._dispatcher: threading.Thread | None = None
+        self._dispatch_lock = threading.Lock()
         self._operations: list[Any] = []
         if client is None:
             try:
@@ -460,6 +463,19 @@ class GreengrassIpcTransport:
             except Exception as exc:
                 raise TransportError(f"cannot connect to the Greengrass nucleus over IPC: {exc}") from exc
         self._client = client
+
+    def _ordered(self, deliver: Callable[[str, bytes], None], name: str, payload: bytes) -> None:
+        """Hand a local-bus message to the one dispatcher thread (started on first use), in arrival order."""
+        with self._dispatch_lock:
+            if self._dispatcher is None:
+                self._dispatcher = threading.Thread(target=self._dispatch, name="ipc-local-dispatch", daemon=True)
+                self._dispatcher.start()
+        self._inbox.put((deliver, name, payload))
+
+    def _dispatch(self) -> None:
+        while (item := self._inbox.get()) is not None:
+            deliver, name, payload = item
+            deliver(name, payload)
 
     @staticmethod
     def _qos(qos: int) -> str:
@@ -486,17 +502,19 @@ class GreengrassIpcTransport:
         _log(logging.DEBUG, "ipc published", topic=topic, qos=qos, size=len(payload))
 
     def subscribe(self, topic: str, callback: MessageCallback) -> None:
-        def on_event(event: Any) -> None:
-            if self.local:
-                binary = event.binary_message
-                name = (binary.context.topic if binary and binary.context else None) or topic
-                payload = bytes(binary.message or b"") if binary else b""
-            else:
-                name, payload = event.message.topic_name, bytes(event.message.payload or b"")
+        def deliver(name: str, payload: bytes) -> None:
             try:
                 callback(name, payload)
             except Exception:  # logged; the stream stays open
                 log.exception(kv("callback failed", topic=name), extra={"topic": topic})
+
+        def on_event(event: Any) -> None:
+            if self.local:  # the V2 client's pool would run these out of order: one dispatcher keeps it
+                binary = event.binary_message
+                name = (binary.context.topic if binary and binary.context else None) or topic
+                self._ordered(deliver, name, bytes(binary.message or b"") if binary else b"")
+            else:
+                deliver(event.message.topic_name, bytes(event.message.payload or b""))
 
         def on_error(error: Exception) -> bool:
             _log(logging.ERROR, "ipc subscription error", filter=topic, error=error)
@@ -522,6 +540,7 @@ class GreengrassIpcTransport:
             with contextlib.suppress(Exception):  # closing anyway
                 operation.close()
         self._operations.clear()
+        self._inbox.put(None)
         self._client.close()
 
     def __enter__(self) -> Self:

@@ -10,7 +10,10 @@ Two event sources, one job:
 
 Reconciled means one ``LaneDecisionReconciled`` event on the bus (``conflict`` when the lane opened for a
 truck the cloud did not clear GREEN: officers are alerted from there). Whichever source comes second does
-it, once: the mark is a conditional write, so a redelivery or a race announces nothing twice.
+it. The lane names the passage after its own first detection of the truck, the cloud after the first it
+stored; the decision is found from the cloud passage's detections, and must name some of them and come
+from the passage's own lane. The event is published before the decision is marked reconciled: a failure
+in between publishes it again, under the same event id (and the same officer alert id).
 """
 
 from __future__ import annotations
@@ -21,36 +24,68 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from smartgate import wiring
+from smartgate.domain.crossing import passage_id_for
 from smartgate.domain.reconcile import reconcile
 from smartgate.observability import logger, metrics, tracer
-from smartgate.schemas import BarrierEvent, BarrierEventKind, ClearanceDecided, schema_name, utc_now
+from smartgate.schemas import BarrierEvent, BarrierEventKind, ClearanceDecided, Passage, schema_name, utc_now
 from smartgate.topics import parse_lane_topic
 
 
+def _offline_keys(passage: Passage) -> list[str]:
+    """The ids a lane may have given this passage: the lane names a truck after its own first detection,
+    which is one of the passage's, while the cloud named it after the first it committed (not always the
+    same under concurrent delivery)."""
+    det = passage.detections
+    found = [d for group in (det.plates, det.containers, det.passes, det.weights) for d in group]
+    return list(dict.fromkeys([passage.passage_id, *(passage_id_for(d) for d in found)]))
+
+
 def _reconcile(passage_id: str) -> dict[str, Any]:
+    """Set the lane's offline decision on this cloud passage (if there is one) against the cloud's."""
     log = wiring.barrier_log()
-    found = log.offline_decision(passage_id)
-    if found is None or found[1]:
-        return {"reconciled": False}
-    offline, _ = found
     passage = wiring.passages().get(passage_id)
-    result = reconcile(offline, passage, utc_now()) if passage is not None else None
-    if result is None:  # the cloud has not decided it yet: its ClearanceDecided event comes back here
+    if passage is None or passage.decision is None:  # its ClearanceDecided event comes back here
         return {"reconciled": False, "waiting": True}
-    if not log.mark_reconciled(passage_id, result.at):
-        return {"reconciled": False}
-    wiring.event_publisher().publish([result])
-    metrics.add_metric(name="OfflineDecisionsReconciled", unit="Count", value=1)
-    if result.conflict:
-        metrics.add_metric(name="OfflineConflicts", unit="Count", value=1)
-    logger.info(
-        "offline decision reconciled",
-        passage_id=passage_id,
-        offline=result.offline_action,
-        cloud=result.cloud_channel,
-        conflict=result.conflict,
-    )
-    return {"reconciled": True, "conflict": result.conflict}
+    held = passage.detections.event_ids()
+    for key in _offline_keys(passage):
+        found = log.offline_decision(key)
+        if found is None or found[1]:
+            continue
+        offline, _ = found
+        if (offline.gate_id, offline.lane_id) != (passage.gate_id, passage.lane_id) or not held & set(
+            offline.detection_ids
+        ):
+            logger.warning("offline decision does not name this passage", key=key, passage_id=passage_id)
+            continue
+        result = reconcile(offline.model_copy(update={"passage_id": passage.passage_id}), passage, utc_now())
+        if result is None:
+            continue
+        # publish first, then mark: a failure in between publishes again (the event and alert ids are stable)
+        wiring.event_publisher().publish([result])
+        log.mark_reconciled(key, result.at)
+        metrics.add_metric(name="OfflineDecisionsReconciled", unit="Count", value=1)
+        if result.conflict:
+            metrics.add_metric(name="OfflineConflicts", unit="Count", value=1)
+        logger.info(
+            "offline decision reconciled",
+            passage_id=passage.passage_id,
+            lane_passage_id=key,
+            offline=result.offline_action,
+            cloud=result.cloud_channel,
+            conflict=result.conflict,
+        )
+        return {"reconciled": True, "conflict": result.conflict}
+    return {"reconciled": False}
+
+
+def _cloud_passage(report: BarrierEvent) -> str | None:
+    """The cloud passage holding the detections the lane decided on (None while none has arrived)."""
+    store = wiring.passages()
+    for event_id in report.detection_ids:
+        record = store.detection(event_id)
+        if record is not None:
+            return str(record.passage_id)
+    return None
 
 
 def _barrier_event(event: dict[str, Any]) -> dict[str, Any]:
@@ -76,7 +111,8 @@ def _barrier_event(event: dict[str, Any]) -> dict[str, Any]:
         recorded=recorded,
     )
     if report.kind == BarrierEventKind.OFFLINE_DECISION and report.passage_id:
-        return {"recorded": recorded, **_reconcile(report.passage_id)}
+        cloud = _cloud_passage(report)  # None: its detections come later; their decision comes back here
+        return {"recorded": recorded, **(_reconcile(cloud) if cloud else {"reconciled": False, "waiting": True})}
     return {"recorded": recorded}
 
 

@@ -99,7 +99,7 @@ def _trucks(state: StackState, client: StackClient) -> list[dict[str, Any]]:
     trucks = []
     # plates and containers unlike each other: the cloud tells trucks apart by what their reads name
     for plate, box, goods in (
-        ("24C-301.01", "TGHU4812036", RUBBER_LINE),
+        ("24C-517.36", "TGHU4812036", RUBBER_LINE),
         ("15H-872.46", "CSQU7305194", RUBBER_LINE),
         ("37C-519.83", "MSKU6028470", LAB_LINE),
     ):

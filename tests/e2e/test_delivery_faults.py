@@ -6,15 +6,16 @@ not acknowledged. The cloud must keep every ``event_id`` once and end in the sam
 
 The same 24 trucks cross twice, on two sets of lanes of the same kind at gate ``sandbox`` (out-31,
 out-32, in-08 for run A; out-33, out-34, in-09 for run B; VN_TO_CN / CN_TO_VN, all with a scale). Per
-lane 8 trucks, 60 s apart by their capture times, each with its own detections 2 s apart: booked and
-clean; a rear plate and a pass; unbooked (the settle timer decides it); two containers; weight 8.6 %
-off; an undeclared container besides the declared one; a pass; a declared container never read (the
-settle timer decides it). VN plates on the out-lanes, CN plates on the in-lane. Bookings, plates,
-containers, weights and capture times are the same in both runs; event ids differ only by the run
-(``dlv-<token>-A-oa5.container2`` / ``dlv-<token>-B-oa5.container2``) and are compared by what follows
-it. Everything goes through the real path: published to the stack's Mosquitto on the lane's detections
-topic, the runtime's IoT rule invokes the real IngestDetections function (up to 4 concurrent workers,
-warmed first) against moto; settle timers go through the real settle queue and function.
+lane 8 trucks, 60 s apart by their capture times (well over the 20 s gap; from 90 s ago on: a live lane's
+reads are not minutes old), each with its own detections 2 s apart: booked and clean; a rear plate and a pass; unbooked
+(the settle timer decides it); two containers; weight 8.6 % off; an undeclared container besides the
+declared one; a pass; a declared container never read (the settle timer decides it). VN plates on the
+out-lanes, CN plates on the in-lane. Bookings, plates, containers, weights and capture times are the
+same in both runs; event ids differ only by the run (``dlv-<token>-A-oa5.container2`` /
+``dlv-<token>-B-oa5.container2``) and are compared by what follows it. Everything goes through the real
+path: published to the stack's Mosquitto on the lane's detections topic, the runtime's IoT rule invokes
+the real IngestDetections function (up to 4 concurrent workers, warmed first) against moto; settle
+timers go through the real settle queue and function.
 
 Run A, the reference, is a live lane: each lane publishes a truck's detections in the order the lane
 makes them (front plate, rear plate, pass, containers, weight), one device after another
@@ -76,11 +77,12 @@ SEED = int(os.environ.get("SMARTGATE_FAULT_SEED", "1111"))
 GATE = "sandbox"
 LANES_A = {"oa": "out-31", "ob": "out-32", "in": "in-08"}  # free sandbox lanes: the others are other tests'
 LANES_B = {"oa": "out-33", "ob": "out-34", "in": "in-09"}
+WARM_LANE = "open-12"
 DUPLICATE_SHARE = 0.10
 REORDER_SHARE = 0.10
 REORDER_WINDOW = 3
 PUBLISH_PACE_S = 0.04
-TRUCK_SPACING = timedelta(seconds=60)  # more than the rule set's 20 s gap between two vehicles
+TRUCK_SPACING = timedelta(seconds=60)  # well over the rule set's 20 s gap between two vehicles
 DEVICE_SPACING = timedelta(seconds=2)
 SETTLE_TIMEOUT = 40.0
 INGEST_LOG = "IngestDetectionsFunction.log"
@@ -425,15 +427,16 @@ def publish(stack: Any, messages: list[Any], pace_s: float = 0.0) -> None:
 
 
 def warm_ingest(stack: Any, log: Path, prefix: str, n: int = 8) -> None:
-    """Bring the ingest function up to its concurrency of warm workers. Detections of a lane that does not
-    exist are rejected before anything is stored; a worker's cold start here (~5 s) is longer than the
-    settle time, and a truck's detection waiting for it would arrive after its passage was decided."""
+    """Bring the ingest function up to its concurrency of warm workers: a worker's cold start (~5 s) is longer
+    than the settle time, and a truck's detection waiting for it would arrive after its passage was decided.
+    The warm-up reads are trucks of their own on a lane no other test uses (not an unknown lane: those go
+    to the rejected-detections queue, which another test reads)."""
     reads = [
         PlateRead(
             event_id=f"{prefix}{i}",
             gate_id=GATE,
-            lane_id="out-99",
-            plate_text="61C-999.99",
+            lane_id=WARM_LANE,
+            plate_text=f"61C-9{i:02d}.{i:02d}",
             country="VN",
             format_valid=True,
             confidence=0.9,
@@ -488,7 +491,10 @@ def runs(stack, stack_client, state_dir) -> Runs:  # type: ignore[no-untyped-def
     for role in LANES_A:
         a_spec, b_spec = (default_gates("local").lane(GATE, lanes[role]) for lanes in (LANES_A, LANES_B))
         assert a_spec == b_spec, f"{LANES_A[role]} and {LANES_B[role]} must be lanes of the same kind"
-    trucks = make_trucks(utc_now() - timedelta(minutes=12))
+    # captured from a minute and a half ago on (the later trucks' clocks run ahead of ours: the runs are
+    # compressed in time): reads older than three minutes are a lane's backlog, which the cloud decides
+    # without commanding the barrier (the truck is gone), and run A is a live lane waiting for its commands
+    trucks = make_trucks(utc_now() - timedelta(seconds=90))
     for truck in trucks:
         if truck.entry is not None:
             stack_client.declare(truck.entry)

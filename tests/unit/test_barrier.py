@@ -374,3 +374,88 @@ def test_a_replayed_command_does_not_count_as_the_cloud_answering(offline: Offli
     # Then the lane still decides the truck itself and says it is degraded
     assert offline.degraded
     assert offline.barrier.journal.events(BarrierEventKind.OFFLINE_DECISION)[-1].action == BarrierAction.OPEN
+
+
+def test_a_truck_the_cloud_already_answered_is_not_opened_offline(offline: OfflineClearance, clock: Clock) -> None:
+    # Given the cloud's HOLD for a truck, arriving before the lane's own copy of the truck's reads
+    held = command(clock, BarrierAction.HOLD, passage_id=passage_id_for(plate()))
+    assert offline.barrier.on_command(held).accepted
+    clock.advance(8, offline.barrier)
+    # When the truck's plate and valid pass reach the offline clearance, and the cloud says nothing more
+    offline.on_detection(plate())
+    offline.on_detection(scanned(pass_for()))
+    _wait(offline, clock, 8)
+    # Then the lane does not open it on its own: the cloud decided it
+    assert offline.barrier.state == BarrierState.CLOSED
+    assert not offline.barrier.journal.events(BarrierEventKind.OFFLINE_DECISION)
+
+
+class FlakyDriver(SimulatedDriver):
+    def position(self):  # type: ignore[no-untyped-def]
+        raise OSError("serial port gone")
+
+
+def test_any_driver_error_is_a_fault_that_lowers_the_arm_and_survives_a_restart(
+    clock: Clock, journal: BarrierJournal, tmp_path: Path
+) -> None:
+    driver = FlakyDriver(travel_s=0.5, monotonic=clock.mono)
+    barrier = BarrierController(GATE, LANE, SIGNER.keys(), driver, journal, clock=clock.wall, monotonic=clock.mono)
+    barrier.tick()
+    assert barrier.state == BarrierState.FAULT
+    assert "OSError: serial port gone" in barrier.journal.events(BarrierEventKind.STATE_CHANGED)[-1].reason
+    journal.close()
+    again = BarrierController(
+        GATE,
+        LANE,
+        SIGNER.keys(),
+        SimulatedDriver(monotonic=clock.mono),
+        BarrierJournal(tmp_path / "barrier.sqlite3"),
+        clock=clock.wall,
+        monotonic=clock.mono,
+    )
+    assert again.state == BarrierState.FAULT  # a restart is not a reset
+    again.manual("reset", "officer-2", "serial cable replaced")
+    clock.advance(1, again)
+    assert again.state == BarrierState.CLOSED
+
+
+def test_offline_an_open_the_barrier_cannot_do_or_a_pass_used_twice_is_held(
+    offline: OfflineClearance, clock: Clock, driver: SimulatedDriver
+) -> None:
+    offline.on_detection(plate())
+    offline.on_detection(scanned(pass_for()))
+    _wait(offline, clock, 6)
+    assert offline.barrier.journal.events(BarrierEventKind.OFFLINE_DECISION)[-1].action == BarrierAction.OPEN
+    _wait(offline, clock, 12)
+    # the same pass again, on another truck read with the same plate
+    offline.on_detection(plate(n=2))
+    offline.on_detection(scanned(pass_for(), n=2))
+    _wait(offline, clock, 6)
+    again = offline.barrier.journal.events(BarrierEventKind.OFFLINE_DECISION)[-1]
+    assert again.action == BarrierAction.HOLD and "already used" in again.reason
+    # a barrier in fault cannot open: the lane says HOLD, and marks nothing as let through
+    driver.break_down()
+    offline.barrier.tick()
+    assert offline.barrier.state == BarrierState.FAULT
+    offline.on_detection(plate("29C-777.77", n=3))
+    offline.on_detection(scanned(pass_for("29C77777"), n=3))
+    _wait(offline, clock, 6)
+    faulted = offline.barrier.journal.events(BarrierEventKind.OFFLINE_DECISION)[-1]
+    assert faulted.action == BarrierAction.HOLD and "fault" in faulted.reason
+
+
+def test_stopping_lowers_the_arm_and_the_next_truck_closes_an_open_one(
+    barrier: BarrierController, clock: Clock
+) -> None:
+    barrier.on_command(command(clock))
+    clock.advance(1, barrier)
+    barrier.next_vehicle()  # too soon: an open lasts a few seconds whatever the cameras see
+    assert barrier.state == BarrierState.OPEN
+    clock.advance(3, barrier)
+    barrier.next_vehicle()
+    assert barrier.state == BarrierState.CLOSING
+    clock.advance(1, barrier)
+    barrier.manual("open", "officer-1", "escort")
+    clock.advance(1, barrier)
+    barrier.shut_down()
+    assert barrier.state == BarrierState.CLOSING and barrier.driver.moves[-1].value == "down"  # type: ignore[attr-defined]

@@ -339,3 +339,14 @@ def test_a_released_truck_decided_after_the_next_one_arrived_has_left() -> None:
     released = w.store.get(passage_id_for(first[0]))
     assert released is not None and released.channel == Channel.GREEN
     assert released.status == PassageStatus.DEPARTED
+
+
+def test_a_lanes_backlog_is_decided_but_sends_no_barrier_command() -> None:
+    # Given a booked truck whose reads were captured ten minutes ago (a lane catching up after an outage)
+    w = World()
+    w.book(consignment(), start=-60, end=60)
+    results = run(w, truck(at=T0 - timedelta(minutes=10)))
+    # Then its passage is decided as usual, but no barrier command goes out: the vehicle is not waiting there
+    # any more, and an OPEN would lift the barrier for the vehicle now in front of it
+    assert results[-1].outcome == "decided" and results[-1].channel == Channel.GREEN
+    assert w.commands.sent == []

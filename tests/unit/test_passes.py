@@ -113,7 +113,7 @@ def test_only_the_api_function_can_read_the_pass_signing_key() -> None:
             assert env["PASS_SIGNING_SECRET"] and env["PASS_PUBLIC_KEYS"]
         else:
             assert "PASS_SIGNING_SECRET" not in env, fn.logical_id
-    [secret] = template.of_type("AWS::SecretsManager::Secret")
+    secret = template.resources["PassSigningSecret"]
     public = public_keys_from(str(template.parameters["PassPublicKeys"]))
     signer = PassSigner(str(template.parameters["PassKeyId"]), private_key(str(secret.properties["SecretString"])))
     assert Ed25519PassVerifier(public).check(signer.issue(CLAIMS), CLAIMS.gate_id, CLAIMS.direction, AT).valid

@@ -100,14 +100,15 @@ def rule_sets() -> DeployedRuleSets:
     )
 
 
-@lru_cache(maxsize=1)
 def _secret(name: str) -> str:
-    """A secret's value from Secrets Manager (deployed, and locally the emulator's), cached five minutes."""
+    """A secret's value from Secrets Manager (deployed, and locally the emulator's); the signers that use
+    it are built once per container, so a rotated key is picked up by new containers."""
     from aws_lambda_powertools.utilities import parameters
 
     return str(parameters.get_secret(name, max_age=300)).strip()
 
 
+@lru_cache(maxsize=1)
 def pass_signer() -> PassSigner:
     """The key that signs passes: from Secrets Manager, or PASS_SIGNING_KEY where a function is given the
     key itself (tools, tests)."""
@@ -188,8 +189,9 @@ def lane_health() -> DynamoLaneHealth:
 
 @lru_cache(maxsize=1)
 def barrier_log() -> DynamoBarrierLog:
+    """Lanes' barrier reports; kept as long as personal data (a manual override names the officer)."""
     s = settings()
-    return DynamoBarrierLog(s.require("lanes_table"), s.aws_region)
+    return DynamoBarrierLog(s.require("lanes_table"), s.aws_region, _ttl())
 
 
 @lru_cache(maxsize=1)

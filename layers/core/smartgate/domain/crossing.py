@@ -64,6 +64,10 @@ from smartgate.schemas import (
 from smartgate.schemas.clearance import MAX_DETECTIONS
 
 COMMAND_TTL = timedelta(seconds=60)
+READS_TOO_OLD = timedelta(seconds=180)
+"""A first decision on reads captured longer ago than this sends no barrier command: they come from a lane's
+backlog after an outage, the vehicle is no longer waiting, and an OPEN would lift the barrier for whoever
+stands there now."""
 MAX_ATTEMPTS = 10
 
 
@@ -296,6 +300,8 @@ def _act(outcome: Outcome, before: Passage | None, track: LaneTrack, deps: Cross
         deps.settle.schedule(passage.passage_id, passage.settle_deadline)
     first = before is None or before.decision is None  # the vehicle waits at the closed barrier for it
     if outcome.decided and (first or (outcome.tightened and at_barrier(passage, track))):
+        if first and passage.last_seen < deps.clock.now() - READS_TOO_OLD:
+            return None  # a lane's backlog: the truck is long gone (the lane decided it, or an officer will)
         command = barrier_command_for(passage, deps)
         deps.commands.publish(command)
         return command.command_id
