@@ -69,6 +69,7 @@ status:
 schemas:
 	@infra/bootstrap.sh python
 	$(PY) -m smartgate.schemas.export
+	$(PY) -m smartgate.partner.asyncapi
 
 components:
 	@infra/bootstrap.sh python
