@@ -178,15 +178,15 @@ def run_offline_lane(state: StackState, client: StackClient, say: Any, work: Pat
         run.degraded_health = health.degraded
         say(
             f"   offline:   {cleared['plate']} shows its pass; after {time.monotonic() - t0:.1f} s of cloud silence "
-            f"the lane decides: {decision.action.value.upper()} - {decision.reason}"
+            f"the lane decides: {_said(decision)} - {decision.reason}"
         )
         say(f"              lane health: degraded={health.degraded} ({health.detail})")
         until(lambda: node.state == BarrierState.CLOSED, 15)
         decision = _cross_offline(node, "51D-046.27", 2, weight_kg=31_000)
-        say(f"   offline:   51D-046.27, no pass: {decision.action.value.upper()} - {decision.reason}")
+        say(f"   offline:   51D-046.27, no pass: {_said(decision)} - {decision.reason}")
         decision = _cross_offline(node, lab["plate"], 3, **_lane_view(lab))
         say(
-            f"   offline:   {lab['plate']} shows its pass: {decision.action.value.upper()} "
+            f"   offline:   {lab['plate']} shows its pass: {_said(decision)} "
             "(the lane cannot know its lab test)"
         )
         until(lambda: node.state == BarrierState.CLOSED, 15)
@@ -215,7 +215,7 @@ def run_offline_lane(state: StackState, client: StackClient, say: Any, work: Pat
                 if d.action == BarrierAction.OPEN
                 else "held, no conflict"
             )
-            say(f"   reconciled {d.plate_text:11} lane {d.action.value.upper():4} cloud {cloud:6} -> {verdict}")
+            say(f"   reconciled {d.plate_text:11} lane {_said(d):4} cloud {cloud:6} -> {verdict}")
         for alerts in run.conflicts:
             for alert in alerts[:1]:
                 say(f"   officer alert ({alert.severity}): {alert.plate_text} - {alert.facts.get('rules', '')[:80]}")
@@ -231,6 +231,10 @@ def run_offline_lane(state: StackState, client: StackClient, say: Any, work: Pat
         all_logged = run.logged >= {r.event_id for r in run.reports}
         say(f"   {len(run.reports)} barrier reports of the lane; all in the cloud's barrier log: {all_logged}")
     return run
+
+
+def _said(decision: BarrierEvent) -> str:
+    return decision.action.value.upper() if decision.action else "?"
 
 
 def _lane_view(truck: dict[str, Any]) -> dict[str, Any]:
