@@ -21,13 +21,11 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
-import threading
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from smartgate_edge.barrier_component import BarrierComponent, BarrierConfig
+from smartgate_edge.lifecycle import stop_on_signals
 from smartgate_edge.local_bus import local_bus_from_env
 from smartgate_edge.transport import (
     IPC_ENV_VARS,
@@ -65,14 +63,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     except TransportError as exc:
         print(f"error: local bus: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    stop = threading.Event()
-
-    def on_signal(signum: int, _frame: Any) -> None:
-        logging.getLogger("smartgate_edge.barrier").info("signal %s: stopping", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    stop = stop_on_signals("smartgate_edge.barrier")
     uplinks: list[Transport] = []
     with BarrierComponent(config, local) as component:
         if any(env.get(name) for name in IPC_ENV_VARS):  # the nucleus keeps the IoT Core link itself

@@ -32,13 +32,12 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
+from smartgate_edge.lifecycle import stop_on_signals
 from smartgate_edge.local_bus import ModeWatcher, local_bus_from_env
 from smartgate_edge.outbox import LaneOutbox
 from smartgate_edge.transport import (
@@ -147,15 +146,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    stop = threading.Event()
-
-    def on_signal(signum: int, _frame: Any) -> None:
-        logging.getLogger("smartgate_edge.vision").info("signal %s: stopping", signal.Signals(signum).name)
-        stop.set()
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, on_signal)
-        signal.signal(signal.SIGINT, on_signal)
+    stop = stop_on_signals("smartgate_edge.vision")
     client_id = args.client_id or f"lanevision-{config.gate_id}-{config.lane_id}-{os.getpid()}"
     try:
         local = local_bus_from_env(env, client_id)
