@@ -32,6 +32,10 @@ NOT_LOCAL = {
     "AWS::CloudFront::Distribution": f"not emulated: {_WEB_LOCALLY}",
     "AWS::CloudFront::OriginAccessControl": f"only the distribution uses it; {_WEB_LOCALLY}",
     "AWS::CloudFront::Function": f"runs in the distribution; {_WEB_LOCALLY}, with the same folder URLs",
+    "AWS::SQS::QueuePolicy": "the emulator delivers to its queues without one",
+    "AWS::Events::EventBusPolicy": "only a partner's account needs it (PartnerAccountId)",
+    "AWS::Events::Connection": "the partner's API is not reached locally (PartnerApiEndpoint)",
+    "AWS::Events::ApiDestination": "the partner's API is not reached locally (PartnerApiEndpoint)",
 }
 """Types neither created in the emulator nor served by the runtime, and why; anything else unknown is refused."""
 
@@ -79,6 +83,7 @@ class Provisioner:
             "AWS::SQS::Queue": self.queue,
             "AWS::Events::EventBus": self.event_bus,
             "AWS::Events::Rule": self.events_rule,
+            "AWS::Events::Archive": self.archive,
             "AWS::IoT::Policy": self.iot_policy,
             "AWS::IoT::TopicRule": self.topic_rule,
             "AWS::Logs::LogGroup": self.log_group,
@@ -349,8 +354,30 @@ class Provisioner:
             args["ScheduleExpression"] = p["ScheduleExpression"]
         if "EventBusName" in p:
             args["EventBusName"] = p["EventBusName"]
-        self.client("events").put_rule(**args)
+        events = self.client("events")
+        events.put_rule(**args)
+        targets = [
+            {k: t[k] for k in ("Id", "Arn", "RoleArn", "InputPath") if k in t} for t in p.get("Targets") or []
+        ]
+        if targets:  # moto delivers to SQS queues and other buses, as EventBridge does
+            bus = {"EventBusName": p["EventBusName"]} if "EventBusName" in p else {}
+            events.put_targets(Rule=r.physical_name, Targets=targets, **bus)
         return True
+
+    def archive(self, r: Resource) -> bool:
+        events = self.client("events")
+        try:
+            events.describe_archive(ArchiveName=r.physical_name)
+            return False
+        except ClientError:
+            p = r.properties
+            args: dict[str, Any] = {"ArchiveName": r.physical_name, "EventSourceArn": p["SourceArn"]}
+            if "RetentionDays" in p:
+                args["RetentionDays"] = int(p["RetentionDays"])
+            if "EventPattern" in p:
+                args["EventPattern"] = json.dumps(p["EventPattern"])
+            events.create_archive(**args)
+            return True
 
     def iot_policy(self, r: Resource) -> bool:
         iot = self.client("iot")

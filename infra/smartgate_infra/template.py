@@ -141,6 +141,7 @@ _KINDS: dict[str, _Kind] = {
         "Name", "{name}", {"Arn": _P + "events:{region}:{account}:event-bus/{name}", "Name": "{name}"}
     ),
     "AWS::Events::Rule": _Kind("Name", "{name}", {"Arn": _P + "events:{region}:{account}:rule/{name}"}),
+    "AWS::Events::Archive": _Kind("ArchiveName", "{name}", {"Arn": _P + "events:{region}:{account}:archive/{name}"}),
     "AWS::IoT::TopicRule": _Kind(
         "RuleName",
         "{name}",

@@ -73,6 +73,17 @@ class Settings(BaseModel):
     alert_ack_seconds: int = Field(300, alias="ALERT_ACK_SECONDS", gt=0, le=86_400)
     lane_offline_seconds: int = Field(90, alias="LANE_OFFLINE_SECONDS", gt=0, le=86_400)
     fcm_application_arn: str | None = Field(None, alias="FCM_APPLICATION_ARN")
+    partner_signing_secret: str | None = Field(
+        None, alias="PARTNER_SIGNING_SECRET", description="Secrets Manager name or ARN of our partner-message key"
+    )
+    partner_signing_key: str | None = Field(None, alias="PARTNER_SIGNING_KEY", repr=False)
+    partner_key_id: str = Field("local-1", alias="PARTNER_KEY_ID")
+    partner_public_keys: str | None = Field(
+        None, alias="PARTNER_PUBLIC_KEYS", description="the partner gates' public keys: key_id=base64, comma-separated"
+    )
+    partner_outbound_bus: str | None = Field(None, alias="PARTNER_OUTBOUND_BUS")
+    exchange_table: str | None = Field(None, alias="EXCHANGE_TABLE")
+    partner_dlq_url: str | None = Field(None, alias="PARTNER_DLQ_URL")
     apns_application_arn: str | None = Field(None, alias="APNS_APPLICATION_ARN")
 
     def topic_map(self) -> dict[tuple[str, str], str]:

@@ -7,7 +7,9 @@ from functools import lru_cache
 from typing import Any
 
 import boto3
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from smartgate import keys
 from smartgate.adapters.aws import (
     EventBridgePublisher,
     IotCommandPublisher,
@@ -32,6 +34,7 @@ from smartgate.adapters.officers import (
     SnsAlerts,
     SqsEscalations,
 )
+from smartgate.adapters.partner import DynamoExchange, PartnerBus, PartnerDeadLetters
 from smartgate.adapters.passes import PassSigner, private_key
 from smartgate.adapters.rulesets import DeployedRuleSets
 from smartgate.adapters.trade import DynamoLimits, DynamoTrade, OutboxNotifier, TradeTables
@@ -289,3 +292,38 @@ def trader_topic() -> tuple[Any, str]:
     """(SNS client, topic ARN) the outbox stream sends trader notifications to."""
     s = settings()
     return boto3.client("sns", region_name=s.aws_region), s.require("trader_topic_arn")
+
+
+# --------------------------------------------------------------------------- the partner gate exchange
+
+
+@lru_cache(maxsize=1)
+def partner_key() -> tuple[str, Ed25519PrivateKey]:
+    """Our key for messages to the partner gate (Secrets Manager; PARTNER_SIGNING_KEY for tools, tests)."""
+    s = settings()
+    seed = _secret(s.partner_signing_secret) if s.partner_signing_secret else s.require("partner_signing_key")
+    return s.partner_key_id, keys.private_key(seed, "partner signing key")
+
+
+@lru_cache(maxsize=1)
+def partner_keys() -> dict[str, Ed25519PublicKey]:
+    """The partner gates' public keys (as they publish them; several while they rotate)."""
+    return keys.public_keys_from(settings().require("partner_public_keys"), "partner public key")
+
+
+@lru_cache(maxsize=1)
+def exchange() -> DynamoExchange:
+    s = settings()
+    return DynamoExchange(s.require("exchange_table"), s.aws_region, _ttl())
+
+
+@lru_cache(maxsize=1)
+def partner_bus() -> PartnerBus:
+    s = settings()
+    return PartnerBus(s.require("partner_outbound_bus"), s.aws_region)
+
+
+@lru_cache(maxsize=1)
+def partner_dead_letters() -> PartnerDeadLetters:
+    s = settings()
+    return PartnerDeadLetters(s.require("partner_dlq_url"), s.aws_region)

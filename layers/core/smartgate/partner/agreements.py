@@ -105,6 +105,7 @@ class _Spec(BaseModel):
 class BilateralAgreement(_Spec):
     gates: Annotated[list[Identifier], Field(min_length=2, max_length=2)]
     note: str = ""
+    stages: list[str] | None = Field(None, description="only in these stages (None: every stage), as gates.yaml")
     share_driver: bool = Field(False, description="driver name and document may leave (when also listed)")
     mutual_recognition: bool = Field(
         False, description="each side's inspected-and-released consignments may lower the other's risk"
@@ -197,14 +198,17 @@ def _check_list(where: str, event_type: str, paths: list[str], share_driver: boo
     return frozenset(present)
 
 
-def load_agreements(text: str, source: str = "partner agreements") -> Agreements:
-    """Validate the agreements document; ValueError naming the agreement, side, event and field."""
+def load_agreements(text: str, source: str = "partner agreements", stage: str | None = None) -> Agreements:
+    """Validate the agreements document; ValueError naming the agreement, side, event and field. With a
+    ``stage``, only the agreements in force there (the sandbox pair exists in local and dev only)."""
     try:
         doc = AgreementsDocument.model_validate(yaml.safe_load(text))
     except (yaml.YAMLError, ValidationError) as err:
         raise ValueError(f"{source}: {err}") from err
     found: dict[tuple[str, str], Agreement] = {}
     for agreement_id, spec in doc.agreements.items():
+        if stage is not None and spec.stages is not None and stage not in spec.stages:
+            continue
         for sender, events in spec.sends.items():
             receiver = next(g for g in spec.gates if g != sender)
             where = f"{source}: agreement {agreement_id}, {sender} -> {receiver}"
@@ -221,11 +225,12 @@ def load_agreements(text: str, source: str = "partner agreements") -> Agreements
     return Agreements(found)
 
 
-@lru_cache(maxsize=1)
-def default_agreements() -> Agreements:
-    """The checked-in agreements (``smartgate/data/partner.yaml``)."""
+@lru_cache(maxsize=4)
+def default_agreements(stage: str = "prod") -> Agreements:
+    """The checked-in agreements (``smartgate/data/partner.yaml``) in force in a stage (the published
+    contract is prod's)."""
     text = resources.files("smartgate.data").joinpath("partner.yaml").read_text(encoding="utf-8")
-    return load_agreements(text, "smartgate/data/partner.yaml")
+    return load_agreements(text, "smartgate/data/partner.yaml", stage)
 
 
 # --------------------------------------------------------------------------- minimisation

@@ -215,6 +215,10 @@ TimelineStatus = Literal[
     "cleared",
     "refused",
     "crossed",
+    "partner_held",  # the partner gate's own steps, from the exchange
+    "partner_refused",
+    "partner_cleared",
+    "partner_departed",
 ]
 TIMELINE_ORDER: tuple[str, ...] = get_args(TimelineStatus)
 

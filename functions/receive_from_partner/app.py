@@ -1,0 +1,86 @@
+"""The partner gate -> us: its signed messages from our inbound bus, checked, kept once, and mapped.
+
+Each message is opened (smartgate.partner: the envelope, the JWS against the partner's published public
+keys, the recipient and sender, the event's schema and version); anything refused goes to the partner
+dead-letter queue with its reason code and changes nothing. An accepted message is kept once in the
+exchange table by (sender, event id) — a duplicate changes nothing — then: the partner's clearance, hold,
+refusal or departure goes on our booking's timeline (its reference is our booking id; the trader follows
+it), and its published acceptance capacity becomes the partner's capacity of our window (bookings beyond
+it move on to the next free windows, their traders told).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from smartgate import partner, wiring
+from smartgate.config import settings
+from smartgate.domain.exchange import capacity_change, timeline_note
+from smartgate.domain.trading import set_capacity
+from smartgate.observability import logger, metrics, tracer
+from smartgate.schemas import RejectedMessage, utc_now
+from smartgate.schemas.api import TimelineEntry
+from smartgate.schemas.partner import CapacityPublished, CrossBorderMessage, PartnerEvent
+
+
+def _refuse(event: dict[str, Any], code: str, detail: str) -> dict[str, Any]:
+    raw = event.get("detail")
+    wiring.partner_dead_letters().put(
+        RejectedMessage(
+            source=f"partner:{event.get('source', '?')}:{event.get('detail-type', '?')}",
+            reason=f"{code}: {detail}"[:1000],
+            payload=(raw if isinstance(raw, str) else json.dumps(raw, default=str))[:200_000],
+            received_at=utc_now(),
+        ),
+        code,
+    )
+    metrics.add_metric(name="PartnerMessagesRefused", unit="Count", value=1)
+    logger.warning("partner message refused", reason_code=code, detail=detail[:300], source=event.get("source"))
+    return {"accepted": False, "reason_code": code}
+
+
+def _apply(event: PartnerEvent, ours: str) -> str:
+    if isinstance(event, CapacityPublished):
+        start, capacity = capacity_change(event)
+        windows, moved = set_capacity(wiring.trade_deps(), ours, event.direction, [(start, None, capacity)])
+        return f"capacity {capacity} for {start:%Y-%m-%d %H:%M}Z ({len(moved)} booking(s) moved)"
+    note = timeline_note(event, event.from_gate)
+    if note is None:
+        return "nothing to do"
+    store = wiring.trade_store()
+    if store.booked(note.booking_id) is None:
+        return f"no booking {note.booking_id} here"
+    entry = TimelineEntry(status=note.status, at=note.at, detail=note.detail)  # type: ignore[arg-type]
+    store.add_timeline(note.booking_id, entry, f"partner-{event.from_gate}-{event.event_id}")
+    return f"{note.status} on {note.booking_id}"
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    detail = event.get("detail")
+    sender = str(detail.get("from_gate", "")) if isinstance(detail, dict) else ""
+    ours = partner.default_agreements(settings().stage).partner_of(sender) if sender else None
+    if ours is None:
+        return _refuse(event, "wrong_sender", f"no agreement with a gate {sender!r}")
+    try:
+        opened = partner.open_event(event, wiring.partner_keys(), ours, sender)
+    except partner.PartnerMessageRefused as refused:
+        return _refuse(event, refused.reason_code.value, refused.detail)
+    message = CrossBorderMessage.model_validate(detail)
+    store = wiring.exchange()
+    if not store.keep("in", message, utc_now()):
+        logger.info("partner message seen before", message_id=message.message_id, type=message.type)
+        return {"accepted": True, "duplicate": True}
+    try:
+        done = _apply(opened, ours)
+    except Exception:
+        store.forget("in", message)  # the retry applies it
+        raise
+    metrics.add_metric(name="PartnerMessagesAccepted", unit="Count", value=1)
+    logger.info("partner message", type=message.type, message_id=message.message_id, from_gate=sender, done=done)
+    return {"accepted": True, "done": done}
