@@ -22,13 +22,21 @@ from smartgate.schemas import (
     LabResultPosted,
     LaneDecisionReconciled,
     LaneStatusChanged,
+    PartnerExchangeAlarm,
     ShelfLifeAlert,
     schema_name,
 )
 
 EVENTS = {
     schema_name(m): m
-    for m in (ClearanceDecided, ShelfLifeAlert, LabResultPosted, LaneStatusChanged, LaneDecisionReconciled)
+    for m in (
+        ClearanceDecided,
+        ShelfLifeAlert,
+        LabResultPosted,
+        LaneStatusChanged,
+        LaneDecisionReconciled,
+        PartnerExchangeAlarm,
+    )
 }
 
 

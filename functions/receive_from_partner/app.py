@@ -12,6 +12,7 @@ it move on to the next free windows, their traders told).
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -21,9 +22,12 @@ from smartgate.config import settings
 from smartgate.domain.exchange import capacity_change, timeline_note
 from smartgate.domain.trading import set_capacity
 from smartgate.observability import logger, metrics, tracer
-from smartgate.schemas import RejectedMessage, utc_now
+from smartgate.schemas import PartnerExchangeAlarm, RejectedMessage, utc_now
 from smartgate.schemas.api import TimelineEntry
 from smartgate.schemas.partner import CapacityPublished, CrossBorderMessage, PartnerEvent
+
+ALARM_AFTER = 5  # refusals in one window that are still "a bad message now and then"
+ALARM_MINUTES = 10
 
 
 def _refuse(event: dict[str, Any], code: str, detail: str) -> dict[str, Any]:
@@ -39,7 +43,33 @@ def _refuse(event: dict[str, Any], code: str, detail: str) -> dict[str, Any]:
     )
     metrics.add_metric(name="PartnerMessagesRefused", unit="Count", value=1)
     logger.warning("partner message refused", reason_code=code, detail=detail[:300], source=event.get("source"))
+    _watch_refusals(event, f"{code}: {detail}")
     return {"accepted": False, "reason_code": code}
+
+
+def _watch_refusals(event: dict[str, Any], reason: str) -> None:
+    """More than ALARM_AFTER refusals in a window of ALARM_MINUTES: one alarm for that window (officers)."""
+    detail = event.get("detail")
+    sender = str(detail.get("from_gate", "?")) if isinstance(detail, dict) else "?"
+    ours = partner.default_agreements(settings().stage).partner_of(sender) or "unknown"
+    now = utc_now()
+    window = int(now.timestamp() // (ALARM_MINUTES * 60))
+    limits, ttl = wiring.limits(), timedelta(minutes=2 * ALARM_MINUTES)
+    if limits.take(f"partner-refused#{ours}#{window}", ALARM_AFTER, ttl):
+        return  # within the normal rate
+    if not limits.take(f"partner-alarm#{ours}#{window}", 1, ttl):
+        return  # this window's alarm went already
+    alarm = PartnerExchangeAlarm(
+        event_id=f"partner-alarm-{ours}-{window}",
+        gate_id=ours if ours != "unknown" else "sandbox",
+        partner_gate=sender[:64],
+        refused=ALARM_AFTER + 1,
+        minutes=ALARM_MINUTES,
+        last_reason=reason[:500],
+        at=now,
+    )
+    wiring.event_publisher().publish([alarm])
+    logger.warning("partner messages refused at an abnormal rate", partner=sender, gate=ours)
 
 
 def _apply(event: PartnerEvent, ours: str) -> str:

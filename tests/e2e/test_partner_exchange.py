@@ -207,3 +207,26 @@ def test_the_partner_hears_of_a_booked_truck_and_its_answers_reach_bookings_and_
     assert codes, "refused partner messages did not reach the dead-letter queue"
     assert codes & {"unknown_type_or_version", "type_mismatch", "malformed"}
     assert partner_steps() == ["partner_cleared"]
+
+
+def test_refusals_at_an_abnormal_rate_alert_the_supervisor(stack, stack_client) -> None:  # type: ignore[no-untyped-def]
+    forger = Ed25519PrivateKey.generate()
+    for n in range(12):  # well over the 5 a window tolerates, whatever window boundary falls in between
+        forged = CapacityPublished(
+            event_id=f"sandboxcn-forged-{uuid.uuid4().hex[:8]}-{n}",
+            from_gate=PARTNER,
+            to_gate=GATE,
+            occurred_at=utc_now(),
+            direction=Direction.VN_TO_CN,
+            window_start=window_start(utc_now() + timedelta(hours=40)),
+            window_end=window_start(utc_now() + timedelta(hours=40)) + WINDOW,
+            capacity=0,
+        )
+        _put(stack_client, _inbound(stack_client, forged, forger))
+
+    def alarm() -> list[Any]:
+        return [a for a in stack_client.alerts.for_gate(GATE, limit=50)[0] if a.kind == "partner_exchange"]
+
+    found = eventually(alarm, 40)
+    assert found and found[0].role == "supervisor" and found[0].facts["partner"] == PARTNER
+    assert "bad_signature" in found[0].facts["rules"]

@@ -327,3 +327,9 @@ def partner_bus() -> PartnerBus:
 def partner_dead_letters() -> PartnerDeadLetters:
     s = settings()
     return PartnerDeadLetters(s.require("partner_dlq_url"), s.aws_region)
+
+
+@lru_cache(maxsize=1)
+def limits() -> DynamoLimits:
+    s = settings()
+    return DynamoLimits(s.require("limits_table"), s.aws_region)

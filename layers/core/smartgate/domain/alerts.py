@@ -22,6 +22,7 @@ from smartgate.schemas import (
     LabResultPosted,
     LaneDecisionReconciled,
     LaneStatusChanged,
+    PartnerExchangeAlarm,
     ShelfLifeAlert,
 )
 from smartgate.schemas.officers import (
@@ -157,6 +158,22 @@ def alert_for(event: Any, now: datetime, ack_within: timedelta) -> OfficerAlert 
             created_at=now,
             ack_due_at=now + ack_within,
         )
+    if isinstance(event, PartnerExchangeAlarm):
+        return OfficerAlert(
+            alert_id=_alert_id(event.gate_id, "partner-exchange", event.event_id),
+            kind=AlertKind.PARTNER_EXCHANGE,
+            severity=Severity.WARNING,
+            gate_id=event.gate_id,
+            role=OfficerRole.SUPERVISOR,
+            facts={
+                "partner": event.partner_gate,
+                "refused": str(event.refused),
+                "minutes": str(event.minutes),
+                "rules": event.last_reason[:300],
+            },
+            created_at=now,
+            ack_due_at=now + ack_within,
+        )
     if isinstance(event, LaneDecisionReconciled) and event.conflict:
         return OfficerAlert(
             alert_id=_alert_id(event.passage_id, "offline-conflict"),
@@ -195,6 +212,8 @@ def render(alert: OfficerAlert, locale: Locale, gate_name: str, minutes: int | N
         "status": cat.statuses[locale].get(facts.get("status", ""), facts.get("status", "")),
         "minutes": str(minutes or ""),
         "silent": facts.get("silent", ""),
+        "partner": facts.get("partner", ""),
+        "refused": facts.get("refused", ""),
     }
     template = cat.templates[alert.kind][locale]
     subject = template.subject.format_map(values)

@@ -54,6 +54,7 @@ from smartgate.schemas.lane import (
     LaneHealth,
     LaneMessage,
     LaneStatusChanged,
+    PartnerExchangeAlarm,
     PassScanned,
     PlateRead,
     RejectedMessage,
@@ -87,6 +88,7 @@ ALL_MODELS: tuple[type[Contract], ...] = (
     ShelfLifeAlert,
     LaneStatusChanged,
     LaneDecisionReconciled,
+    PartnerExchangeAlarm,
     OfficerAlert,
     PlateCorrection,
 )
@@ -136,6 +138,7 @@ __all__ = [
     "LaneMessage",
     "LaneStatusChanged",
     "OfficerAlert",
+    "PartnerExchangeAlarm",
     "PassScanned",
     "Passage",
     "PassageDetections",

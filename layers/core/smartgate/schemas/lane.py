@@ -201,6 +201,21 @@ class LaneStatusChanged(Contract):
     at: UtcDatetime
 
 
+class PartnerExchangeAlarm(Contract):
+    """``detail-type: PartnerExchangeAlarm.v1``: the partner gate's messages are being refused at an abnormal
+    rate (``refused`` within ``minutes``, over the threshold): a broken integration, a rotated key nobody
+    told us of, or someone else writing on our inbound bus. Officers (the supervisor) are alerted."""
+
+    schema_version: Literal["PartnerExchangeAlarm.v1"] = Field("PartnerExchangeAlarm.v1", alias="schema")
+    event_id: Identifier
+    gate_id: Identifier = Field(description="our gate")
+    partner_gate: str = Field(max_length=64)
+    refused: Annotated[int, Field(ge=1)]
+    minutes: Annotated[int, Field(ge=1)]
+    last_reason: Annotated[str, Field(max_length=500)]
+    at: UtcDatetime
+
+
 class LaneDecisionReconciled(Contract):
     """``detail-type: LaneDecisionReconciled.v1`` (source smartgate.lanes): a decision a lane made on its own
     while the cloud was silent, set against the cloud's decision on the same passage once the lane caught

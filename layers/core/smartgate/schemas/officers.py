@@ -44,6 +44,7 @@ class AlertKind(StrEnum):
     SHELF_LIFE = "shelf_life"  # held perishables near their deadline
     LAB_RESULT = "lab_result"
     LANE_OFFLINE = "lane_offline"  # a lane's heartbeats stopped
+    PARTNER_EXCHANGE = "partner_exchange"  # the partner gate's messages refused at an abnormal rate
     OFFLINE_CONFLICT = "offline_conflict"  # a lane opened offline for a truck the cloud did not clear GREEN
 
 
