@@ -24,7 +24,7 @@ from smartgate.domain.trading import set_capacity
 from smartgate.observability import logger, metrics, tracer
 from smartgate.schemas import PartnerExchangeAlarm, RejectedMessage, utc_now
 from smartgate.schemas.api import TimelineEntry
-from smartgate.schemas.partner import CapacityPublished, CrossBorderMessage, PartnerEvent
+from smartgate.schemas.partner import CapacityPublished, CrossBorderMessage, PartnerEvent, VehicleCleared
 
 ALARM_AFTER = 5  # refusals in one window that are still "a bad message now and then"
 ALARM_MINUTES = 10
@@ -85,6 +85,12 @@ def _apply(event: PartnerEvent, ours: str) -> str:
         return f"no booking {note.booking_id} here"
     entry = TimelineEntry(status=note.status, at=note.at, detail=note.detail)  # type: ignore[arg-type]
     store.add_timeline(note.booking_id, entry, f"partner-{event.from_gate}-{event.event_id}")
+    if isinstance(event, VehicleCleared):
+        agreement = partner.default_agreements(settings().stage).between(event.from_gate, ours)
+        recognised = partner.recognised_inspection(event, agreement)  # None unless the agreement has it
+        if recognised is not None:
+            store.recognise(note.booking_id, recognised.value)
+            return f"{note.status} on {note.booking_id}; recognised ({recognised.value})"
     return f"{note.status} on {note.booking_id}"
 
 

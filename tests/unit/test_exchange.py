@@ -108,3 +108,49 @@ def test_an_unbooked_vehicle_is_not_told() -> None:
     passage, events = _decided(World(), 35_400)
     unbooked = events[0].model_copy(update={"booking_id": None})
     assert passage_event(unbooked, passage, "sandbox", "sandboxcn") is None  # type: ignore[arg-type]
+
+
+def _lab_truck(world: World) -> object:
+    for d in (
+        plate("24C-123.45", T0),
+        container("MSKU6011672", T0 + timedelta(seconds=1)),
+        weight(35_400, T0 + timedelta(seconds=2)),
+    ):
+        ingest_detection(d, world.deps)
+    [stored] = world.store.passages.values()
+    return stored
+
+
+def test_mutual_recognition_spares_a_second_lab_test_only_when_the_partner_s_lab_passed_it() -> None:
+    from domain_fixtures import goods
+
+    needs_lab = consignment(goods=[goods(needs_testing=["phytosanitary"])])
+    plain = World()
+    plain.book(needs_lab)
+    assert _lab_truck(plain).channel == Channel.RED  # type: ignore[attr-defined]
+    recognised = World()
+    recognised.book(needs_lab, partner_inspection="lab")
+    passage = _lab_truck(recognised)
+    assert passage.channel == Channel.GREEN, passage.decision  # type: ignore[attr-defined]
+    assert passage.decision.facts["partner.lab_passed"] is True  # type: ignore[attr-defined]
+
+
+def test_the_agreement_decides_whether_a_partner_inspection_counts() -> None:
+    cleared = VehicleCleared(
+        event_id="cn-9",
+        from_gate="sandboxcn",
+        to_gate="sandbox",
+        occurred_at=T0,
+        reference="BK-1",
+        plate_text="24C-123.45",
+        country="VN",
+        container_nos=["MSKU6011672"],
+        direction="VN_TO_CN",
+        channel="RED",
+        inspection=Inspection.LAB,
+        lab_tests=["phytosanitary"],
+        lab_outcome="pass",
+        cleared_at=T0,
+    )
+    off = partner.default_agreements("local").between("sandboxcn", "sandbox")
+    assert off.mutual_recognition is False and partner.recognised_inspection(cleared, off) is None

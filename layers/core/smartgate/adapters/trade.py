@@ -541,6 +541,17 @@ class DynamoTrade:
             raise
         return True
 
+    def recognise(self, booking_id: str, inspection: str) -> bool:
+        """Mutual recognition: the partner gate inspected this consignment and released it (kept on the
+        booking, whose copy the clearance reads). False for no such booking."""
+        found = self.booked(booking_id)
+        if found is None:
+            return False
+        booking, consignment = found
+        if booking.partner_inspection != inspection:
+            self._booking_row(booking.model_copy(update={"partner_inspection": inspection}), consignment).save()
+        return True
+
     def booked(self, booking_id: str) -> tuple[Booking, Consignment | None] | None:
         """The booking with the copy of the declaration it carries."""
         try:

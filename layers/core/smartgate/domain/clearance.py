@@ -329,4 +329,7 @@ def passage_facts(
         else facts["plate.key"] or passage.passage_id
     )
     facts["selection.draw"] = round(_draw(doc.selection_seed, str(subject)), 6)
+    recognised = booking.partner_inspection if booking else None
+    facts["partner.inspected"] = recognised is not None
+    facts["partner.lab_passed"] = recognised == "lab"
     return facts

@@ -92,6 +92,9 @@ FACTS: dict[str, FactSpec] = {
     "goods.reefer": FactSpec(B, "carried refrigerated"),
     "goods.tests": FactSpec(L, "lab tests the declaration says the goods need"),
     "goods.hours_to_shelf_life": FactSpec(N, "hours until the earliest shelf-life deadline"),
+    # the partner gate (mutual recognition, when the bilateral agreement has it)
+    "partner.inspected": FactSpec(B, "the partner gate inspected or lab-tested the consignment and released it"),
+    "partner.lab_passed": FactSpec(B, "the partner gate's lab tested the consignment and it passed"),
     # selection
     "selection.draw": FactSpec(N, "a reproducible draw in [0, 1) from the rule set's seed and the consignment"),
 }

@@ -168,4 +168,9 @@ class Booking(Contract):
     slot_start: UtcDatetime
     slot_end: UtcDatetime
     status: BookingStatus = BookingStatus.BOOKED
+    partner_inspection: Literal["physical", "lab"] | None = Field(
+        None,
+        description="the partner gate inspected (or lab-tested, passed) and released it: under mutual recognition "
+        "(the bilateral agreement) our rules need not inspect it again",
+    )
     created_at: UtcDatetime
