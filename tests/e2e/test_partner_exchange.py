@@ -16,9 +16,11 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import jsonschema
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from trade_helpers import new_trader
@@ -34,6 +36,7 @@ from smartgate_infra.demo import Lanes, command_keys
 pytestmark = pytest.mark.e2e
 
 GATE, LANE, PARTNER = "sandbox", "out-20", "sandboxcn"
+ROOT = Path(__file__).resolve().parents[2]
 PARTNER_SEED = "c21hcnRnYXRlLXBhcnRuZXItZGV2LWtleS1zaW0tMDE="  # the simulator's public dev key (template default)
 TARE_KG = 15_000
 
@@ -117,6 +120,8 @@ def test_the_partner_hears_of_a_booked_truck_and_its_answers_reach_bookings_and_
     assert sent.plate_text == plate and sent.container_nos == [box] and sent.to_gate == PARTNER
     signed = json.loads(parse_compact(arrival["event"]["detail"]["jws"]).payload)  # what actually left
     assert "driver_name" not in signed and "driver_document_no" not in signed
+    frozen = json.loads((ROOT / "docs" / "partner" / "schemas" / "ExpectedArrival.v1.json").read_text(encoding="utf-8"))
+    assert list(jsonschema.Draft202012Validator(frozen).iter_errors(signed)) == []  # the published contract
     assert not {"value", "currency", "net_kg", "trader_id", "company_name"} & set(json.dumps(signed).split('"'))
 
     # the truck crosses our lane: the partner hears it was cleared
