@@ -146,6 +146,28 @@ def cmd_bench_api(args: argparse.Namespace) -> int:
     return code
 
 
+def cmd_partner_check(args: argparse.Namespace) -> int:
+    from smartgate_infra.partner_check import run_partner_check
+
+    result: dict[str, str] = {}
+
+    def work(state: StackState) -> int:
+        check = run_partner_check(
+            state,
+            args.trucks,
+            refusal_rate=args.refusal_rate,
+            delay_s=args.delay,
+            seed=args.seed,
+            say=_progress,
+        )
+        result["line"] = check.line()
+        return 0 if check.ok else 1
+
+    code = _with_stack(args, work)
+    print(result.get("line", "sent=0 received=0 dlq=0 replay_identical=false"))  # read by tools
+    return code
+
+
 def _progress(*parts: object) -> None:
     print(*parts, file=sys.stderr, flush=True)
 
@@ -443,6 +465,17 @@ def build_parser() -> argparse.ArgumentParser:
     bench_api.add_argument("--seed", type=int, help="seed of the clients' window choices (default: random)")
     bench_api.add_argument("--keep", action="store_true")
     bench_api.set_defaults(func=cmd_bench_api)
+    partner_check = sub.add_parser(
+        "partner-check", help="a simulated day of exchange with the partner gate (faults, then a replay)"
+    )
+    partner_check.add_argument("--trucks", type=int, default=10, help="booked trucks, default 10")
+    partner_check.add_argument(
+        "--refusal-rate", type=float, default=0.25, help="how often the partner refuses a truck, default 0.25"
+    )
+    partner_check.add_argument("--delay", type=float, default=0.5, help="the partner's answer delay (s), default 0.5")
+    partner_check.add_argument("--seed", type=int, default=3, help="seed of the partner's decisions, default 3")
+    partner_check.add_argument("--keep", action="store_true")
+    partner_check.set_defaults(func=cmd_partner_check)
     sub.add_parser("seed", help="put the seed consignments and bookings into the running stack").set_defaults(
         func=cmd_seed
     )
