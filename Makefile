@@ -45,6 +45,12 @@ fault-test: setup
 bench-alerts: setup
 	$(VENV)/bin/smartgate bench-alerts --alerts $(or $(ALERTS),100)
 
+# A simulated day of exchange with the partner gate simulator, faults, then a replay; the last line is
+# sent=… received=… dlq=… replay_identical=…  (STATE_DIR: another local stack's folder than .smartgate/)
+.PHONY: partner-check
+partner-check: setup
+	$(VENV)/bin/smartgate $(if $(STATE_DIR),--state-dir $(STATE_DIR)) partner-check --trucks $(or $(TRUCKS),10)
+
 bench-api: setup
 	$(VENV)/bin/smartgate bench-api --clients $(or $(CLIENTS),50)
 

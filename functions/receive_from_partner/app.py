@@ -20,6 +20,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from smartgate import partner, wiring
 from smartgate.config import settings
 from smartgate.domain.exchange import capacity_change, timeline_note
+from smartgate.domain.gates import default_gates
+from smartgate.domain.slots import TradeError
 from smartgate.domain.trading import set_capacity
 from smartgate.observability import logger, metrics, tracer
 from smartgate.schemas import PartnerExchangeAlarm, RejectedMessage, utc_now
@@ -100,7 +102,11 @@ def _apply(event: PartnerEvent, ours: str) -> str:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     detail = event.get("detail")
     sender = str(detail.get("from_gate", "")) if isinstance(detail, dict) else ""
-    ours = partner.default_agreements(settings().stage).partner_of(sender) if sender else None
+    if not sender:
+        return _refuse(event, "malformed", "the envelope names no from_gate")
+    if sender in default_gates(settings().stage).gates:
+        return _refuse(event, "wrong_sender", f"{sender!r} is one of our own gates: a partner cannot speak as it")
+    ours = partner.default_agreements(settings().stage).partner_of(sender)
     if ours is None:
         return _refuse(event, "wrong_sender", f"no agreement with a gate {sender!r}")
     try:
@@ -114,6 +120,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         return {"accepted": True, "duplicate": True}
     try:
         done = _apply(opened, ours)
+    except TradeError as err:  # e.g. a capacity for a window that is over: it cannot apply, and never will
+        store.forget("in", message)
+        return _refuse(event, "not_applicable", str(err))
     except Exception:
         store.forget("in", message)  # the retry applies it
         raise

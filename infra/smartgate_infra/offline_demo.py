@@ -185,10 +185,7 @@ def run_offline_lane(state: StackState, client: StackClient, say: Any, work: Pat
         decision = _cross_offline(node, "51D-046.27", 2, weight_kg=31_000)
         say(f"   offline:   51D-046.27, no pass: {_said(decision)} - {decision.reason}")
         decision = _cross_offline(node, lab["plate"], 3, **_lane_view(lab))
-        say(
-            f"   offline:   {lab['plate']} shows its pass: {_said(decision)} "
-            "(the lane cannot know its lab test)"
-        )
+        say(f"   offline:   {lab['plate']} shows its pass: {_said(decision)} (the lane cannot know its lab test)")
         until(lambda: node.state == BarrierState.CLOSED, 15)
         run.decisions = node.reports(BarrierEventKind.OFFLINE_DECISION)
         run.queued_at_restore = node.pending()

@@ -356,9 +356,7 @@ class Provisioner:
             args["EventBusName"] = p["EventBusName"]
         events = self.client("events")
         events.put_rule(**args)
-        targets = [
-            {k: t[k] for k in ("Id", "Arn", "RoleArn", "InputPath") if k in t} for t in p.get("Targets") or []
-        ]
+        targets = [{k: t[k] for k in ("Id", "Arn", "RoleArn", "InputPath") if k in t} for t in p.get("Targets") or []]
         if targets:  # moto delivers to SQS queues and other buses, as EventBridge does
             bus = {"EventBusName": p["EventBusName"]} if "EventBusName" in p else {}
             events.put_targets(Rule=r.physical_name, Targets=targets, **bus)

@@ -61,8 +61,10 @@ def _outbound(stack_client: Any, reference: str, kind: str) -> list[dict[str, An
     sqs = stack_client.client("sqs")
     url = sqs.get_queue_url(QueueName=stack_client.name("PartnerOutboundQueue"))["QueueUrl"]
     found: dict[str, dict[str, Any]] = {}
-    for _ in range(5):
-        reply = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0, WaitTimeSeconds=0)
+    for _ in range(100):  # every waiting message once: each batch hides its own for a few seconds
+        reply = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=5, WaitTimeSeconds=0)
+        if not reply.get("Messages"):
+            break
         for m in reply.get("Messages", []):
             event = json.loads(m["Body"])
             if event.get("detail-type") == kind:
@@ -95,10 +97,12 @@ def _dead_letters(stack_client: Any) -> list[dict[str, Any]]:
     sqs = stack_client.client("sqs")
     url = sqs.get_queue_url(QueueName=stack_client.name("PartnerDeadLetterQueue"))["QueueUrl"]
     out = []
-    for _ in range(3):
+    for _ in range(100):
         reply = sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0, MessageAttributeNames=["All"]
+            QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=5, MessageAttributeNames=["All"]
         )
+        if not reply.get("Messages"):
+            break
         out += [
             json.loads(m["Body"]) | {"code": m["MessageAttributes"]["reason_code"]["StringValue"]}
             for m in reply.get("Messages", [])
@@ -206,9 +210,13 @@ def test_the_partner_hears_of_a_booked_truck_and_its_answers_reach_bookings_and_
     }
     for faulty in (bad_key, unknown, malformed):
         _put(stack_client, faulty)
-    codes = eventually(
-        lambda: (c := {d["code"] for d in _dead_letters(stack_client)}) >= {"bad_signature", "malformed"} and c, 30
-    )
+    seen: set[str] = set()  # each read hides what it got for a few seconds: gather across reads
+
+    def refused_codes() -> set[str]:
+        seen.update(d["code"] for d in _dead_letters(stack_client))
+        return seen if seen >= {"bad_signature", "malformed"} else set()
+
+    codes = eventually(refused_codes, 30)
     assert codes, "refused partner messages did not reach the dead-letter queue"
     assert codes & {"unknown_type_or_version", "type_mismatch", "malformed"}
     assert partner_steps() == ["partner_cleared"]

@@ -156,8 +156,8 @@ class TimelineNote:
 def timeline_note(event: PartnerEvent, partner_name: str) -> TimelineNote | None:
     """The partner's clearance, hold, refusal or departure as a timeline entry of our booking (its reference)."""
     if isinstance(event, VehicleCleared):
-        checked = {"none": "released", "documents": "documents checked", "physical": "inspected", "lab": "lab tested"}
-        detail = f"{partner_name}: {checked[event.inspection.value]}, released"
+        checked = {"none": "", "documents": "documents checked, ", "physical": "inspected, ", "lab": "lab tested, "}
+        detail = f"{partner_name}: {checked[event.inspection.value]}released"
         if event.lab_outcome:
             detail += f" (lab {event.lab_outcome})"
         return TimelineNote(event.reference, "partner_cleared", event.cleared_at, detail)
