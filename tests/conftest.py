@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from smartgate_infra.runtime import Ports
-from smartgate_infra.services import free_port
+from smartgate_infra.services import stack_ports
 from smartgate_infra.stack import StackState, down, up
 
 os.environ.setdefault("SAM_CLI_TELEMETRY", "0")
@@ -19,7 +18,7 @@ os.environ.setdefault("SAM_CLI_TELEMETRY", "0")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackState]:
     """The whole local stack, started once for the test session and stopped at the end."""
     state_dir = tmp_path_factory.mktemp("stack")
-    ports = Ports(aws=free_port(), mqtt=free_port(), api=free_port(), iot_data=free_port(), mqtt_tls=free_port())
+    ports = stack_ports()
     state = up(state_dir, ports, say=lambda *_: None)
     yield state
     down(state_dir, quiet=True)

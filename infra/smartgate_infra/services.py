@@ -13,6 +13,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 HOST = "127.0.0.1"
 
@@ -32,6 +33,31 @@ def free_port(host: str = HOST) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+if TYPE_CHECKING:
+    from smartgate_infra.ports import Ports
+
+
+def free_ports(count: int, host: str = HOST) -> list[int]:
+    """``count`` distinct free ports: held open together while chosen (one by one, a port freed by the
+    first choice can be the second's, and two servers then race for it)."""
+    socks = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
+    try:
+        for sock in socks:
+            sock.bind((host, 0))
+        return [int(sock.getsockname()[1]) for sock in socks]
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def stack_ports() -> Ports:
+    """Free ports for a whole local stack (tests start their own)."""
+    from smartgate_infra.ports import Ports  # ports builds on this module
+
+    aws, mqtt, api, iot_data, mqtt_tls = free_ports(5)
+    return Ports(aws=aws, mqtt=mqtt, api=api, iot_data=iot_data, mqtt_tls=mqtt_tls)
 
 
 def wait_for_port(port: int, timeout: float, proc: subprocess.Popen | None = None, host: str = HOST) -> None:

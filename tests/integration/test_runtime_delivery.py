@@ -18,8 +18,8 @@ import boto3
 import pytest
 from smartgate_edge.transport import Mqtt5Transport
 
-from smartgate_infra.runtime import LocalRuntime, Ports
-from smartgate_infra.services import free_port, start_mosquitto, start_moto
+from smartgate_infra.runtime import LocalRuntime
+from smartgate_infra.services import stack_ports, start_mosquitto, start_moto
 from smartgate_infra.template import Template
 
 pytestmark = pytest.mark.integration
@@ -54,7 +54,7 @@ class Harness:
 @pytest.fixture(scope="module")
 def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
     state = tmp_path_factory.mktemp("runtime")
-    ports = Ports(aws=free_port(), mqtt=free_port(), api=free_port(), iot_data=free_port(), mqtt_tls=free_port())
+    ports = stack_ports()
     moto = start_moto(ports.aws, state)
     broker = start_mosquitto(ports.mqtt, state)
     template = Template.load(FIXTURE / "template.yaml", stack_name="rt-test")

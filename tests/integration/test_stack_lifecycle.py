@@ -12,7 +12,7 @@ import pytest
 
 from smartgate_infra.provision import Provisioner, ProvisionError
 from smartgate_infra.runtime import LocalRuntime, Ports, RuntimeConfigError
-from smartgate_infra.services import ServiceError, free_port, pid_alive
+from smartgate_infra.services import ServiceError, pid_alive, stack_ports
 from smartgate_infra.stack import ROOT, down, status, up
 from smartgate_infra.template import Template
 
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 
 
 def ports() -> Ports:
-    return Ports(aws=free_port(), mqtt=free_port(), api=free_port(), iot_data=free_port(), mqtt_tls=free_port())
+    return stack_ports()
 
 
 def test_a_taken_port_is_refused_with_the_variable_to_change(tmp_path: Path) -> None:
