@@ -355,12 +355,17 @@ class Provisioner:
         if "EventBusName" in p:
             args["EventBusName"] = p["EventBusName"]
         events = self.client("events")
+        bus_args = {"EventBusName": p["EventBusName"]} if "EventBusName" in p else {}
+        try:
+            events.describe_rule(Name=r.physical_name, **bus_args)
+            existed = True
+        except ClientError:
+            existed = False
         events.put_rule(**args)
         targets = [{k: t[k] for k in ("Id", "Arn", "RoleArn", "InputPath") if k in t} for t in p.get("Targets") or []]
         if targets:  # moto delivers to SQS queues and other buses, as EventBridge does
-            bus = {"EventBusName": p["EventBusName"]} if "EventBusName" in p else {}
-            events.put_targets(Rule=r.physical_name, Targets=targets, **bus)
-        return True
+            events.put_targets(Rule=r.physical_name, Targets=targets, **bus_args)
+        return not existed
 
     def archive(self, r: Resource) -> bool:
         events = self.client("events")
