@@ -30,7 +30,7 @@ from smartgate_infra.client import StackClient
 from smartgate_infra.declarations import RUBBER_LINE
 from smartgate_infra.lane_node import LaneNode
 from smartgate_infra.stack import StackState
-from smartgate_infra.trader_demo import DemoStepFailed, _ok, section
+from smartgate_infra.trader_demo import DemoStepFailed, _ok, register_company, section
 
 GATE, LANE = "sandbox", "out-30"  # VN_TO_CN, with a weighbridge
 OFFLINE_AFTER_S = 6.0  # compressed: a deployed lane waits 45 s (longer than the cloud's settle time)
@@ -85,16 +85,8 @@ def until(probe: Callable[[], Any], timeout: float, every: float = 0.25) -> Any:
 
 def _trucks(state: StackState, client: StackClient) -> list[dict[str, Any]]:
     """Three booked trucks of one trader (through the API), as the lane will see them."""
-    operator = ApiClient(state.api_url, client.token_for("demo-operator", ["operators"]))
     company_id = f"OFF-{uuid.uuid4().hex[:6].upper()}"
-    _ok(
-        operator.post(
-            "/companies",
-            {"company_id": company_id, "name": "Cong ty Van tai Bien gioi", "country": "VN", "tax_id": "5300765432"},
-            key=f"offline-company-{company_id}",
-        ),
-        "register the company",
-    )
+    register_company(state, client, company_id, "Cong ty Van tai Bien gioi", "5300765432")
     trader = ApiClient(state.api_url, client.token_for(f"trader-{company_id.lower()}", ["traders"], company_id))
     trucks = []
     # plates and containers unlike each other: the cloud tells trucks apart by what their reads name

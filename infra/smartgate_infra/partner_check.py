@@ -60,6 +60,7 @@ from smartgate_infra.declarations import RUBBER_LINE
 from smartgate_infra.demo import Lanes, command_keys
 from smartgate_infra.partner_sim import DEV_KEY_ID, PartnerSimulator, our_public_keys
 from smartgate_infra.stack import StackState
+from smartgate_infra.trader_demo import register_company
 
 GATE, PARTNER, DIRECTION = "sandbox", "sandboxcn", "VN_TO_CN"
 LANES = ("out-35", "out-36", "out-37", "out-38")
@@ -223,14 +224,7 @@ def _book(state: StackState, client: StackClient, n: int, tag: str, say: Callabl
     """A trader's n declarations, booked for the current window (widened by the operator if need be)."""
     operator = ApiClient(state.api_url, client.token_for("partner-check-operator", ["operators"]))
     company_id = f"PX-{tag[3:9].upper()}"
-    _ok(
-        operator.post(
-            "/companies",
-            {"company_id": company_id, "name": "Cong ty Xuat khau Cao su", "country": "VN", "tax_id": "5300111222"},
-            key=f"partner-check-company-{company_id}",
-        ),
-        "register the company",
-    )
+    register_company(state, client, company_id, "Cong ty Xuat khau Cao su", "5300111222", "partner-check-operator")
     trader = ApiClient(state.api_url, _trader_token(client, tag))
     driver = _ok(
         trader.post("/drivers", {"full_name": "Le Van Hung", "document_number": "C0765432", "country": "VN"}),

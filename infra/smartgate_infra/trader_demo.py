@@ -81,23 +81,24 @@ def release_after_random_check(
     return opened
 
 
+def register_company(
+    state: StackState, client: StackClient, company_id: str, name: str, tax_id: str, operator: str = "demo-operator"
+) -> None:
+    """A gate operator registers a trading company through the API (idempotent by its key)."""
+    api = ApiClient(state.api_url, client.token_for(operator, ["operators"]))
+    body = {"company_id": company_id, "name": name, "country": "VN", "tax_id": tax_id}
+    _ok(api.post("/companies", body, key=f"{operator}-company-{company_id}"), "register the company")
+
+
 def run_trader(state: StackState, client: StackClient, say: Any = print) -> bool:
     title = "8. A trader through the API (as the web app): sign in, declare, book a slot, carry the pass"
     return section(title, _run, state, client, say)
 
 
 def _run(state: StackState, client: StackClient, say: Any) -> bool:
-    operator = ApiClient(state.api_url, client.token_for("demo-operator", ["operators"]))
     company_id = f"DEMO-{uuid.uuid4().hex[:6].upper()}"
     username = f"trader-{company_id.lower()}"
-    _ok(
-        operator.post(
-            "/companies",
-            {"company_id": company_id, "name": "Cong ty TNHH Cao su Lao Cai", "country": "VN", "tax_id": "5300123456"},
-            key=f"demo-company-{company_id}",
-        ),
-        "register the company",
-    )
+    register_company(state, client, company_id, "Cong ty TNHH Cao su Lao Cai", "5300123456")
     client.create_user(username, client.LOCAL_PASSWORD, ["traders"], company_id)
     trader = ApiClient(state.api_url)
     trader = trader.as_(trader.sign_in(username, client.LOCAL_PASSWORD))
