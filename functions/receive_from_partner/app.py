@@ -18,6 +18,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from smartgate import partner, wiring
+from smartgate.adapters.partner import Claim, InFlight
 from smartgate.config import settings
 from smartgate.domain.exchange import capacity_change, timeline_note
 from smartgate.domain.gates import default_gates
@@ -34,18 +35,22 @@ ALARM_MINUTES = 10
 
 def _refuse(event: dict[str, Any], code: str, detail: str) -> dict[str, Any]:
     raw = event.get("detail")
+    replay = event.get("replay-name")  # EventBridge marks what an archive replay puts back on the bus
     wiring.partner_dead_letters().put(
         RejectedMessage(
             source=f"partner:{event.get('source', '?')}:{event.get('detail-type', '?')}",
-            reason=f"{code}: {detail}"[:1000],
+            reason=(f"{code}: {detail}" + (f" (again, in replay {replay})" if replay else ""))[:1000],
             payload=(raw if isinstance(raw, str) else json.dumps(raw, default=str))[:200_000],
             received_at=utc_now(),
         ),
         code,
     )
     metrics.add_metric(name="PartnerMessagesRefused", unit="Count", value=1)
-    logger.warning("partner message refused", reason_code=code, detail=detail[:300], source=event.get("source"))
-    _watch_refusals(event, f"{code}: {detail}")
+    logger.warning(
+        "partner message refused", reason_code=code, detail=detail[:300], source=event.get("source"), replay=replay
+    )
+    if not replay:  # a replay refuses again what was refused (and alarmed on) when it first came
+        _watch_refusals(event, f"{code}: {detail}")
     return {"accepted": False, "reason_code": code}
 
 
@@ -115,9 +120,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         return _refuse(event, refused.reason_code.value, refused.detail)
     message = CrossBorderMessage.model_validate(detail)
     store = wiring.exchange()
-    if not store.keep("in", message, utc_now()):
+    claim = store.claim("in", message, utc_now())
+    if claim is Claim.DONE:
         logger.info("partner message seen before", message_id=message.message_id, type=message.type)
         return {"accepted": True, "duplicate": True}
+    if claim is Claim.BUSY:  # another delivery of it is being handled now: EventBridge retries this one
+        raise InFlight(f"{message.message_id} is being handled by another invocation")
     try:
         done = _apply(opened, ours)
     except TradeError as err:  # e.g. a capacity for a window that is over: it cannot apply, and never will
@@ -126,6 +134,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     except Exception:
         store.forget("in", message)  # the retry applies it
         raise
+    store.done("in", message)
     metrics.add_metric(name="PartnerMessagesAccepted", unit="Count", value=1)
     logger.info("partner message", type=message.type, message_id=message.message_id, from_gate=sender, done=done)
     return {"accepted": True, "done": done}

@@ -13,9 +13,12 @@
    signed with another key, and a duplicate of an accepted message. The first three must reach the
    partner dead-letter queue with their reason, the duplicate must change nothing.
 5. Replay: the state the partner's messages made (the exchange table's ``in#`` rows, the bookings'
-   ``partner_*`` timeline entries, the window's partner capacity) is snapshotted and deleted; the ``in#``
-   messages of the day are put back on the inbound bus in the order they were handled (what an
-   EventBridge archive replay does), and the state they rebuild must equal the snapshot.
+   ``partner_*`` timeline entries, the window's partner capacity) is snapshotted and deleted; an EventBridge
+   replay (StartReplay) of the inbound archive's window of the day puts every message the partner sent back
+   on the inbound bus, and the state they rebuild must equal the snapshot. The day's faults are in the
+   archive too: the replay must refuse them again, with the same reasons (and no officer alarm: a replayed
+   refusal was alarmed on when it first came). The local emulator replays the whole archive whatever the
+   window; messages of earlier runs are kept already and change nothing.
 
 The last line is read by tools: ``sent=… received=… dlq=… replay_identical=true|false``: our messages
 to the partner about the day's bookings (the exchange table's ``out#`` rows), the partner's messages
@@ -60,7 +63,7 @@ from smartgate_infra.declarations import RUBBER_LINE
 from smartgate_infra.demo import Lanes, command_keys
 from smartgate_infra.partner_sim import DEV_KEY_ID, PartnerSimulator, our_public_keys
 from smartgate_infra.stack import StackState
-from smartgate_infra.trader_demo import register_company
+from smartgate_infra.trader_demo import register_company, section
 
 GATE, PARTNER, DIRECTION = "sandbox", "sandboxcn", "VN_TO_CN"
 LANES = ("out-35", "out-36", "out-37", "out-38")
@@ -167,7 +170,7 @@ def run_partner_check(
         _answers(sim, fleet, say, check, ApiClient(state.api_url, _trader_token(client, tag)))
         window = _capacity(state, client, sim, say, check)
         _faults(state, sim, fleet, tag, say, check)
-        _replay(client, sim, fleet, window, started, say, check)
+        _replay(client, sim, fleet, window, started, tag, say, check)
         check.sent = _sent(client, sim, fleet, started)
         sim.run_until(lambda s: len({e.event_id for e in s.received}) >= check.sent, 15)  # a late one
         read = len({e.event_id for e in sim.received})
@@ -181,6 +184,24 @@ def run_partner_check(
     for problem in check.problems:
         say(f"!! {problem}")
     return check
+
+
+DEMO_TRUCKS = 4
+
+
+def run_partner(state: StackState, client: StackClient, say: Callable[..., None] = print) -> bool:
+    """`make demo`'s section: a short day of exchange with the simulated partner gate, faults, a replay."""
+    title = (
+        f"11. The partner gate ({PARTNER}, simulated through the published contract): our signed events out, "
+        "its answers in, faults refused, an archive replay"
+    )
+
+    def steps(state: StackState, client: StackClient, say: Callable[..., None]) -> bool:
+        check = run_partner_check(state, DEMO_TRUCKS, say=lambda line: say(f"   {line}"))
+        say(f"   {check.line()}")
+        return check.ok
+
+    return section(title, steps, state, client, say)
 
 
 def _preflight(client: StackClient) -> None:
@@ -506,7 +527,7 @@ def _faults(
 
     letters = _DeadLetters(client, tag)
 
-    def three() -> list[tuple[str, str]] | None:
+    def three() -> list[tuple[str, str, bool]] | None:
         found = letters.read()
         return found if len(found) >= 3 else None
 
@@ -524,9 +545,9 @@ def _faults(
     time.sleep(1.0)  # anything the faults would still change or refuse
     dead = letters.read()
     check.dlq = len(dead)
-    check.dlq_codes = sorted(code for code, _ in dead)
-    for code, reason in dead:
-        say(f"  dead-letter queue: {code}: {reason[:110]}")
+    check.dlq_codes = sorted(code for code, _, _ in dead)
+    for _, reason, _ in dead:
+        say(f"  dead-letter queue: {reason[:120]}")
     if check.dlq_codes != sorted(EXPECTED_DLQ):
         check.problems.append(f"dead-letter reasons {check.dlq_codes}, expected {sorted(EXPECTED_DLQ)}")
     unchanged = _in_rows(client, sim) == rows_before and _partner_timeline(client, fleet) == timeline_before
@@ -541,17 +562,25 @@ def _faults(
 
 
 class _DeadLetters:
-    """The dead-letter records of this run's faults (their message ids carry the run's tag), read batch
-    after batch (another record stays hidden for a few seconds, so that the next batch gets further into
-    the queue); this run's are deleted once read: they are the check's own faults."""
+    """The dead-letter records of this run (read batch after batch: a record read stays hidden for a few
+    seconds, so that the next batch gets further into the queue), deleted once read: the check's own faults
+    (their message ids carry the run's tag) or, with ``replay``, what that replay refused again (its name
+    is in their reason; it can be an earlier run's fault where the emulator replays the whole archive).
+    ``found``: record id -> (reason code, reason, one of this run's faults)."""
 
-    def __init__(self, client: StackClient, tag: str) -> None:
+    def __init__(self, client: StackClient, tag: str, replay: str = "") -> None:
         self.sqs = client.client("sqs")
         self.url = self.sqs.get_queue_url(QueueName=client.name("PartnerDeadLetterQueue"))["QueueUrl"]
-        self.tag = tag
-        self.found: dict[str, tuple[str, str]] = {}
+        self.tag, self.replay = tag, replay
+        self.found: dict[str, tuple[str, str, bool]] = {}
 
-    def read(self) -> list[tuple[str, str]]:
+    def _mine(self, body: dict[str, Any]) -> bool:
+        reason = str(body.get("reason", ""))
+        if self.replay:
+            return f"in replay {self.replay})" in reason
+        return self.tag in str(body.get("payload", "")) and "in replay " not in reason
+
+    def read(self) -> list[tuple[str, str, bool]]:
         seen: set[str] = set()
         while True:
             reply = self.sqs.receive_message(
@@ -567,9 +596,10 @@ class _DeadLetters:
             for m in fresh:
                 seen.add(m["MessageId"])
                 body = json.loads(m["Body"])
-                if self.tag in body.get("payload", ""):
+                if self._mine(body):
                     code = m.get("MessageAttributes", {}).get("reason_code", {}).get("StringValue", "?")
-                    self.found[m["MessageId"]] = (code, body.get("reason", ""))
+                    ours = self.tag in str(body.get("payload", ""))
+                    self.found[m["MessageId"]] = (code, str(body.get("reason", "")), ours)
                     self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=m["ReceiptHandle"])
 
 
@@ -638,19 +668,16 @@ def _replay(
     fleet: list[Truck],
     window: datetime,
     since: datetime,
+    tag: str,
     say: Callable[..., None],
     check: PartnerCheck,
 ) -> None:
-    ids = {m.message_id for m in sim.sent}
-    messages = [
-        m for m in _exchange(client).exchanged("in", since, utc_now() + timedelta(minutes=1)) if m.message_id in ids
-    ]
     snapshot = _state(client, sim, fleet, window)
     check.snapshot = snapshot
     check.received = len(snapshot["in"])
     expected = 2 * check.cleared + check.refused + 1
-    if check.received != expected or len(messages) != expected:
-        check.problems.append(f"{check.received} inbound messages kept ({len(messages)} in order), expected {expected}")
+    if check.received != expected:
+        check.problems.append(f"{check.received} inbound messages kept, expected {expected}")
     entries = sum(len(v) for v in snapshot["timeline"].values())
     say(
         f"snapshot: {len(snapshot['in'])} in# rows, {entries} partner timeline entries, window "
@@ -660,13 +687,26 @@ def _replay(
     emptied = _state(client, sim, fleet, window)
     if emptied["in"] or any(emptied["timeline"].values()) or emptied["window"]["partner"] is not None:
         check.problems.append("the partner state was not deleted before the replay")
+
     events = client.client("events")
-    bus = client.name("PartnerInboundBus")
-    for message in messages:  # one by one, in the order they were handled
-        reply = events.put_events(Entries=[partner.put_events_entry(message, bus)])
-        if reply.get("FailedEntryCount"):
-            check.problems.append(f"replay: EventBridge refused {message.message_id}")
-    say(f"replay: {len(messages)} inbound messages of the day put back on the inbound bus, in handling order")
+    archive = events.describe_archive(ArchiveName=client.name("PartnerInboundArchive"))
+    bus = events.describe_event_bus(Name=client.name("PartnerInboundBus"))
+    name, end = f"{tag}-replay", utc_now() + timedelta(seconds=1)
+    events.start_replay(
+        ReplayName=name,
+        Description="make partner-check: rebuild the partner state of the day from the inbound archive",
+        EventSourceArn=archive["ArchiveArn"],
+        EventStartTime=since,
+        EventEndTime=end,
+        Destination={"Arn": bus["Arn"]},
+    )
+    state = until(lambda: _replay_done(events, name), WAIT_S) or "TIMED OUT"
+    if state != "COMPLETED":
+        check.problems.append(f"replay {name}: {state}")
+    say(
+        f"replay {name}: EventBridge put the inbound archive's {since:%H:%M:%S}-{end:%H:%M:%S}Z window back on "
+        f"the inbound bus ({archive.get('EventCount', '?')} archived messages); {state.lower()}"
+    )
 
     def rebuilt() -> dict[str, Any] | None:
         now = _state(client, sim, fleet, window)
@@ -680,6 +720,23 @@ def _replay(
             if after[part] != snapshot[part]:
                 check.problems.append(f"replay: {part} differs from the snapshot")
     say(f"replay rebuilt {'the same' if check.replay_identical else 'a DIFFERENT'} state")
+
+    # the day's faults are in the archive too: the replay must refuse them again, with the same reasons
+    again = _DeadLetters(client, tag, name)
+
+    def ours_again() -> list[str] | None:
+        codes = sorted(code for code, _, ours in again.read() if ours)
+        return codes if len(codes) >= len(EXPECTED_DLQ) else None
+
+    codes = until(ours_again, 15) or sorted(code for code, _, ours in again.found.values() if ours)
+    say(f"replay refused the day's faults again: {', '.join(codes) or 'none'}")
+    if codes != sorted(EXPECTED_DLQ):
+        check.problems.append(f"replay: the faults were refused as {codes}, expected {sorted(EXPECTED_DLQ)}")
+
+
+def _replay_done(events: Any, name: str) -> str | None:
+    state = str(events.describe_replay(ReplayName=name)["State"])
+    return state if state in ("COMPLETED", "FAILED", "CANCELLED") else None
 
 
 def _sent(client: StackClient, sim: PartnerSimulator, fleet: list[Truck], since: datetime) -> int:
