@@ -18,6 +18,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from smartgate import partner, wiring
+from smartgate.adapters.partner import Claim, InFlight
 from smartgate.config import settings
 from smartgate.domain.exchange import expected_arrival, passage_event
 from smartgate.observability import logger, metrics, tracer
@@ -33,13 +34,17 @@ def _send(event: PartnerEvent) -> bool:
     key_id, key = wiring.partner_key()
     message = partner.minimise_and_sign(event, agreement, key_id, key)
     store = wiring.exchange()
-    if not store.keep("out", message, utc_now()):
+    claim = store.claim("out", message, utc_now())
+    if claim is Claim.DONE:
         return False  # sent before (a redelivered record or event)
+    if claim is Claim.BUSY:  # being sent by another invocation: the record is retried
+        raise InFlight(f"{message.message_id} is being sent by another invocation")
     try:
         wiring.partner_bus().send([message])
     except Exception:
         store.forget("out", message)  # the retry sends it
         raise
+    store.done("out", message)
     metrics.add_metric(name="PartnerMessagesSent", unit="Count", value=1)
     logger.info("sent to the partner", type=message.type, message_id=message.message_id, to_gate=message.to_gate)
     return True

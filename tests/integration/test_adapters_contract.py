@@ -1,5 +1,6 @@
 """The same contract for each port's in-memory adapter and its DynamoDB adapter (against the emulator),
-and two detections racing on one passage through the real DynamoDB store."""
+and two detections racing on one passage through the real DynamoDB store; the partner exchange table's
+claim / done / forget, with its lease."""
 
 from __future__ import annotations
 
@@ -10,13 +11,15 @@ import pytest
 from domain_fixtures import T0, World, booking, consignment, container, plate, race, weight
 
 from smartgate.adapters.memory import InMemoryAudit, InMemoryBookings, InMemoryPassageStore
+from smartgate.adapters.partner import LEASE, Claim, DynamoExchange
 from smartgate.domain.audit import GENESIS
 from smartgate.domain.correlation import LaneTrack
 from smartgate.domain.crossing import CrossingDeps, ingest_detection, passage_ref
 from smartgate.domain.matching import fold_plate
 from smartgate.domain.passages import bump
+from smartgate.partner.examples import VEHICLE_CLEARED, example_message
 from smartgate.ports import Conflict, DuplicateDetection, LaneCommit
-from smartgate.schemas import AuditEntry, BookingStatus, Channel, Passage, PassageStatus
+from smartgate.schemas import AuditEntry, BookingStatus, Channel, Passage, PassageStatus, utc_now
 
 pytestmark = pytest.mark.integration
 
@@ -169,3 +172,25 @@ def test_two_detections_racing_on_one_passage_lose_no_update(stack_client) -> No
     assert passage.channel == Channel.GREEN and len(w.commands.sent) == 1, (
         passage.decision.reason() if passage.decision else passage.status
     )
+
+
+def test_an_exchanged_message_is_handled_once_and_not_lost_by_a_handler_that_dies(stack_client) -> None:  # type: ignore[no-untyped-def]
+    # Given the exchange table (in the emulator) and a partner message never seen
+    store = DynamoExchange(stack_client.name("ExchangeTable"), stack_client.template.region, timedelta(days=1))
+    message = example_message(VEHICLE_CLEARED.model_copy(update={"event_id": unique("hekou-vc")}))
+    now = utc_now()  # the lease is judged against the time each claim gives
+    # When one handler claims it, a second delivery meanwhile is told to come back later
+    assert store.claim("in", message, now) is Claim.NEW
+    assert store.claim("in", message, now + LEASE / 2) is Claim.BUSY
+    # Then once handled, every later delivery is a redelivery
+    store.done("in", message)
+    assert store.claim("in", message, now + 10 * LEASE) is Claim.DONE
+    # And a handler that dies holding a message gives it up only after the lease
+    other = example_message(VEHICLE_CLEARED.model_copy(update={"event_id": unique("hekou-vc")}))
+    assert store.claim("in", other, now) is Claim.NEW  # ... and it dies here, neither done nor forgotten
+    assert store.claim("in", other, now + LEASE - timedelta(seconds=1)) is Claim.BUSY
+    assert store.claim("in", other, now + LEASE + timedelta(seconds=1)) is Claim.NEW  # taken over
+    store.forget("in", other)  # that handler failed cleanly: the next delivery handles it
+    assert store.claim("in", other, now + LEASE + timedelta(seconds=2)) is Claim.NEW
+    # And "in" and "out" are apart: the same message id sent by us is another row
+    assert store.claim("out", message, now) is Claim.NEW

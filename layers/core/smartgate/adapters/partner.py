@@ -1,10 +1,12 @@
-"""The partner exchange's storage and transport: every exchanged message kept once (the exchange table:
-idempotency and our own archive for replay), messages to the partner put on the outbound bus, refused
-inbound messages into the partner dead-letter queue with their reason."""
+"""The partner exchange's storage and transport: every exchanged message handled once (the exchange
+table: idempotency, with a lease so that a handler that dies does not lose its message; and our own
+record), messages to the partner put on the outbound bus, refused inbound messages into the partner
+dead-letter queue with their reason."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from enum import Enum
 from typing import Any
 
 import boto3
@@ -25,7 +27,25 @@ class _ExchangeItem(Model):
     type = UnicodeAttribute()
     at = UnicodeAttribute()  # when we handled it (ISO), for a replay window
     message = UnicodeAttribute()  # the CrossBorderMessage as exchanged (signed)
+    state = UnicodeAttribute(null=True)  # HANDLING while a handler has it, then DONE_STATE
+    lease_until = UnicodeAttribute(null=True)  # ISO: a HANDLING row older than this was abandoned
     expires_at = TTLAttribute(null=True)
+
+
+HANDLING, DONE_STATE = "handling", "done"
+LEASE = timedelta(seconds=60)
+"""How long a handler holds a message: longer than the exchange functions' timeout (15 s in template.yaml),
+so that only a handler that died gives its message up."""
+
+
+class Claim(Enum):
+    NEW = "new"
+    DONE = "done"
+    BUSY = "busy"
+
+
+class InFlight(RuntimeError):
+    """Another invocation is handling this message now; failing makes the delivery retry later."""
 
 
 class DynamoExchange:
@@ -40,26 +60,43 @@ class DynamoExchange:
     def key(direction: str, message: CrossBorderMessage) -> str:
         return f"{direction}#{message.from_gate}#{message.message_id}"
 
-    def keep(self, direction: str, message: CrossBorderMessage, at: datetime) -> bool:
-        """True the first time; False for a message kept before (a redelivery: nothing more to do)."""
+    def claim(self, direction: str, message: CrossBorderMessage, at: datetime) -> Claim:
+        """Take a message to handle once. ``NEW``: it is ours (the first time, or a handler died holding it
+        longer than the lease); ``DONE``: handled before (a redelivery: nothing more to do); ``BUSY``: another
+        handler has it right now (fail, so that the delivery is retried). Handling must end in ``done``
+        (or ``forget`` when it failed), and must be idempotent: a takeover repeats what the dead one did."""
+        key = self.key(direction, message)
         row = self.model(
-            self.key(direction, message),
+            key,
             direction=direction,
             type=message.type,
             at=at.isoformat(),
             message=message.model_dump_json(by_alias=True),
+            state=HANDLING,
+            lease_until=(at + LEASE).isoformat(),
             expires_at=at + self.table.ttl,
         )
+        abandoned = (self.model.state == HANDLING) & (self.model.lease_until < at.isoformat())
         try:
-            row.save(condition=self.model.key.does_not_exist())
+            row.save(condition=self.model.key.does_not_exist() | abandoned)
         except PutError as err:
-            if _conditional_failed(err):
-                return False
-            raise
-        return True
+            if not _conditional_failed(err):
+                raise
+            try:
+                current = self.model.get(key, consistent_read=True)
+            except self.model.DoesNotExist:
+                return Claim.BUSY  # forgotten just now by a handler that failed: retry
+            return Claim.BUSY if current.state == HANDLING else Claim.DONE
+        return Claim.NEW
+
+    def done(self, direction: str, message: CrossBorderMessage) -> None:
+        """The message is handled: later deliveries are redeliveries."""
+        self.model(self.key(direction, message)).update(
+            actions=[self.model.state.set(DONE_STATE), self.model.lease_until.remove()]
+        )
 
     def forget(self, direction: str, message: CrossBorderMessage) -> None:
-        """Undo ``keep`` when handling failed, so that a retry handles it."""
+        """Undo ``claim`` when handling failed, so that a retry handles it."""
         self.model(self.key(direction, message)).delete()
 
     def exchanged(self, direction: str, since: datetime, until: datetime) -> list[CrossBorderMessage]:
