@@ -91,6 +91,36 @@ def test_what_is_missing_waits_for_the_settle_time_then_decides_with_what_is_the
     assert settle(passage_id, w.deps).outcome == "recorded" and len(w.commands.sent) == 1
 
 
+def test_a_slow_cloud_does_not_settle_a_truck_between_detections_the_lane_captured_together() -> None:
+    # Given a booked truck whose plate, container and weight the lane captured within two seconds
+    w = World()
+    w.book(consignment())
+    plate_read, box, scale = truck()
+    assert run(w, [plate_read])[0].outcome == "waiting"
+    # When the cloud is slow (a cold start): the container and the weight are handled 6 s later
+    w.later(6)
+    # Then the container alone does not find the settle time over (the lane's clock says 1 s): it waits
+    assert run(w, [box])[0].outcome == "waiting" and not w.commands.sent
+    # And the weight completes it: GREEN, not a YELLOW "container not read"
+    [decided] = run(w, [scale])
+    assert decided.outcome == "decided" and decided.channel == Channel.GREEN, w.commands.sent
+    # While a detection the lane captured after the settle time does decide what is there
+    v = World()
+    v.book(consignment())
+    first, late_box = truck(kg=None)
+    run(v, [first])
+    v.later(6)
+    [late] = run(v, [late_box.model_copy(update={"captured_at": T0 + timedelta(seconds=5)})])
+    assert late.outcome == "decided" and late.channel == Channel.YELLOW  # no weight came
+    # And detections the lane captured 5 s apart but sent together later (its uplink was down) all count
+    u = World()
+    u.book(consignment())
+    u.later(60)
+    spread = [d.model_copy(update={"captured_at": T0 + timedelta(seconds=5 * i)}) for i, d in enumerate(truck())]
+    assert [r.outcome for r in run(u, spread)] == ["waiting", "waiting", "decided"]
+    assert u.commands.sent[-1].action == BarrierAction.OPEN, u.commands.sent[-1].reason
+
+
 def test_an_unbooked_truck_waits_for_a_pass_then_is_red() -> None:
     w = World()
     run(w, [plate("29C-999.99"), weight(30_000, T0)])

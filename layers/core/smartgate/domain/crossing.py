@@ -270,11 +270,28 @@ def evaluate_passage(
     *,
     settled: bool = False,
     checks: dict[str, PassCheck] | None = None,
+    settle_clock: datetime | None = None,
 ) -> Outcome:
     checks = pass_checks(passage, deps) if checks is None else checks
     rule_set = deps.rulesets.for_lane(passage.gate_id, passage.direction.value)
     facts = passage_facts(passage, lane, rule_set, checks)
-    return apply_evaluation(passage, evaluate(rule_set, facts), rule_set, facts, now, settled=settled)
+    return apply_evaluation(
+        passage, evaluate(rule_set, facts), rule_set, facts, now, settled=settled, settle_clock=settle_clock
+    )
+
+
+def passage_clock(passage: Passage, now: datetime) -> datetime:
+    """The clock a detection judges an open passage's settle time by: the earlier of the cloud's ``now`` and
+    the lane's own time in this passage (when it was opened plus the span of its detections' capture
+    times). When the cloud is slow (a cold start, a backlog), detections the lane captured together arrive
+    late, but together: by the lane's time the settle time is not over between them. When the lane sends
+    late (a queue it kept while offline), detections captured seconds apart arrive together: by the
+    cloud's time it is not over either. The settle timer decides on the cloud's clock alone when nothing
+    more comes."""
+    d = passage.detections
+    captured = [x.captured_at for group in (d.plates, d.containers, d.passes, d.weights) for x in group]
+    lane = passage.opened_at + (max(captured) - min(captured)) if captured else passage.opened_at
+    return min(now, lane)
 
 
 def _lane(deps: CrossingDeps, gate_id: str, lane_id: str) -> LaneSpec:
@@ -333,7 +350,7 @@ def ingest_detection(detection: AnyDetection, deps: CrossingDeps) -> IngestResul
         checks = pass_checks(passage, deps)
         if isinstance(detection, PlateRead | PassScanned) or before is None:
             passage = _matched(passage, deps, checks)
-        outcome = evaluate_passage(passage, lane, deps, now, checks=checks)
+        outcome = evaluate_passage(passage, lane, deps, now, checks=checks, settle_clock=passage_clock(passage, now))
         stored = outcome.passage.model_copy(update={"version": (before.version if before else 0) + 1})
         new_track = track.with_ref(passage_ref(stored), now)
         try:

@@ -77,18 +77,20 @@ def apply_evaluation(
     now: datetime,
     *,
     settled: bool = False,
+    settle_clock: datetime | None = None,
 ) -> Outcome:
     """Decide, keep waiting, or tighten: never loosen a decision that was made.
 
     An open passage is decided when no fired rule waits for evidence, or when ``settled`` (the settle
-    time is over). A decided one gets a new decision only if the evaluation is at least as strict and
-    differs; if it is stricter, the passage is held (its status follows the stricter channel when its
-    current status allows it).
+    time is over), or when ``settle_clock`` (``now`` if not given) has reached its settle deadline. A
+    decided one gets a new decision only if the evaluation is at least as strict and differs; if it is
+    stricter, the passage is held (its status follows the stricter channel when its current status
+    allows it).
     """
     previous = passage.decision
     if previous is None:
         deadline = passage.settle_deadline or (passage.opened_at + timedelta(seconds=rule_set.settings.settle_seconds))
-        if evaluation.awaiting and not settled and now < deadline:
+        if evaluation.awaiting and not settled and (settle_clock or now) < deadline:
             return Outcome(
                 bump(passage, settle_deadline=deadline) if passage.settle_deadline is None else passage, waiting=True
             )
