@@ -249,6 +249,9 @@ def run_demo(state: StackState, say: Any = print) -> bool:
     from smartgate_infra.offline_demo import run_offline
 
     offline_ok = run_offline(state, client, say)
+    from smartgate_infra.partner_check import run_partner
+
+    partner_ok = run_partner(state, client, say)
 
     say("\n== Summary")
     say(f"   {'plate':12} {'gate/lane':18} {'expected':8} {'got':8} {'barrier':7} {'ms':>6}")
@@ -270,9 +273,10 @@ def run_demo(state: StackState, say: Any = print) -> bool:
         f"audit {'verified' if audit_ok else 'NOT OK'}; lane camera {'ok' if camera_ok else 'NOT OK'}; "
         f"trader via the API {'ok' if trader_ok else 'NOT OK'}; "
         f"officer alert and release {'ok' if officer_ok else 'NOT OK'}; "
-        f"lane offline and catching up {'ok' if offline_ok else 'NOT OK'}"
+        f"lane offline and catching up {'ok' if offline_ok else 'NOT OK'}; "
+        f"partner gate exchange {'ok' if partner_ok else 'NOT OK'}"
     )
-    return ok and scenarios_ok and audit_ok and camera_ok and trader_ok and officer_ok and offline_ok
+    return ok and scenarios_ok and audit_ok and camera_ok and trader_ok and officer_ok and offline_ok and partner_ok
 
 
 def run_audit(client: StackClient, say: Any = print) -> bool:
