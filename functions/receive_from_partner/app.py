@@ -115,7 +115,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if ours is None:
         return _refuse(event, "wrong_sender", f"no agreement with a gate {sender!r}")
     try:
-        opened = partner.open_event(event, wiring.partner_keys(), ours, sender)
+        opened = partner.open_event(event, wiring.partner_keys(sender), ours, sender)
     except partner.PartnerMessageRefused as refused:
         return _refuse(event, refused.reason_code.value, refused.detail)
     message = CrossBorderMessage.model_validate(detail)

@@ -164,11 +164,13 @@ class PartnerSimulator:
 
     def _check_trusted(self) -> None:
         """The stack must hold this simulator's key among the partner keys it checks (PartnerPublicKeys)."""
-        trusted = keys.public_keys_from(str(self.client.template.parameters.get("PartnerPublicKeys", "")))
+        published = keys.public_keys_by_gate(str(self.client.template.parameters.get("PartnerPublicKeys", "")))
+        trusted = published.get(self.gate, {})
         ours = self.key.public_key().public_bytes_raw()
         if self.key_id not in trusted or trusted[self.key_id].public_bytes_raw() != ours:
             raise ValueError(
-                f"the stack's PartnerPublicKeys does not publish key {self.key_id!r} of this simulator's signing key"
+                f"the stack's PartnerPublicKeys does not publish key {self.key_id!r} of this simulator's signing key "
+                f"for {self.gate}"
             )
 
     # ---- the loop

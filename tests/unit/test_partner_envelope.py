@@ -10,7 +10,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from smartgate import partner
-from smartgate.keys import private_key, public_keys_from, public_text
+from smartgate.keys import private_key, public_keys_by_gate, public_keys_from, public_text
 from smartgate.partner import PartnerMessageRefused, RefusalCode, open_event, put_events_entry, sign
 from smartgate.partner.examples import (
     CAPACITY_PUBLISHED,
@@ -111,6 +111,30 @@ def test_keys_in_the_stack_formats_work() -> None:
     assert text.startswith(f"{EXAMPLE_KEY_ID}=")
     message = sign(VEHICLE_CLEARED, EXAMPLE_KEY_ID, key)
     assert partner.open(message, public_keys_from(text), "hekou") == VEHICLE_CLEARED
+
+
+def test_each_partner_gate_is_checked_against_its_own_published_keys_only() -> None:
+    # Given the keys two gates published, in the stack's PartnerPublicKeys form (the example's sender
+    # signs with the example key; another gate with its own)
+    sender, other = VEHICLE_CLEARED.from_gate, "mongcai"
+    other_key = Ed25519PrivateKey.generate()
+    text = f"{sender}:{public_text(EXAMPLE_PUBLIC_KEYS)}, {other}:{public_text({'mc-2026-1': other_key.public_key()})}"
+    published = public_keys_by_gate(text)
+    assert set(published) == {sender, other} and set(published[other]) == {"mc-2026-1"}
+    # When the other gate signs a message that claims to come from the sender
+    forged = sign(VEHICLE_CLEARED, "mc-2026-1", other_key)
+    # Then the sender's keys do not know that key id, and a forger reusing the sender's kid fails the check
+    with pytest.raises(partner.PartnerMessageRefused) as unknown:
+        partner.open(forged, published[sender], VEHICLE_CLEARED.to_gate)
+    assert unknown.value.reason_code.value == "unknown_key"
+    with pytest.raises(partner.PartnerMessageRefused) as bad:
+        partner.open(sign(VEHICLE_CLEARED, EXAMPLE_KEY_ID, other_key), published[sender], VEHICLE_CLEARED.to_gate)
+    assert bad.value.reason_code.value == "bad_signature"
+    assert partner.open(example_message(), published[sender], VEHICLE_CLEARED.to_gate) == VEHICLE_CLEARED
+    # And a key without its gate, or a gate without a key, is a configuration error naming the item
+    for wrong in [public_text(EXAMPLE_PUBLIC_KEYS), "hekou:", ":k=AAAA", "hekou:k=short"]:
+        with pytest.raises(ValueError, match="key_id"):
+            public_keys_by_gate(wrong)
 
 
 def test_only_partner_events_are_signed_and_key_ids_fit_the_key_list() -> None:

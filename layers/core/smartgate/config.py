@@ -79,7 +79,9 @@ class Settings(BaseModel):
     partner_signing_key: str | None = Field(None, alias="PARTNER_SIGNING_KEY", repr=False)
     partner_key_id: str = Field("local-1", alias="PARTNER_KEY_ID")
     partner_public_keys: str | None = Field(
-        None, alias="PARTNER_PUBLIC_KEYS", description="the partner gates' public keys: key_id=base64, comma-separated"
+        None,
+        alias="PARTNER_PUBLIC_KEYS",
+        description="each partner gate's public keys: gate:key_id=base64, comma-separated",
     )
     partner_outbound_bus: str | None = Field(None, alias="PARTNER_OUTBOUND_BUS")
     exchange_table: str | None = Field(None, alias="EXCHANGE_TABLE")

@@ -306,9 +306,15 @@ def partner_key() -> tuple[str, Ed25519PrivateKey]:
 
 
 @lru_cache(maxsize=1)
-def partner_keys() -> dict[str, Ed25519PublicKey]:
-    """The partner gates' public keys (as they publish them; several while they rotate)."""
-    return keys.public_keys_from(settings().require("partner_public_keys"), "partner public key")
+def partner_keys(gate: str) -> dict[str, Ed25519PublicKey]:
+    """One partner gate's public keys by id (as it publishes them; several while it rotates); none for a
+    gate that published none."""
+    return _partner_keys().get(gate, {})
+
+
+@lru_cache(maxsize=1)
+def _partner_keys() -> dict[str, dict[str, Ed25519PublicKey]]:
+    return keys.public_keys_by_gate(settings().require("partner_public_keys"))
 
 
 @lru_cache(maxsize=1)
