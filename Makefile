@@ -51,6 +51,13 @@ bench-alerts: setup
 partner-check: setup
 	$(VENV)/bin/smartgate $(if $(STATE_DIR),--state-dir $(STATE_DIR)) partner-check --trucks $(or $(TRUCKS),10)
 
+# The gate-day twin in model mode (SCENARIO=kimthanh2|mongcai|file.yaml, TRUCKS=…, WHAT_IF="field=value;…");
+# the last line is trucks=… wall_s=… dwell_p50_min=… dwell_p95_min=… usd_per_crossing=…
+.PHONY: twin
+twin:
+	@infra/bootstrap.sh python
+	$(VENV)/bin/smartgate twin --scenario $(or $(SCENARIO),kimthanh2) $(if $(TRUCKS),--trucks $(TRUCKS)) $(if $(WHAT_IF),--what-if "$(WHAT_IF)")
+
 bench-api: setup
 	$(VENV)/bin/smartgate bench-api --clients $(or $(CLIENTS),50)
 

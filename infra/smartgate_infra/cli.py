@@ -146,6 +146,19 @@ def cmd_bench_api(args: argparse.Namespace) -> int:
     return code
 
 
+def cmd_twin(args: argparse.Namespace) -> int:
+    from smartgate_infra.twin.run import run_twin
+    from smartgate_infra.twin.scenario import ScenarioError
+
+    try:
+        run = run_twin(args.scenario, args.trucks, args.what_if, Path(args.report), bar=sys.stderr.isatty())
+    except ScenarioError as err:
+        print(f"smartgate twin: {err}", file=sys.stderr)
+        return 2
+    print(run.line)  # read by tools
+    return 0
+
+
 def cmd_partner_check(args: argparse.Namespace) -> int:
     from smartgate_infra.partner_check import run_partner_check
 
@@ -465,6 +478,18 @@ def build_parser() -> argparse.ArgumentParser:
     bench_api.add_argument("--seed", type=int, help="seed of the clients' window choices (default: random)")
     bench_api.add_argument("--keep", action="store_true")
     bench_api.set_defaults(func=cmd_bench_api)
+    twin = sub.add_parser("twin", help="the gate-day twin in model mode: waits, throughput, cost; an HTML report")
+    twin.add_argument("--scenario", default="kimthanh2", help="kimthanh2 (default), mongcai, or a YAML file")
+    twin.add_argument("--trucks", type=int, help="trucks in all (default: the scenario's vehicles a day)")
+    twin.add_argument(
+        "--what-if",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE[;…]",
+        help="a run beside the base with these scenario fields changed, e.g. directions.VN_TO_CN.lanes=3 (repeatable)",
+    )
+    twin.add_argument("--report", default=".smartgate/twin/report.html", help="where the HTML report goes")
+    twin.set_defaults(func=cmd_twin)
     partner_check = sub.add_parser(
         "partner-check", help="a simulated day of exchange with the partner gate (faults, then a replay)"
     )
