@@ -150,13 +150,29 @@ def cmd_twin(args: argparse.Namespace) -> int:
     from smartgate_infra.twin.run import run_twin
     from smartgate_infra.twin.scenario import ScenarioError
 
+    report, bar = Path(args.report), sys.stderr.isatty()
     try:
-        run = run_twin(args.scenario, args.trucks, args.what_if, Path(args.report), bar=sys.stderr.isatty())
+        if not args.full_stack:
+            run = run_twin(args.scenario, args.trucks, args.what_if, report, bar=bar)
+            print(run.line)  # read by tools
+            return 0
+        from smartgate_infra.twin.fullstack import run_fullstack
+        from smartgate_infra.twin.run import progress_bar
+
+        def work(state: StackState) -> int:
+            trucks = args.trucks or 200
+            full = run_fullstack(
+                state, args.scenario, trucks, args.wall, progress=progress_bar("full stack") if bar else None
+            )
+            run = run_twin(args.scenario, trucks, args.what_if, report, bar=bar, fullstack=full)
+            print(full.line())
+            print(run.line)  # read by tools
+            return 0 if full.matched == len(full.crossed) and not full.problems else 1
+
+        return _with_stack(args, work)
     except ScenarioError as err:
         print(f"smartgate twin: {err}", file=sys.stderr)
         return 2
-    print(run.line)  # read by tools
-    return 0
 
 
 def cmd_partner_check(args: argparse.Namespace) -> int:
@@ -489,6 +505,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="a run beside the base with these scenario fields changed, e.g. directions.VN_TO_CN.lanes=3 (repeatable)",
     )
     twin.add_argument("--report", default=".smartgate/twin/report.html", help="where the HTML report goes")
+    twin.add_argument(
+        "--full-stack", action="store_true", help="also drive the model's trucks through the local stack (default 200)"
+    )
+    twin.add_argument("--wall", type=float, default=60.0, help="full stack: seconds to compress the day into (60)")
+    twin.add_argument("--keep", action="store_true")
     twin.set_defaults(func=cmd_twin)
     partner_check = sub.add_parser(
         "partner-check", help="a simulated day of exchange with the partner gate (faults, then a replay)"

@@ -252,6 +252,9 @@ def run_demo(state: StackState, say: Any = print) -> bool:
     from smartgate_infra.partner_check import run_partner
 
     partner_ok = run_partner(state, client, say)
+    from smartgate_infra.twin.fullstack import run_twin_section
+
+    twin_ok = run_twin_section(state, client, say)
 
     say("\n== Summary")
     say(f"   {'plate':12} {'gate/lane':18} {'expected':8} {'got':8} {'barrier':7} {'ms':>6}")
@@ -274,9 +277,11 @@ def run_demo(state: StackState, say: Any = print) -> bool:
         f"trader via the API {'ok' if trader_ok else 'NOT OK'}; "
         f"officer alert and release {'ok' if officer_ok else 'NOT OK'}; "
         f"lane offline and catching up {'ok' if offline_ok else 'NOT OK'}; "
-        f"partner gate exchange {'ok' if partner_ok else 'NOT OK'}"
+        f"partner gate exchange {'ok' if partner_ok else 'NOT OK'}; "
+        f"twin through the stack {'ok' if twin_ok else 'NOT OK'}"
     )
-    return ok and scenarios_ok and audit_ok and camera_ok and trader_ok and officer_ok and offline_ok and partner_ok
+    sections = (scenarios_ok, audit_ok, camera_ok, trader_ok, officer_ok, offline_ok, partner_ok, twin_ok)
+    return ok and all(sections)
 
 
 def run_audit(client: StackClient, say: Any = print) -> bool:

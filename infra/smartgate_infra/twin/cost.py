@@ -94,6 +94,11 @@ class CostBreakdown:
     units: dict[str, float]  # priced units per crossing
     prices: PriceTable
     notes: list[str] = field(default_factory=list)
+    step_units: dict[str, dict[str, float]] = field(default_factory=dict)  # step -> usage unit -> a crossing
+
+    def flow_invocations(self) -> float:
+        """Lambda invocations a crossing makes itself (the scheduled functions' fixed ones apart)."""
+        return sum(u.get("lambda_request", 0.0) for step, u in self.step_units.items() if "fixed" not in step)
 
     def top(self, n: int = 3) -> list[tuple[str, float]]:
         return sorted(self.by_service.items(), key=lambda kv: -kv[1])[:n]
@@ -144,7 +149,9 @@ def crossing_cost(
         + ("" if prices.checked else " (not re-read from the pricing pages here: check before budgeting)"),
         f"fixed costs shared over {month:,.0f} crossings a month ({trucks_per_day:,.0f} a day, {lanes} lanes)",
     ]
-    return CostBreakdown(n, total, dict(by_service), dict(by_step), dict(units), prices, notes)
+    return CostBreakdown(
+        n, total, dict(by_service), dict(by_step), dict(units), prices, notes, {k: dict(v) for k, v in per_step.items()}
+    )
 
 
 def _priced(unit: str, qty: float, retention: dict[str, Any]) -> list[tuple[str, float]]:

@@ -107,7 +107,8 @@ def summarise(result: Result) -> Summary:
         offline=sum(t.offline for t in done),
         conflicts=sum(t.usage.conflicts for t in done),
         manual_entries=sum(t.manual_entry for t in done),
-        cost=crossing_cost([t.usage for t in result.trucks], lanes, len(result.trucks) / s.days),
+        # fixed costs are shared over the gate's traffic: a scaled-down run does not make a quieter gate
+        cost=crossing_cost([t.usage for t in result.trucks], lanes, max(result.per_day, result.gate_per_day)),
     )
     summary.published = published_check(summary, result)
     return summary
@@ -128,6 +129,8 @@ def published_check(summary: Summary, result: Result) -> list[tuple[str, str, st
     barrier are outcomes)."""
     s = result.scenario
     rows = []
+    if result.per_day != result.gate_per_day:  # a run of more or fewer trucks than the gate's day
+        return []
     for d, spec in s.directions.items():
         if not s.provenance.get(f"directions.{d}.vehicles_per_day", "").startswith("published"):
             continue

@@ -99,6 +99,16 @@ class Result:
     end_s: float
     start: datetime
 
+    @property
+    def per_day(self) -> float:
+        """Trucks a day in this run."""
+        return len(self.trucks) / self.scenario.days
+
+    @property
+    def gate_per_day(self) -> float:
+        """Trucks a day the scenario's gate takes (its vehicles a day, all directions)."""
+        return float(sum(d.vehicles_per_day for d in self.scenario.directions.values()))
+
     def done(self) -> list[TruckRecord]:
         return [t for t in self.trucks if t.departed > 0]
 

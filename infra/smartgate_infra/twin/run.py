@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from smartgate_infra.twin.fullstack import FullStackRun
 from smartgate_infra.twin.metrics import Summary, summarise
 from smartgate_infra.twin.model import run_model
 from smartgate_infra.twin.report import render
@@ -49,8 +50,10 @@ def run_twin(
     report: Path | None = None,
     say: Callable[[str], None] = print,
     bar: bool = True,
+    fullstack: FullStackRun | None = None,
 ) -> TwinRun:
-    """The base run and one run per what-if (``field=value`` changes, several joined by ``;``)."""
+    """The base run and one run per what-if (``field=value`` changes, several joined by ``;``); the report
+    shows ``fullstack`` (the same scenario driven through the local stack) beside them when given."""
     base = load(scenario)
     say(f"twin: {base.name}, model mode, {trucks or base.total_trucks()} trucks")
     started = time.perf_counter()
@@ -81,7 +84,7 @@ def run_twin(
     if report is not None:
         t0 = time.perf_counter()
         report.parent.mkdir(parents=True, exist_ok=True)
-        report.write_text(render(summaries), encoding="utf-8")
+        report.write_text(render(summaries, fullstack=fullstack), encoding="utf-8")
         say(f"report: {report} ({time.perf_counter() - t0:.1f} s to draw) - open it in a browser")
     return TwinRun(summaries, wall, report)
 

@@ -1,0 +1,35 @@
+"""The twin's full-stack mode: 200 trucks the model planned for Kim Thanh II cross the local stack (lane
+simulators, broker, IoT rule, functions, DynamoDB, signed commands) on an accelerated clock, and every one
+is decided as the model expected; the report shows it beside the model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from smartgate_infra.twin.fullstack import run_fullstack
+from smartgate_infra.twin.run import run_twin
+
+pytestmark = pytest.mark.e2e
+
+
+def test_two_hundred_model_trucks_cross_the_stack_as_the_model_expects(stack, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    said: list[str] = []
+    run = run_fullstack(stack, "kimthanh2", 200, wall_s=40, say=said.append)
+
+    assert len(run.crossed) == 200 and not run.problems, "\n".join(run.problems + said)
+    # every profile the model planned is in the day: clean, early, an undeclared container, walk-ins
+    assert {c.planned.profile for c in run.crossed} >= {"clean", "early", "undeclared container", "walk-in"}
+    mismatched = [f"{c.planned.profile} {c.planned.plate}: {c.reason}" for c in run.crossed if not c.matched]
+    assert not mismatched, "\n".join(mismatched + said)
+    assert all(c.signed for c in run.crossed)
+    # each truck's reads went through the ingest function; its decisions through the stream functions
+    assert run.invocations["IngestDetections"] >= sum(2 + len(c.planned.containers) for c in run.crossed) - 10
+    assert run.invocations.get("PublishPassageEvents", 0) >= 100
+
+    report = tmp_path / "report.html"
+    twin = run_twin("kimthanh2", 200, [], report, say=said.append, bar=False, fullstack=run)
+    page = report.read_text(encoding="utf-8")
+    assert "Full stack: 200 of 200 decided as the model expected" in page
+    assert twin.summaries[0][1].trucks == 200
