@@ -24,6 +24,7 @@ from smartgate.domain import devices, duty, trading
 from smartgate.domain.lab import PassageNotFound, queues, record_result, take_sample
 from smartgate.domain.officers import ActionRefused, ActionRequest, Officer
 from smartgate.domain.passages import IllegalTransition, PassageError
+from smartgate.domain.waits import BARRIER_S, BOOKED_SHARE, predict_waits
 from smartgate.schemas import (
     AuditEntry,
     Booking,
@@ -61,6 +62,8 @@ from smartgate.schemas.api import (
     UserOut,
     Vehicle,
     VehicleIn,
+    WaitForecast,
+    WaitWindow,
 )
 from smartgate.schemas.officers import (
     ActionIn,
@@ -381,6 +384,63 @@ def list_gates(req: Request) -> list[GateInfo]:
 )
 def slots(req: Request) -> list[SlotWindow]:
     return trading.day_slots(wiring.trade_deps(), req.query["gate_id"], req.query["direction"], req.query["date"])
+
+
+BLOCKING = {PassageStatus.OPEN, PassageStatus.HELD, PassageStatus.IN_INSPECTION, PassageStatus.SAMPLED}
+BLOCKED_FOR = timedelta(minutes=15)
+"""A lane whose newest vehicle was held (or is still being read) this recently does not serve the queue."""
+
+
+@api.route(
+    "/gates/{gate_id}/waits",
+    "GET",
+    summary="The wait to expect at the barrier over the next hours, window by window",
+    tag="slots",
+    response=WaitForecast,
+    query=(
+        Query("direction", Direction, True),
+        Query("hours", int, False, "how far ahead: 1 to 24 hours, default 6"),
+    ),
+    errors=(404,),
+)
+def gate_waits(req: Request) -> WaitForecast:
+    gate_id = _gate(req.path["gate_id"])
+    direction: Direction = req.query["direction"]
+    hours = req.query.get("hours")
+    hours = 6 if hours is None else hours
+    if not 1 <= hours <= 24:
+        raise field_problem("query.hours", "hours: 1 to 24", 422)
+    lanes = [
+        lane_id for lane_id, lane in wiring.gates().gates[gate_id].all_lanes().items() if lane.direction == direction
+    ]
+    now = utc_now()
+    health = wiring.lane_health().last_of(gate_id, lanes)
+    # a lane that reported itself offline, or went silent, does not serve; one never heard is taken as serving
+    down = {lane_id for lane_id, beat in health.items() if not beat.online or now - beat.at > HEARTBEAT_FRESH}
+    serving = set(lanes) - down
+    tracks = wiring.passages().lanes_of(gate_id, lanes)
+    newest = {lane_id: t.newest.passage_id for lane_id, t in tracks.items() if t.newest is not None}
+    passages = wiring.passages().many(list(newest.values()))
+    blocked = {
+        lane_id
+        for lane_id, passage_id in newest.items()
+        if (p := passages.get(passage_id)) is not None and p.status in BLOCKING and now - p.status_at <= BLOCKED_FOR
+    }
+    loads = trading.window_loads(wiring.trade_deps(), gate_id, direction, hours)
+    points = predict_waits(now, loads, len(serving - blocked))
+    return WaitForecast(
+        gate_id=gate_id,
+        direction=direction,
+        at=now,
+        lanes=len(lanes),
+        lanes_serving=len(serving - blocked),
+        lanes_heard=bool(health),
+        windows=[WaitWindow(**vars(p)) for p in points],
+        basis=(
+            f"booked trucks and {round(100 * (1 / BOOKED_SHARE - 1))} % more walk-ins, one truck a lane every "
+            f"{BARRIER_S:.0f} s; the queue before barrier 1, not inspections"
+        ),
+    )
 
 
 @api.route(

@@ -111,6 +111,11 @@ def sign_in_and_book(page: Page, flow: Flow, stack, stack_client, lang: str) -> 
     flow.button("declare.submit").click()
 
     expect(page.get_by_role("heading", name=m["slots.title"])).to_be_visible()
+    # today, the windows of the next hours say the wait to expect at the gate (the API's forecast)
+    expect(page.locator(".slot .wait").first).to_be_visible()
+    either = re.compile(f"{pattern(m['slots.wait_none']).pattern}|{pattern(m['slots.wait']).pattern}")
+    expect(page.locator(".slot .wait").first).to_have_text(either)
+    flow.shot("3-slots-today", full=False)
     for _ in range(next(DAYS_AHEAD)):
         flow.button("slots.later").click()
     slot = page.get_by_role("button", name=pattern(m["slots.pick_label"])).first

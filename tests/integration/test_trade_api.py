@@ -338,3 +338,26 @@ def test_a_booking_is_stored_and_told_once_through_the_outbox_and_the_trader_top
         time.sleep(0.2)
     assert len(sent) == 1 and sent[0]["MessageAttributes"]["kind"]["Value"] == "booked", sent
     assert sent[0]["TopicArn"].endswith("-trader-notifications"), sent[0]["TopicArn"]
+
+
+def test_the_wait_forecast_follows_the_bookings_and_names_bad_queries(trader) -> None:  # type: ignore[no-untyped-def]
+    start = future_window(1)  # an hour and a bit ahead: inside a 3-hour forecast
+    key = start.isoformat().replace("+00:00", "Z")
+
+    def forecast() -> dict:  # type: ignore[type-arg]
+        reply = trader.api.get("/gates/sandbox/waits", direction="VN_TO_CN", hours=3)
+        assert reply.status == 200, reply.raw
+        return reply.body  # type: ignore[no-any-return]
+
+    before = forecast()
+    assert before["lanes"] == 80 and 0 < before["lanes_serving"] <= 80 and "walk-ins" in before["basis"]
+    window = {w["start"]: w for w in before["windows"]}[key]
+    consignment = trader.declare("24C-451.72")
+    assert trader.book(consignment["consignment_id"], start).status == 201
+    after = {w["start"]: w for w in forecast()["windows"]}[key]
+    assert after["booked"] == window["booked"] + 1
+    assert after["expected_trucks"] == pytest.approx(window["expected_trucks"] + 1 / 0.7, abs=0.11)
+    assert all(w["level"] in ("low", "moderate", "high", "closed") for w in forecast()["windows"])
+    assert trader.api.get("/gates/sandbox/waits", direction="VN_TO_CN", hours=0).fields() == ["query.hours"]
+    assert trader.api.get("/gates/nowhere/waits", direction="VN_TO_CN").status == 404
+    assert trader.api.get("/gates/sandbox/waits", direction="SIDEWAYS").status == 422

@@ -17,6 +17,7 @@ const p = encodeURIComponent;
 export const officer = () => call("GET", "/officers/me");
 export const lanes = (gateId) => call("GET", `/gates/${p(gateId)}/lanes`);
 export const queues = (gateId) => call("GET", `/gates/${p(gateId)}/queues`);
+export const waits = (gateId, direction, hours) => call("GET", `/gates/${p(gateId)}/waits`, { query: { direction, hours } });
 export const passage = (id) => call("GET", `/passages/${p(id)}`);
 export const evidence = (id) => call("GET", `/passages/${p(id)}/evidence`);
 export const audit = (id) => call("GET", `/passages/${p(id)}/audit`);

@@ -21,6 +21,8 @@ export const consignments = (cursor) => call("GET", "/consignments", { query: { 
 export const consignment = (id) => call("GET", `/consignments/${encodeURIComponent(id)}`);
 export const slots = (gateId, direction, date) =>
   call("GET", "/slots", { query: { gate_id: gateId, direction, date } });
+export const waits = (gateId, direction, hours) =>
+  call("GET", `/gates/${encodeURIComponent(gateId)}/waits`, { query: { direction, hours } });
 export const book = (consignmentId, windowStart, key) =>
   call("POST", "/bookings", { body: { consignment_id: consignmentId, window_start: windowStart }, idempotent: key });
 export const bookings = (cursor) => call("GET", "/bookings", { query: { limit: 50, cursor } });

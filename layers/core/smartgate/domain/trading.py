@@ -30,6 +30,7 @@ from smartgate.domain.slots import (
     open_booking_limit,
     windows_from,
 )
+from smartgate.domain.waits import WindowLoad
 from smartgate.ports import Clock, PassIssuer, Refused, TraderNotifier, TradeStore
 from smartgate.schemas import Booking, BookingStatus, Consignment, Direction, PassageStateChanged, PassageStatus
 from smartgate.schemas.api import (
@@ -223,6 +224,18 @@ def day_slots(deps: TradeDeps, gate_id: str, direction: Direction, day: date) ->
     return [
         _slot_window(w, gate.slot_capacity) for w in windows_from(first, count, stored, now) if gate.is_open(w.start)
     ]
+
+
+def window_loads(deps: TradeDeps, gate_id: str, direction: Direction, hours: int) -> list[WindowLoad]:
+    """The gate's open windows from now to ``hours`` ahead, with their bookings (for :mod:`.waits`)."""
+    gate = _gate(deps, gate_id, direction)
+    now = deps.clock.now()
+    until = now + timedelta(hours=hours)
+    today = now.astimezone(ZoneInfo(gate.timezone)).date()
+    loads = []
+    for day in sorted({today, (until.astimezone(ZoneInfo(gate.timezone))).date()}):
+        loads += [WindowLoad(w.start, w.end, w.booked) for w in day_slots(deps, gate_id, direction, day)]
+    return [w for w in loads if w.end > now and w.start < until]
 
 
 def _bookable(deps: TradeDeps, gate: GateSpec, start: datetime) -> datetime:

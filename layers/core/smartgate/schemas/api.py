@@ -168,6 +168,32 @@ class SlotWindow(ApiModel):
     partner_capacity: int | None = None
 
 
+class WaitWindow(ApiModel):
+    start: UtcDatetime
+    end: UtcDatetime
+    booked: int
+    expected_trucks: float = Field(
+        description="booked trucks still to come in it, and the walk-ins expected beside them"
+    )
+    wait_minutes: float = Field(description="the mean wait before barrier 1 (720: more than 12 hours)")
+    level: Literal["low", "moderate", "high", "closed"]
+
+
+class WaitForecast(ApiModel):
+    """The wait to expect at a gate's barrier over the next hours, from its bookings and its lanes now."""
+
+    gate_id: Identifier
+    direction: Direction
+    at: UtcDatetime
+    lanes: int = Field(description="the direction's lanes")
+    lanes_serving: int = Field(
+        description="lanes not reported offline or silent, not blocked by a held vehicle (a lane never heard counts)"
+    )
+    lanes_heard: bool = Field(description="false: no lane has reported its health yet")
+    windows: list[WaitWindow]
+    basis: str
+
+
 class WindowCapacity(ApiModel):
     start: UtcDatetime
     capacity: Annotated[int, Field(ge=0, le=200)] | None = Field(None, description="ours; null leaves it")

@@ -48,6 +48,37 @@ function queueSection(name, rows, zone) {
   );
 }
 
+/** The wait to expect at the barrier, per direction, over the next two hours (a forecast: GET .../waits). */
+function waitsSection(forecasts, zone) {
+  const shown = forecasts.filter((f) => f && f.windows.length);
+  if (!shown.length) return null;
+  const starts = [...new Set(shown.flatMap((f) => f.windows.map((w) => w.start)))].sort().slice(0, 8);
+  const cell = (f, start) => {
+    const w = f.windows.find((x) => x.start === start);
+    if (!w || w.level === "closed") return h("td", { class: "muted" }, "–");
+    const minutes = Math.round(w.wait_minutes);
+    const text = minutes < 1 ? t("waits.none") : minutes >= 720 ? t("waits.long") : t("waits.minutes", { minutes: formatNumber(minutes) });
+    return h("td", {}, h("span", { class: `wait level-${w.level}` }, text));
+  };
+  const serving = shown.map((f) => t("waits.serving", { direction: direction(f.direction), serving: formatNumber(f.lanes_serving), lanes: formatNumber(f.lanes) }));
+  return h(
+    "section",
+    { class: "queue waits", "aria-labelledby": "q-waits" },
+    h("h2", { id: "q-waits" }, t("waits.title")),
+    h(
+      "div",
+      { class: "scroll" },
+      h(
+        "table",
+        { class: "waits-table" },
+        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("waits.window")), ...shown.map((f) => h("th", { scope: "col" }, direction(f.direction))))),
+        h("tbody", {}, ...starts.map((start) => h("tr", {}, h("th", { scope: "row" }, formatTime(start, zone)), ...shown.map((f) => cell(f, start))))),
+      ),
+    ),
+    h("p", { class: "muted small" }, `${serving.join(" · ")}. ${t("waits.basis")}`),
+  );
+}
+
 function healthLine(lane) {
   const hl = lane.health;
   if (!hl) return h("p", { class: "health muted" }, t("lane.no_heartbeat"));
@@ -119,6 +150,8 @@ export async function gateView(root) {
   const filter = h("input", { type: "search", name: "lane_filter", autocomplete: "off", placeholder: t("lanes.filter_hint") });
   const showAll = h("input", { type: "checkbox", name: "all_lanes" });
   const queues = h("div", { class: "queues" });
+  const waits = h("div", { class: "waits-box" });
+  let forecastAt = 0;
   const lanes = h("div", { class: "lanes-grid" });
   const idle = h("p", { class: "muted idle" });
   let last = null;
@@ -149,6 +182,15 @@ export async function gateView(root) {
         queueSection("lab", waiting.lab || [], zone),
       );
       drawLanes();
+      if (Date.now() - forecastAt > 60_000) {
+        // the wait forecast changes with bookings and lanes: once a minute is enough, and the lanes do not
+        // wait for it
+        forecastAt = Date.now();
+        const directions = [...new Set(laneList.map((l) => l.direction))].sort();
+        Promise.all(directions.map((d) => api.waits(gateId, d, 2).catch(() => null))).then((forecasts) => {
+          waits.replaceChildren(...[waitsSection(forecasts, zone)].filter(Boolean));
+        });
+      }
       const online = laneList.filter((l) => l.online).length;
       updated.textContent = t("gate.updated", {
         time: formatTime(new Date().toISOString(), zone, { seconds: true }),
@@ -167,7 +209,7 @@ export async function gateView(root) {
     h(
       "div",
       { class: "gate-layout" },
-      h("div", { class: "col-queue" }, queues),
+      h("div", { class: "col-queue" }, waits, queues),
       h(
         "section",
         { class: "col-lanes", "aria-labelledby": "lanes-h" },

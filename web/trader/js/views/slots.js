@@ -24,6 +24,14 @@ function shift(day, days) {
   return d.toISOString().slice(0, 10);
 }
 
+/** The expected wait at the gate in a window (the forecast's), or nothing beyond the forecast's hours. */
+function waitBadge(w) {
+  if (!w || w.level === "closed") return null;
+  const minutes = Math.round(w.wait_minutes);
+  const text = minutes < 1 ? t("slots.wait_none") : minutes >= 720 ? t("slots.wait_long") : t("slots.wait", { minutes: formatNumber(minutes) });
+  return h("span", { class: `wait level-${w.level}` }, text);
+}
+
 export async function slotsView(root, { go, params: [consignmentId, movingId] }) {
   let c;
   try {
@@ -53,20 +61,32 @@ export async function slotsView(root, { go, params: [consignmentId, movingId] })
   const picker = h("input", { type: "date", name: "date", min: today, value: today });
   const key = crypto.randomUUID();
 
+  let shown = 0; // the newest day asked for: an older answer arriving late must not replace it
+
   async function show() {
+    const asked = ++shown;
     heading.textContent = formatDay(day);
     picker.value = day;
     earlier.disabled = day <= today;
     list.replaceChildren(h("li", { class: "loading" }, t("app.loading")));
-    let windows;
-    try {
-      windows = await api.slots(c.gate_id, c.direction, day);
-    } catch (err) {
-      list.replaceChildren(h("li", { class: "error" }, problemText(err)));
+    // the day's windows, and the wait to expect at the gate in the next hours (a forecast: without it, the
+    // windows alone)
+    const [answer, forecast] = await Promise.allSettled([
+      api.slots(c.gate_id, c.direction, day),
+      api.waits(c.gate_id, c.direction, 12),
+    ]);
+    if (asked !== shown) return;
+    if (answer.status === "rejected") {
+      list.replaceChildren(h("li", { class: "error" }, problemText(answer.reason)));
       return;
     }
+    const windows = answer.value;
     const now = Date.now();
     const open = windows.filter((w) => new Date(w.start).getTime() > now);
+    const expected = new Map();
+    for (const w of forecast.status === "fulfilled" ? forecast.value.windows : []) {
+      expected.set(new Date(w.start).getTime(), w);
+    }
     if (!open.length) {
       list.replaceChildren(h("li", { class: "empty" }, t("slots.none")));
       return;
@@ -95,6 +115,7 @@ export async function slotsView(root, { go, params: [consignmentId, movingId] })
             { class: "free" },
             full ? t("slots.full") : t("slots.free", { free: formatNumber(w.free), capacity: formatNumber(w.capacity) }),
           ),
+          waitBadge(expected.get(new Date(w.start).getTime())),
         );
         button.addEventListener("click", () => pick(w, time, button));
         return h("li", {}, button);
