@@ -39,7 +39,7 @@ from smartgate.domain.containers import check_digit
 from smartgate.domain.gates import default_gates
 from smartgate.schemas import utc_now
 from smartgate_infra.client import StackClient
-from smartgate_infra.declarations import Declared, declared
+from smartgate_infra.declarations import RUBBER_LINE, Declared, declared
 from smartgate_infra.demo import Lanes, command_keys
 from smartgate_infra.stack import StackState
 from smartgate_infra.twin.metrics import percentile
@@ -52,18 +52,8 @@ CROSS_TIMEOUT_S = 20.0
 QUIET_S = 0.3
 """After a truck's barrier command, before the next truck: reads still in flight are decided for it."""
 OWNERS = ("TGHU", "CSQU", "MSKU", "TCLU", "MSCU", "OOLU", "CMAU", "HLXU", "SEGU", "TEMU")
-GOODS = {
-    "VN_TO_CN": {
-        "hs_code": "4001.22",
-        "description": "natural rubber, TSR 10",
-        "quantity": 18,
-        "unit": "pallet",
-        "net_kg": 20160,
-        "gross_kg": 20700,
-        "value": 35500,
-        "currency": "USD",
-        "origin": "VN",
-    },
+GOODS: dict[str, dict[str, object]] = {
+    "VN_TO_CN": RUBBER_LINE,
     "CN_TO_VN": {
         "hs_code": "8517.79",
         "description": "display modules (parts)",
