@@ -222,3 +222,9 @@ class StackClient:
     def tapped(self) -> list[dict[str, Any]]:
         """Bus events and SNS messages seen since the last call (the runtime's tap queue)."""
         return list(self._drain(f"{self.template.stack_name}-runtime-tap", delete=True))
+
+    def forget_tapped(self) -> None:
+        """Empty the runtime's tap queue at once (after a run of thousands of events nobody reads there: the
+        next ``tapped`` would drain them ten at a time)."""
+        sqs = self.client("sqs")
+        sqs.purge_queue(QueueUrl=sqs.get_queue_url(QueueName=f"{self.template.stack_name}-runtime-tap")["QueueUrl"])

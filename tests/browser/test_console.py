@@ -153,7 +153,7 @@ def test_an_officer_releases_a_held_truck_with_a_reason(browser, stack, stack_cl
             ui.use(lang)
             expect(page.get_by_role("heading", name=ui.m["queue.inspection"])).to_be_visible()
             # the wait to expect at the barrier, per direction, beside the queues (the API's forecast)
-            expect(page.get_by_role("heading", name=ui.m["waits.title"])).to_be_visible()
+            expect(page.get_by_role("heading", name=ui.m["waits.title"])).to_be_visible(timeout=20_000)
             expect(page.locator(".waits-table tbody tr").first).to_be_visible()
             ui.shot("1-gate")
 

@@ -244,6 +244,7 @@ def run_fullstack(
         lanes.close()
     wall = time.monotonic() - t0
     time.sleep(1.0)  # reads still in flight, the stream functions behind the last decisions
+    client.forget_tapped()  # the run's thousands of bus events: the tap is for people reading a few
     for c in crossed:  # what the stack decided in the end: a late read may have tightened it (a 2nd command)
         final = client.passages.get(c.passage_id) if c.passage_id else None
         if final is not None and final.decision is not None:

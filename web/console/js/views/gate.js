@@ -188,6 +188,7 @@ export async function gateView(root) {
         forecastAt = Date.now();
         const directions = [...new Set(laneList.map((l) => l.direction))].sort();
         Promise.all(directions.map((d) => api.waits(gateId, d, 2).catch(() => null))).then((forecasts) => {
+          if (forecasts.some((f) => f === null)) forecastAt = 0; // try again at the next refresh
           waits.replaceChildren(...[waitsSection(forecasts, zone)].filter(Boolean));
         });
       }
