@@ -81,7 +81,7 @@ WARM_LANE = "open-12"
 DUPLICATE_SHARE = 0.10
 REORDER_SHARE = 0.10
 REORDER_WINDOW = 3
-PUBLISH_PACE_S = 0.04
+PUBLISH_PACE_S = 0.08  # a PUBACK round trip over 4G (at 40 ms the 2 cores ran a backlog near the settle time)
 TRUCK_SPACING = timedelta(seconds=60)  # well over the rule set's 20 s gap between two vehicles
 DEVICE_SPACING = timedelta(seconds=2)
 SETTLE_TIMEOUT = 40.0
