@@ -61,6 +61,7 @@ from smartgate_infra.api_client import ApiClient, Reply
 from smartgate_infra.client import StackClient
 from smartgate_infra.declarations import RUBBER_LINE
 from smartgate_infra.demo import Lanes, command_keys
+from smartgate_infra.offline_demo import until
 from smartgate_infra.partner_sim import DEV_KEY_ID, PartnerSimulator, our_public_keys
 from smartgate_infra.stack import StackState
 from smartgate_infra.trader_demo import register_company, section
@@ -118,15 +119,6 @@ class PartnerCheck:
             f"sent={self.sent} received={self.received} dlq={self.dlq} "
             f"replay_identical={str(self.replay_identical).lower()}"
         )
-
-
-def until(probe: Callable[[], Any], timeout: float, every: float = 0.3) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := probe():
-            return value
-        time.sleep(every)
-    return probe()
 
 
 def _ok(reply: Reply, what: str) -> Any:

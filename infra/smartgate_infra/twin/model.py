@@ -19,7 +19,7 @@ import math
 import random
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -331,7 +331,3 @@ def _draw(rng: random.Random, spread: Spread) -> float:
         return spread.mean
     sigma2 = math.log(1 + (spread.sd / spread.mean) ** 2)
     return rng.lognormvariate(math.log(spread.mean) - sigma2 / 2, math.sqrt(sigma2))
-
-
-def at_clock(result: Result, seconds: float) -> datetime:
-    return result.start + timedelta(seconds=seconds)
