@@ -418,13 +418,10 @@ def gate_waits(req: Request) -> WaitForecast:
     # a lane that reported itself offline, or went silent, does not serve; one never heard is taken as serving
     down = {lane_id for lane_id, beat in health.items() if not beat.online or now - beat.at > HEARTBEAT_FRESH}
     serving = set(lanes) - down
-    tracks = wiring.passages().lanes_of(gate_id, lanes)
-    newest = {lane_id: t.newest.passage_id for lane_id, t in tracks.items() if t.newest is not None}
-    passages = wiring.passages().many(list(newest.values()))
     blocked = {
         lane_id
-        for lane_id, passage_id in newest.items()
-        if (p := passages.get(passage_id)) is not None and p.status in BLOCKING and now - p.status_at <= BLOCKED_FOR
+        for lane_id, p in _newest_vehicles(gate_id, lanes).items()
+        if p.status in BLOCKING and now - p.status_at <= BLOCKED_FOR
     }
     loads = trading.window_loads(wiring.trade_deps(), gate_id, direction, hours)
     points = predict_waits(now, loads, len(serving - blocked))
@@ -991,6 +988,14 @@ def passage_audit(req: Request) -> list[AuditEntry]:
     return sorted(wiring.audit().for_passage(passage.passage_id), key=lambda e: e.seq)
 
 
+def _newest_vehicles(gate_id: str, lanes: list[str]) -> dict[str, Passage]:
+    """Each lane's newest passage (lanes that have seen none are left out)."""
+    tracks = wiring.passages().lanes_of(gate_id, lanes)
+    newest = {lane_id: t.newest.passage_id for lane_id, t in tracks.items() if t.newest is not None}
+    passages = wiring.passages().many(list(newest.values()))
+    return {lane_id: passages[pid] for lane_id, pid in newest.items() if pid in passages}
+
+
 @api.route(
     "/gates/{gate_id}/lanes",
     "GET",
@@ -1005,13 +1010,11 @@ def gate_lanes(req: Request) -> list[LaneView]:
     now = utc_now()
     lanes = wiring.gates().gates[gate_id].all_lanes()
     health = wiring.lane_health().last_of(gate_id, list(lanes))
-    tracks = wiring.passages().lanes_of(gate_id, list(lanes))
-    newest = {lane_id: t.newest.passage_id for lane_id, t in tracks.items() if t.newest is not None}
-    passages = wiring.passages().many(list(newest.values()))
+    passages = _newest_vehicles(gate_id, list(lanes))
     views = []
     for lane_id, lane in lanes.items():
         beat = health.get(lane_id)
-        passage = passages.get(newest.get(lane_id, ""))
+        passage = passages.get(lane_id)
         views.append(
             LaneView(
                 lane_id=lane_id,
