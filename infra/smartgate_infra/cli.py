@@ -164,6 +164,13 @@ def cmd_twin(args: argparse.Namespace) -> int:
             full = run_fullstack(
                 state, args.scenario, trucks, args.wall, progress=progress_bar("full stack") if bar else None
             )
+            if args.calibrate and full.matched == len(full.crossed) and not full.problems:
+                from smartgate_infra.twin.cost import write_measured
+                from smartgate_infra.twin.fullstack import measured_steps
+
+                source = f"{trucks} trucks of {args.scenario} through the full stack"
+                kept = write_measured(measured_steps(full), source)
+                print(f"measured per-step units kept in {kept}: the cost below uses them")
             run = run_twin(args.scenario, trucks, args.what_if, report, bar=bar, fullstack=full)
             print(full.line())
             print(run.line)  # read by tools
@@ -509,6 +516,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--full-stack", action="store_true", help="also drive the model's trucks through the local stack (default 200)"
     )
     twin.add_argument("--wall", type=float, default=60.0, help="full stack: seconds to compress the day into (60)")
+    twin.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="full stack: keep the counted invocations and log bytes per step in twin/data/measured.yaml (a clean run)",
+    )
     twin.add_argument("--keep", action="store_true")
     twin.set_defaults(func=cmd_twin)
     partner_check = sub.add_parser(

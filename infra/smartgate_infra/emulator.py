@@ -15,8 +15,10 @@ Run as ``python -m smartgate_infra.emulator -H 127.0.0.1 -p PORT`` (the argument
 from __future__ import annotations
 
 import functools
+import logging
 import sys
 import threading
+import time
 from typing import Any
 
 LOCK = threading.RLock()
@@ -125,9 +127,45 @@ def quicken() -> None:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
 
+SHORT_RETENTION_S = 900
+"""Queues kept at most this long have their expired messages dropped (moto keeps them for ever)."""
+
+
+def expire_messages(every_s: float = 5.0) -> threading.Thread:
+    """SQS deletes a message once it is older than its queue's MessageRetentionPeriod; moto does not, and
+    computes a queue's attributes over all its messages on every send. For the queues that keep messages
+    briefly (the runtime's tap: a window onto what just happened), a thread drops the expired ones, under
+    the queue's own lock (the one its sends append under)."""
+    from moto.core.utils import unix_time
+    from moto.sqs.models import sqs_backends
+
+    def sweep() -> None:
+        while True:
+            time.sleep(every_s)
+            try:
+                for account in list(sqs_backends.values()):
+                    for backend in list(account.values()):
+                        for queue in list(backend.queues.values()):
+                            keep = int(getattr(queue, "message_retention_period", 0) or 0)
+                            if not 0 < keep <= SHORT_RETENTION_S:
+                                continue
+                            now = unix_time()
+                            with queue._messages_lock:
+                                queue._messages = [
+                                    m for m in queue._messages if (m.sent_timestamp or 0) / 1000 + keep > now
+                                ]
+            except Exception:  # noqa: BLE001 - a sweep that failed is tried again; the server goes on
+                logging.getLogger(__name__).exception("expiring SQS messages failed")
+
+    thread = threading.Thread(target=sweep, name="sqs-expiry", daemon=True)
+    thread.start()
+    return thread
+
+
 def main(argv: list[str] | None = None) -> None:
     install()
     quicken()
+    expire_messages()
     from moto.server import main as moto_main
 
     moto_main(argv)

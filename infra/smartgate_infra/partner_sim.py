@@ -6,7 +6,7 @@ partner's own system would: it reads our signed messages where our forward rule 
 outbound queue, standing in for the partner's bus), opens them with our published public key, and puts
 its own signed, minimised events on our inbound partner bus. Nothing else of the stack is touched.
 
-- Our ``VehicleDeparted`` (a truck left our gate towards it) is answered after ``delay_s``: a
+- Our ``VehicleDeparted`` of an export (a truck left our gate towards it) is answered after ``delay_s``: a
   ``VehicleCleared`` (it checked the documents, or nothing), or at ``refusal_rate`` (seeded) a
   ``ConsignmentRefused`` (``reason_code`` documents); a cleared truck then leaves its gate too
   (``VehicleDeparted``, ``delay_s`` later). Our other events are read and kept (:attr:`received`).
@@ -118,14 +118,16 @@ class PartnerSimulator:
         documents_rate: float = 0.3,
         seed: int | None = 0,
         references: Collection[str] | None = None,
+        refuse: Collection[str] | None = None,
         key_id: str = DEV_KEY_ID,
         signing_seed: str = DEV_SEED,
         stage: str = STAGE,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         """``references``: answer only these consignments (our booking ids; others are read and dropped),
-        so that a run does not answer what another left in the queue. ``documents_rate``: how often its
-        clearance says it checked the documents (else nothing)."""
+        so that a run does not answer what another left in the queue. ``refuse``: these consignments are
+        refused whatever ``refusal_rate`` draws (a run that decided already which). ``documents_rate``: how
+        often its clearance says it checked the documents (else nothing)."""
         if not 0.0 <= refusal_rate <= 1.0 or not 0.0 <= documents_rate <= 1.0:
             raise ValueError("refusal_rate and documents_rate are between 0 and 1")
         self.client = client if isinstance(client, StackClient) else StackClient(client)
@@ -141,6 +143,7 @@ class PartnerSimulator:
         self.documents_rate = documents_rate
         self.rng = random.Random(seed)
         self.references = set(references) if references is not None else None
+        self.refuse = set(refuse or ())
         self.key_id = key_id
         self.key: Ed25519PrivateKey = keys.private_key(signing_seed, "partner simulator key")
         self.clock = clock
@@ -243,7 +246,11 @@ class PartnerSimulator:
         self.stats.consumed += 1
         self.stats.by_type[partner.message_type(opened)] += 1
         self.received.append(opened)
-        if isinstance(opened, VehicleDeparted) and opened.event_id not in self._answered:
+        if (
+            isinstance(opened, VehicleDeparted)
+            and opened.direction == Direction.VN_TO_CN  # an import that left us went inland: nothing to answer
+            and opened.event_id not in self._answered
+        ):
             self._answered.add(opened.event_id)
             self._answer(opened)
         return True
@@ -253,7 +260,7 @@ class PartnerSimulator:
     def _answer(self, ours: VehicleDeparted) -> None:
         """Our truck is on its way: after the delay this gate clears it (and it leaves) or refuses it."""
         now = time.monotonic()
-        refused = self.rng.random() < self.refusal_rate
+        refused = self.rng.random() < self.refusal_rate or ours.reference in self.refuse
         checked = Inspection.DOCUMENTS if self.rng.random() < self.documents_rate else Inspection.NONE
         if refused:
             self._due.append(_Due(now + self.delay_s, lambda: self._refusal(ours)))

@@ -41,6 +41,7 @@ log = logging.getLogger("smartgate.local.runtime")
 
 SUPPORTED_EVENTS = {"IoTRule", "DynamoDB", "EventBridgeRule", "SNS", "Api", "Schedule", "ScheduleV2", "SQS"}
 TAP_QUEUE = "tap"
+TAP_RETENTION_S = 120
 
 
 class RuntimeConfigError(ValueError):
@@ -343,8 +344,12 @@ class LocalRuntime:
             pattern = _route_pattern(path)
             self.routes.append((props["Method"].upper(), path, pattern, spec.logical_id))
 
-    def _local_queue(self, name: str) -> str:
-        return str(self.sqs.create_queue(QueueName=f"{self.template.stack_name}-runtime-{name}")["QueueUrl"])
+    def _local_queue(self, name: str, attributes: dict[str, str] | None = None) -> str:
+        return str(
+            self.sqs.create_queue(QueueName=f"{self.template.stack_name}-runtime-{name}", Attributes=attributes or {})[
+                "QueueUrl"
+            ]
+        )
 
     def _queue_arn(self, queue_url: str) -> str:
         return str(
@@ -371,8 +376,10 @@ class LocalRuntime:
         return queue_url
 
     def _tap_bus_and_topics(self) -> None:
-        """A queue that sees every bus event and SNS message, so the demo and tests can show them."""
-        queue_url = self._local_queue(TAP_QUEUE)
+        """A queue that sees every bus event and SNS message, so the demo and tests can show them. Its
+        messages expire after TAP_RETENTION_S, as SQS expires them (a reader wants what just happened; a
+        session's thousands made every send to it slower in the emulator)."""
+        queue_url = self._local_queue(TAP_QUEUE, {"MessageRetentionPeriod": str(TAP_RETENTION_S)})
         queue_arn = self._queue_arn(queue_url)
         events = self.session.client("events", endpoint_url=self.aws.endpoint_url)
         for bus in self.template.of_type("AWS::Events::EventBus"):

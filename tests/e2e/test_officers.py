@@ -204,6 +204,28 @@ def test_officer_release_opens_the_barrier_and_every_attempt_is_on_the_record(  
     assert alert is not None and alert["status"] == "resolved"
 
 
+def test_a_truck_released_from_the_yard_after_the_next_one_came_has_departed(lanes, customs) -> None:  # type: ignore[no-untyped-def]
+    """Held, moved aside for the next truck, released there: it drives out (nothing reads the yard's exit),
+    so it must not wait RELEASED for ever; no barrier command either, the lane's barrier is the next one's."""
+    held = _held_truck(lanes, "out-18", "29C-181.18")
+    _held_truck(lanes, "out-18", "29C-182.18")  # the next truck, read 20+ s of capture time later
+    version = _passage(customs, held)["version"]
+
+    released = _act(customs, held, action="release", reason="documents checked in the yard", version=version)
+
+    assert released.status == 200, released.raw
+    assert released.body["status"] == "DEPARTED" and released.body["command_id"] is None
+    passage = _passage(customs, held)
+    assert passage["status"] == "DEPARTED" and passage["version"] == released.body["version"]
+    entries = _eventually(
+        lambda: (e := _audit(customs, held)) and {"RELEASED", "DEPARTED"} <= {x["detail"].get("to") for x in e} and e,
+        15,
+        "the release and the departure in the audit",
+    )
+    departed = next(e for e in entries if e["kind"] == "state" and e["detail"]["to"] == "DEPARTED")
+    assert departed["actor"] == "lane"
+
+
 def test_two_officers_racing_on_one_passage_one_wins_both_on_the_record(  # type: ignore[no-untyped-def]
     lanes, customs, stack, stack_client
 ) -> None:

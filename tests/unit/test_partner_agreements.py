@@ -81,7 +81,7 @@ def test_every_gate_with_a_partner_has_an_agreement_both_ways() -> None:
     gates = default_gates("local").gates  # the sandbox gate's pair (the partner simulator) included
     with_partner = {gate: spec.partner for gate, spec in gates.items() if spec.partner}
 
-    assert with_partner == {"kimthanh2": "hekou", "mongcai": "dongxing", "sandbox": "sandboxcn"}
+    assert with_partner == {"kimthanh2": "hekou", "mongcai": "dongxing", "sandbox": "sandboxcn", "twin": "twincn"}
     expected = sorted([*with_partner.items(), *((b, a) for a, b in with_partner.items())])
     assert agreements.pairs() == expected
     for gate, other in with_partner.items():

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from smartgate_infra.twin.cost import PriceTable, crossing_cost
+from smartgate_infra.twin.cost import PriceTable, crossing_cost, write_measured
 from smartgate_infra.twin.metrics import percentile, summarise
 from smartgate_infra.twin.model import run_model
 from smartgate_infra.twin.run import run_twin
@@ -107,6 +107,25 @@ def test_the_cost_per_crossing_adds_up_and_fixed_costs_shrink_with_traffic(kimth
     prices = PriceTable.load()
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", prices.as_of) and prices.region
     assert all(p.page.startswith("https://aws.amazon.com/") and p.usd > 0 for p in prices.prices.values())
+
+
+def test_measured_units_replace_the_assumed_ones_of_their_step_only(kimthanh2, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    result, _ = kimthanh2
+    usages = [t.usage for t in result.trucks]
+    assumed = crossing_cost(usages, 5, 1000, measured_path=None)
+    kept = write_measured({"detection": {"lambda_request": 3.0}}, "a test", tmp_path / "measured.yaml")
+    measured = crossing_cost(usages, 5, 1000, measured_path=kept)
+
+    detections = sum(u.detections for u in usages) / len(usages)
+    extra = measured.step_units["detection"]["lambda_request"] - assumed.step_units["detection"]["lambda_request"]
+    assert math.isclose(extra, 2.0 * detections)  # usage.yaml has 1 request a detection, measured 3
+    assert measured.step_units["decision"] == assumed.step_units["decision"]
+    assert measured.by_service["Lambda"] > assumed.by_service["Lambda"]
+    assert any("measured on the local stack (a test" in n for n in measured.notes)
+    assert not any("measured" in n for n in assumed.notes)
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump({"measured_on": "x", "source": "y", "steps": {"lab": {}}}))
+    with pytest.raises(ValueError, match="steps.lab: not a step"):
+        crossing_cost(usages, 5, 1000, measured_path=tmp_path / "bad.yaml")
 
 
 def test_percentiles_interpolate_between_ranks() -> None:

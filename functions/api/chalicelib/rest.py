@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -127,8 +128,12 @@ def _idempotency() -> tuple[DynamoDBPersistenceLayer, IdempotencyConfig]:
     return store, config
 
 
-def _once(key: str, request: dict[str, Any], call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+def _once(key: str, request: dict[str, Any], call: Callable[[], dict[str, Any]], context: Any = None) -> dict[str, Any]:
+    """``call`` once per key. With the invocation's context, a request left in progress by an invocation
+    that died expires when that invocation's time is up (else a retry would be refused for a day)."""
     store, config = _idempotency()
+    if context is not None and hasattr(context, "get_remaining_time_in_millis"):
+        config.register_lambda_context(context)
 
     @idempotent_function(data_keyword_argument="attempt", persistence_store=store, config=config)
     def run(attempt: dict[str, Any]) -> dict[str, Any]:
@@ -198,6 +203,21 @@ class RestApi:
     # ------------------------------------------------------------------ one request
 
     def _serve(self, spec: RouteSpec, params: dict[str, str]) -> Response:
+        """The answer, and one access line in the log: the route's template (never its values), the status,
+        the time taken and the invocation's request id (no body, no caller: personal data stays out)."""
+        started = time.perf_counter()
+        response = self._serve_answer(spec, params)
+        context = getattr(self.app, "lambda_context", None)
+        logger.info(
+            "request",
+            route=f"{spec.method} {spec.path}",
+            status=response.status_code,
+            ms=round((time.perf_counter() - started) * 1000, 1),
+            function_request_id=getattr(context, "aws_request_id", None),
+        )
+        return response
+
+    def _serve_answer(self, spec: RouteSpec, params: dict[str, str]) -> Response:
         try:
             return self._answer(spec, params)
         except ApiProblem as err:
@@ -270,7 +290,8 @@ class RestApi:
             if not IDEMPOTENCY_KEY.match(key):
                 raise field_problem("Idempotency-Key", "8 to 128 letters, digits or _ . : -")
             scope = f"{caller.username if caller else '-'}#{spec.method} {spec.path}#{key}"
-            stored = _once(scope, {"path": params, "body": raw}, lambda: self._run(spec, req))
+            context = getattr(self.app, "lambda_context", None)
+            stored = _once(scope, {"path": params, "body": raw}, lambda: self._run(spec, req), context)
             return self._response(stored)
         return self._response(self._run(spec, req))
 

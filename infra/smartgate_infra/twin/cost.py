@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -104,16 +105,59 @@ class CostBreakdown:
         return sorted(self.by_service.items(), key=lambda kv: -kv[1])[:n]
 
 
+MEASURED = DATA / "measured.yaml"
+"""Per-step units the local stack counted (``smartgate twin --full-stack --calibrate``): they replace
+usage.yaml's figures of the same step and unit."""
+
+
+def usage_profile(
+    usage_path: Path = DATA / "usage.yaml", measured_path: Path | None = MEASURED
+) -> tuple[dict[str, Any], str]:
+    """usage.yaml with the measured figures put in, and a note of which (empty: none)."""
+    profile: dict[str, Any] = yaml.safe_load(usage_path.read_text(encoding="utf-8"))
+    if measured_path is None or not measured_path.exists():
+        return profile, ""
+    measured = yaml.safe_load(measured_path.read_text(encoding="utf-8"))
+    for step, units in measured["steps"].items():
+        if step not in profile["steps"]:
+            raise ValueError(f"{measured_path.name}: steps.{step}: not a step of {usage_path.name}")
+        profile["steps"][step].update({unit: float(qty) for unit, qty in units.items()})
+    units = sorted({unit for units in measured["steps"].values() for unit in units})
+    note = (
+        f"{', '.join(units)} per step measured on the local stack ({measured['source']}, {measured['measured_on']}); "
+        "the rest assumed from the flows"
+    )
+    return profile, note
+
+
+def write_measured(steps: dict[str, dict[str, float]], source: str, path: Path = MEASURED) -> Path:
+    """Keep these measured per-step units (:func:`~smartgate_infra.twin.fullstack.measured_steps`)."""
+    header = (
+        "# Per-step units counted on the local stack by `smartgate twin --full-stack --calibrate`: the step's\n"
+        "# functions' invocations and structured log bytes, over the times the model's trucks made the step.\n"
+        "# They replace usage.yaml's figures of the same step and unit in the cost. Re-run to refresh.\n"
+    )
+    body = {"measured_on": utc_today(), "source": source, "steps": steps}
+    path.write_text(header + yaml.safe_dump(body, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def utc_today() -> str:
+    return datetime.now(UTC).date().isoformat()
+
+
 def crossing_cost(
     usages: Iterable[Usage],
     lanes: int,
     trucks_per_day: float,
     prices: PriceTable | None = None,
     usage_path: Path = DATA / "usage.yaml",
+    measured_path: Path | None = MEASURED,
 ) -> CostBreakdown:
-    """USD per crossing for these trucks' usage at a gate of ``lanes`` lanes taking ``trucks_per_day``."""
+    """USD per crossing for these trucks' usage at a gate of ``lanes`` lanes taking ``trucks_per_day``
+    (usage.yaml's units, the measured ones put in)."""
     prices = prices or PriceTable.load()
-    profile = yaml.safe_load(usage_path.read_text(encoding="utf-8"))
+    profile, measured_note = usage_profile(usage_path, measured_path)
     steps: dict[str, dict[str, float]] = profile["steps"]
     retention = profile["retention"]
     usages = list(usages)
@@ -148,7 +192,7 @@ def crossing_cost(
         f"list prices {prices.region}, as of {prices.as_of}"
         + ("" if prices.checked else " (not re-read from the pricing pages here: check before budgeting)"),
         f"fixed costs shared over {month:,.0f} crossings a month ({trucks_per_day:,.0f} a day, {lanes} lanes)",
-    ]
+    ] + ([measured_note] if measured_note else [])
     return CostBreakdown(
         n, total, dict(by_service), dict(by_step), dict(units), prices, notes, {k: dict(v) for k, v in per_step.items()}
     )

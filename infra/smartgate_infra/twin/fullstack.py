@@ -18,6 +18,13 @@ What each truck shows follows its planned channel, so that the rule set must rea
 - a walk-in: no booking (RED for the rules; officers register it).
 
 A GREEN truck drawn for the rule set's random document check (YELLOW, R-RANDOM) counts as matching.
+
+Around the lanes, as at the gate: a held booked truck is moved aside for the next one and a customs officer
+releases it from the yard (through the API, the model's time in the yard later; a missed plate is typed in
+first), and it drives out. The partner gate (``twincn``, :class:`~smartgate_infra.partner_sim.PartnerSimulator`
+through the published contract) hears of every booked export, and when it has left us clears it or refuses
+it, the trucks the model's partner refused. Each booking's timeline must show the partner's answer. The
+last truck of a lane with a booked export is followed by an unbooked one (its arrival says the export left).
 Function invocations are counted from the functions' logs (distinct request ids since the run began).
 """
 
@@ -37,11 +44,16 @@ from typing import Any
 
 from smartgate.domain.containers import check_digit
 from smartgate.domain.gates import default_gates
+from smartgate.partner import message_type as partner_type
 from smartgate.schemas import utc_now
+from smartgate_infra.api_client import ApiClient
 from smartgate_infra.client import StackClient
 from smartgate_infra.declarations import RUBBER_LINE, Declared, declared
 from smartgate_infra.demo import Lanes, command_keys
+from smartgate_infra.offline_demo import until
+from smartgate_infra.partner_sim import PartnerSimulator
 from smartgate_infra.stack import StackState
+from smartgate_infra.twin.cost import STEP_OF
 from smartgate_infra.twin.metrics import percentile
 from smartgate_infra.twin.model import Result, TruckRecord, run_model
 from smartgate_infra.twin.scenario import Scenario, load
@@ -76,6 +88,13 @@ CAPTURE_GAP = timedelta(seconds=25)
 FRESH = timedelta(seconds=150)
 """How far back a truck's capture time may be set (the cloud sends no barrier command for reads captured
 more than 180 s ago: a lane's backlog)."""
+PER_POOL_LANE = 4
+"""Trucks each of the twin gate's lanes plays, at most (their capture times CAPTURE_GAP apart within FRESH)."""
+PARTNER = "twincn"
+YARD_MAX_S = 8.0
+"""The longest a held truck waits in the yard for its officer, in wall time (a lab's hours, accelerated)."""
+EXCHANGE_WAIT_S = 60.0
+"""After the last truck: for the partner's last answers to reach the bookings' timelines."""
 
 
 @dataclass
@@ -101,6 +120,7 @@ class Crossed:
     latency_ms: float  # last detection -> the first barrier command
     signed: bool
     passage_id: str | None = None
+    released_by_officer: bool = False
 
     @property
     def matched(self) -> bool:
@@ -110,14 +130,51 @@ class Crossed:
 
 
 @dataclass
+class Exchange:
+    """The partner gate's side of the run: the booked exports, what it heard and answered."""
+
+    exports: int
+    """booked exports: each must reach the partner, leave, and be answered"""
+    released: int
+    """held booked trucks a customs officer released from the yard (through the API)"""
+    actions: int
+    """the officer's actions through the API (releases, plates typed in, retries after a change came first)"""
+    told: int
+    """exports whose departure the partner read (our VehicleDeparted)"""
+    cleared: int
+    refused: int
+    model_refused: int
+    """the model's partner refusals among the exports (the simulator refuses those)"""
+    on_timeline: int
+    """exports whose booking timeline shows the partner's answer"""
+    messages: int
+    """our messages about the exports the partner read, all kinds"""
+
+    @property
+    def complete(self) -> bool:
+        return self.told == self.exports == self.on_timeline and self.refused == self.model_refused
+
+    def line(self) -> str:
+        return (
+            f"exports={self.exports} released_from_yard={self.released} told={self.told} cleared={self.cleared} "
+            f"refused={self.refused} (model {self.model_refused}) on_timeline={self.on_timeline}"
+        )
+
+
+@dataclass
 class FullStackRun:
     model: Result
     crossed: list[Crossed]
     wall_s: float
     speedup: float
-    invocations: dict[str, int]
-    partner: str = ""
+    functions: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """function -> (invocations, log bytes) counted since the trucks started"""
+    exchange: Exchange | None = None
     problems: list[str] = field(default_factory=list)
+
+    @property
+    def invocations(self) -> dict[str, int]:
+        return {name: requests for name, (requests, _) in self.functions.items()}
 
     @property
     def matched(self) -> int:
@@ -184,6 +241,21 @@ def run_fullstack(
     for p in sorted(planned, key=lambda p: p.record.at_lane):
         by_lane[p.model_lane].append(p)
     captured: dict[str, datetime] = {}
+    exports = {
+        p.entry.booking.booking_id: p
+        for p in booked
+        if p.record.direction == "VN_TO_CN" and p.entry is not None and p.entry.booking is not None
+    }
+    sim = PartnerSimulator(
+        client,
+        PARTNER,
+        delay_s=max(0.2, plan_scenario.partner.delay_min.mean * 60 / speedup),
+        seed=plan_scenario.seed,
+        references=set(exports),
+        refuse={b for b, p in exports.items() if p.record.refused},
+    )
+    yard = _Yard(ApiClient(state.api_url, client.officer_token("twin-customs", "customs", GATE, "en")), speedup)
+    last_on: dict[str, Crossed] = {}  # each of the twin gate's lanes: the truck at its barrier
 
     def capture_time(lane_id: str) -> datetime:
         """After the lane's last truck by more than the correlation gap, never in the future."""
@@ -216,9 +288,13 @@ def run_fullstack(
             with lock:
                 reason = command.reason if command else result.error or ""
                 passage = command.passage_id if command else None
-                crossed.append(Crossed(p, decided, reason, result.latency_ms, bool(result.signature_ok), passage))
+                c = Crossed(p, decided, reason, result.latency_ms, bool(result.signature_ok), passage)
+                crossed.append(c)
+                followed, last_on[p.lane_id] = last_on.get(p.lane_id), c
                 if progress:
                     progress(len(crossed) / len(planned))
+            if followed is not None:
+                yard.take(followed)  # moved aside for this truck, if it was held
 
     def warm(lane_id: str) -> None:
         """One unbooked truck on a spare lane, not counted: the functions' cold starts (a second, a third
@@ -227,29 +303,50 @@ def run_fullstack(
         plate = f"24{rng.choice('LMN')}-{rng.randrange(100, 999)}.{rng.randrange(10, 99)}"
         lanes.lane(GATE, lane_id).cross(plate, "VN", timeout=15, at=capture_time(lane_id))
 
+    def exchange(stop: threading.Event) -> None:
+        while not stop.wait(0.5):
+            sim.step()
+
     spares = [f"{'out' if i % 2 == 0 else 'in'}-01" for i in range(len(by_lane))]
     warmers = [threading.Thread(target=warm, args=(lane,), daemon=True) for lane in spares]
+    stop_partner = threading.Event()
+    partner_thread = threading.Thread(target=exchange, args=(stop_partner,), daemon=True)
     try:
         for t in warmers:
             t.start()
         for t in warmers:
             t.join()
         started_wall, t0 = time.time(), time.monotonic()
+        yard.start()
+        partner_thread.start()
         threads = [threading.Thread(target=drive, args=(trucks,), daemon=True) for trucks in by_lane.values()]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
+        wall = time.monotonic() - t0
+        for lane_id, c in sorted(last_on.items()):  # an unbooked truck after each lane's last booked export
+            if c.planned.entry is not None and c.planned.record.direction == "VN_TO_CN":
+                sim_lane = lanes.lane(GATE, lane_id)
+                plate = f"24{rng.choice('LMN')}-{rng.randrange(100, 999)}.{rng.randrange(10, 99)}"
+                sim_lane.transport.publish(
+                    sim_lane.detections_topic, sim_lane.truck(plate, "VN", at=capture_time(lane_id))[0]
+                )
+                yard.take(c)
+        yard.close()
     finally:
+        stop_partner.set()
+        partner_thread.join()
         lanes.close()
-    wall = time.monotonic() - t0
     time.sleep(1.0)  # reads still in flight, the stream functions behind the last decisions
-    client.forget_tapped()  # the run's thousands of bus events: the tap is for people reading a few
     for c in crossed:  # what the stack decided in the end: a late read may have tightened it (a 2nd command)
         final = client.passages.get(c.passage_id) if c.passage_id else None
         if final is not None and final.decision is not None:
             c.decided, c.reason = final.channel.value if final.channel else c.decided, final.decision.reason()
-    run = FullStackRun(model, crossed, wall, speedup, invocations_since(Path(state.state_dir) / "logs", started_wall))
+    run = FullStackRun(model, crossed, wall, speedup, problems=list(yard.problems))
+    run.exchange = _exchange(client, sim, exports, yard, run.problems)
+    run.functions = function_logs_since(Path(state.state_dir) / "logs", started_wall)
+    client.forget_tapped()  # the run's thousands of bus events: the tap is for people reading a few
     for c in crossed:
         if c.decided is None:
             run.problems.append(f"{c.planned.plate or c.planned.profile} on {c.planned.lane_id}: {c.reason}")
@@ -263,12 +360,155 @@ def run_fullstack(
         say(f"    expected {expected:6}: {ok}/{n} as expected")
     for c in [c for c in crossed if not c.matched][:5]:
         say(f"    MISMATCH {c.planned.profile} {c.planned.plate}: expected {c.planned.expected}, got {c.reason[:100]}")
+    say(f"  the partner gate {PARTNER}: {run.exchange.line()}")
+    for problem in run.problems[:5]:
+        say(f"    !! {problem}")
     total = sum(run.invocations.values())
     say(
         f"  function invocations counted: {total} ({total / max(1, len(crossed)):.1f} a truck): "
         + ", ".join(f"{k} {v}" for k, v in sorted(run.invocations.items(), key=lambda kv: -kv[1])[:6])
     )
     return run
+
+
+class _Yard:
+    """The customs officer of the run: each held booked truck, moved aside for the next one, is released
+    from the yard through the API the model's time in the yard later (a missed plate typed in first)."""
+
+    def __init__(self, officer: ApiClient, speedup: float) -> None:
+        self.officer = officer
+        self.speedup = speedup
+        self.released: list[Crossed] = []
+        self.actions = 0
+        self.problems: list[str] = []
+        self._due: list[tuple[float, int, Crossed]] = []
+        self._ready = threading.Condition()
+        self._closing = False
+        self._thread = threading.Thread(target=self._work, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def take(self, c: Crossed) -> None:
+        """The truck left the barrier: if it was held (booked), an officer will release it."""
+        if c.planned.entry is None or c.decided not in ("YELLOW", "RED") or c.passage_id is None:
+            return
+        record = c.planned.record
+        in_yard = min(YARD_MAX_S, max(0.2, (record.released - record.left_lane) / self.speedup))
+        with self._ready:
+            self._due.append((time.monotonic() + in_yard, len(self._due), c))
+            self._due.sort(key=lambda d: d[:2])
+            self._ready.notify()
+
+    def close(self) -> None:
+        """No more trucks: release those waiting, then stop."""
+        with self._ready:
+            self._closing = True
+            self._ready.notify()
+        self._thread.join()
+
+    def _work(self) -> None:
+        while True:
+            with self._ready:
+                while not self._due and not self._closing:
+                    self._ready.wait()
+                if not self._due:
+                    return
+                at, _, c = self._due[0]
+                if at > time.monotonic():
+                    self._ready.wait(at - time.monotonic())
+                    continue
+                self._due.pop(0)
+            problem = self._release(c)
+            if problem:
+                self.problems.append(f"{c.planned.profile} {c.planned.plate} on {c.planned.lane_id}: {problem}")
+            else:
+                c.released_by_officer = True
+                self.released.append(c)
+
+    def _release(self, c: Crossed) -> str | None:
+        """The release (after a missed plate is typed in), or why not; a change that came first is read
+        again, the action retried."""
+        assert c.planned.entry is not None
+        plate = c.planned.entry.consignment.plate_text
+        for _ in range(4):
+            got = self.officer.get(f"/passages/{c.passage_id}")
+            if got.status != 200:
+                return f"read: HTTP {got.status} {got.raw[:120]!r}"
+            if got.body["status"] not in ("HELD", "IN_INSPECTION"):
+                return None if got.body["status"] == "DEPARTED" else f"not held: {got.body['status']}"
+            if not got.body.get("plate_text"):
+                action = {"action": "correct_plate", "plate": plate, "country": c.planned.country}
+                reason = "plate read from the registration papers"
+            else:
+                action = {"action": "release"}
+                reason = "checked in the yard (the twin's officer)"
+            done = self.officer.post(
+                f"/passages/{c.passage_id}/actions",
+                {**action, "reason": reason, "version": got.body["version"]},
+                key=f"twin-{c.passage_id}-{action['action']}-{got.body['version']}",
+            )
+            self.actions += 1
+            if done.status == 409:
+                continue
+            if done.status != 200:
+                return f"{action['action']}: HTTP {done.status} {done.raw[:120]!r}"
+            if action["action"] == "release":
+                return None  # DEPARTED; or RELEASED while still the newest at its lane: the next one's arrival
+        return "four changes came first"
+
+
+def _exchange(
+    client: StackClient, sim: PartnerSimulator, exports: dict[str, Planned], yard: _Yard, problems: list[str]
+) -> Exchange:
+    """The partner's last answers, and what reached the bookings' timelines."""
+    departures = {"VehicleDeparted.v1"}
+
+    def told() -> set[str]:
+        return {
+            str(getattr(e, "reference", ""))
+            for e in sim.received
+            if partner_type(e) in departures and e.direction.value == "VN_TO_CN"  # type: ignore[attr-defined]
+        }
+
+    sim.run_until(lambda s: told() >= set(exports) and s.pending == 0, EXCHANGE_WAIT_S)
+    refused = {str(getattr(e, "reference", "")) for e in sim.sent_events if partner_type(e) == "ConsignmentRefused.v1"}
+    cleared = {str(getattr(e, "reference", "")) for e in sim.sent_events if partner_type(e) == "VehicleCleared.v1"}
+    want = {b: {"partner_refused"} if b in refused else {"partner_cleared", "partner_departed"} for b in exports}
+
+    def answers() -> dict[str, set[str]]:
+        found = {}
+        for booking_id in exports:
+            statuses = {json.loads(row.body).get("status", "") for row in client.trade.timeline.query(booking_id)}
+            found[booking_id] = {s for s in statuses if s.startswith("partner_")}
+        return found
+
+    found = (
+        until(lambda: (f := answers()) and all(f[b] == want[b] for b in exports) and f, EXCHANGE_WAIT_S) or answers()
+    )
+    on_timeline = sum(found.get(b) == want[b] for b in exports)
+    missing = sorted(set(exports) - told())
+    for booking_id in missing[:5]:
+        p = exports[booking_id]
+        problems.append(
+            f"the partner never heard that {p.profile} export {p.entry and p.entry.consignment.plate_text} left"
+        )
+    for booking_id in [b for b in exports if found.get(b) != want[b]][:5]:
+        problems.append(
+            f"booking {booking_id}: timeline has {sorted(found.get(booking_id, ()))}, not {sorted(want[booking_id])}"
+        )
+    problems.extend(sim.problems[:5])
+    return Exchange(
+        exports=len(exports),
+        released=len(yard.released),
+        actions=yard.actions,
+        told=len(set(exports) & told()),
+        cleared=len(cleared),
+        refused=len(refused),
+        model_refused=sum(p.record.refused for p in exports.values()),
+        on_timeline=on_timeline,
+        messages=sim.stats.consumed,
+    )
 
 
 def _plan(client: StackClient, model: Result, rng: random.Random) -> list[Planned]:
@@ -355,11 +595,13 @@ def _container(rng: random.Random) -> str:
     return f"{owner}{serial}{check_digit(owner + serial)}"
 
 
-def invocations_since(logs: Path, since: float) -> dict[str, int]:
-    """Each function's invocations since ``since`` (epoch s): distinct request ids in its log."""
+def function_logs_since(logs: Path, since: float) -> dict[str, tuple[int, int]]:
+    """Each function's (invocations, log bytes) since ``since`` (epoch s): distinct request ids in its log,
+    and the bytes of its structured lines (what CloudWatch Logs would ingest)."""
     counts = {}
     for log in sorted(logs.glob("*Function.log")):
         ids: set[str] = set()
+        size = 0
         for line in log.read_text(errors="replace").splitlines():
             if '"function_request_id"' not in line:
                 continue
@@ -370,9 +612,50 @@ def invocations_since(logs: Path, since: float) -> dict[str, int]:
                 continue
             if stamp.timestamp() >= since:
                 ids.add(str(record["function_request_id"]))
+                size += len(line.encode()) + 1
         if ids:
-            counts[log.name.removesuffix("Function.log")] = len(ids)
+            counts[log.name.removesuffix("Function.log")] = (len(ids), size)
     return counts
+
+
+FUNCTION_STEP = {
+    "IngestDetections": "detection",
+    "SettlePassages": "decision",
+    "PublishPassageEvents": "decision",
+    "AppendAudit": "decision",
+    "PublishTraderNotifications": "decision",
+    "TrackBookings": "decision",
+    "NotifyOfficers": "alert",
+    "SendToPartner": "partner_out",
+    "ReceiveFromPartner": "partner_in",
+    "Api": "officer_action",
+}
+"""The flow step (data/usage.yaml) each function's invocations belong to; the scheduled functions (lane
+watch, health, reconciliation, sweeps, escalation) are the stack's fixed costs, not a truck's."""
+
+
+def measured_steps(run: FullStackRun) -> dict[str, dict[str, float]]:
+    """Lambda requests and log bytes per unit of each flow step, as this run counted them: the step's
+    functions' totals over the times the model's trucks made the step (so that the model, priced with these,
+    makes the stack's counts); an officer's action over the actions the run's officer took."""
+    model_counts: Counter[str] = Counter()
+    for t in run.model.trucks:
+        for name, step in STEP_OF.items():
+            model_counts[step] += getattr(t.usage, name)
+        model_counts["partner_out"] += t.usage.partner_out
+        model_counts["partner_in"] += t.usage.partner_in
+    if run.exchange is not None:
+        model_counts["officer_action"] = run.exchange.actions
+    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for function, (requests, size) in run.functions.items():
+        if (of := FUNCTION_STEP.get(function)) is not None:
+            totals[of][0] += requests
+            totals[of][1] += size
+    out: dict[str, dict[str, float]] = {}
+    for step, (requests, size) in sorted(totals.items()):
+        if made := model_counts[step]:
+            out[step] = {"lambda_request": round(requests / made, 3), "logs_bytes": round(size / made)}
+    return out
 
 
 DEMO_TRUCKS = 200

@@ -15,7 +15,8 @@ import matplotlib
 matplotlib.use("Agg")  # no display: files only
 import matplotlib.pyplot as plt  # noqa: E402
 
-from smartgate_infra.twin.fullstack import FullStackRun  # noqa: E402
+from smartgate_infra.twin.cost import usage_profile  # noqa: E402
+from smartgate_infra.twin.fullstack import PARTNER, FullStackRun, measured_steps  # noqa: E402
 from smartgate_infra.twin.metrics import STAGES, Summary  # noqa: E402
 
 COLOURS = ("#1f5f99", "#d9822b", "#3a8f5c", "#a33a3a")
@@ -144,6 +145,24 @@ def _fullstack(run: FullStackRun, base: Summary) -> str:
         f"<tr><td>{_e(name)}</td><td>{count:,}</td><td>{count / max(1, len(run.crossed)):.2f}</td></tr>"
         for name, count in sorted(run.invocations.items(), key=lambda kv: -kv[1])
     )
+    assumed_steps = usage_profile(measured_path=None)[0]["steps"]
+    calibration = "".join(
+        f"<tr><td>{_e(step)}</td><td>{assumed_steps[step].get('lambda_request', 0):.2f}</td>"
+        f"<td>{units['lambda_request']:.2f}</td><td>{assumed_steps[step].get('logs_bytes', 0):,.0f}</td>"
+        f"<td>{units['logs_bytes']:,.0f}</td></tr>"
+        for step, units in measured_steps(run).items()
+    )
+    x = run.exchange
+    exchange = (
+        f"<p>The partner gate ({_e(PARTNER)}, simulated through the published contract): {x.exports} booked "
+        f"exports; {x.released} held ones released from the yard by the customs officer ({x.actions} actions "
+        f"through the API); the partner read {x.messages} of our messages and heard {x.told} of them leave; it "
+        f"cleared {x.cleared} and refused {x.refused} (the model: {x.model_refused}); "
+        f"<span class='{'ok' if x.complete else 'bad'}'>{x.on_timeline} of {x.exports}</span> bookings' timelines "
+        "show its answer.</p>"
+        if x
+        else ""
+    )
     mismatches = [c for c in run.crossed if not c.matched][:8]
     listed = "".join(
         f"<li>{_e(c.planned.profile)} {_e(c.planned.plate or '(no plate read)')} on {_e(c.planned.lane_id)}: "
@@ -158,8 +177,14 @@ def _fullstack(run: FullStackRun, base: Summary) -> str:
         "<div class='grid'><div class='scroll'><table><tr><th>expected channel</th><th>trucks</th>"
         f"<th>as expected</th></tr>{rows}</table></div>"
         "<div class='scroll'><table><tr><th>function</th><th>invocations</th><th>a truck</th></tr>"
-        f"{functions}</table><p class='note'>{measured:.1f} invocations a truck counted on the stack; the cost "
-        f"model assumes {assumed:.1f} (data/usage.yaml; the scheduled functions apart).</p></div></div>"
+        f"{functions}</table><p class='note'>{measured:.1f} invocations a truck counted on the stack (the "
+        f"scheduled ones among them); the cost model prices {assumed:.1f} a truck for the model's day "
+        "(data/usage.yaml, with data/measured.yaml's counted steps; the scheduled functions apart).</p></div>"
+        "<div class='scroll'><table><tr><th>step</th><th>requests assumed</th><th>counted</th>"
+        f"<th>log bytes assumed</th><th>counted</th></tr>{calibration}</table><p class='note'>Per time the "
+        "model's trucks make the step: the step's functions' totals on the stack over the model's count "
+        "(<code>--calibrate</code> keeps them in data/measured.yaml for the cost).</p></div></div>"
+        + exchange
         + (f"<ul>{listed}</ul>" if listed else "")
         + "</section>"
     )

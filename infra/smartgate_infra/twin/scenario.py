@@ -204,6 +204,10 @@ class ScenarioError(ValueError):
     """A scenario file that cannot be used; the message names the field."""
 
 
+NOT_SCENARIOS = ("prices", "usage", "measured")
+"""The cost's tables beside the scenarios in data/."""
+
+
 def load(source: str | Path, changes: list[str] | None = None) -> Scenario:
     """A scenario by name (``kimthanh2``, ``mongcai``) or path, with what-if ``changes`` (``a.b=value``)."""
     path = Path(source)
@@ -212,7 +216,7 @@ def load(source: str | Path, changes: list[str] | None = None) -> Scenario:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError as err:
-        known = ", ".join(sorted(p.stem for p in DATA.glob("*.yaml") if not p.stem.startswith("prices")))
+        known = ", ".join(sorted(p.stem for p in DATA.glob("*.yaml") if p.stem not in NOT_SCENARIOS))
         raise ScenarioError(f"scenario {source!r}: no such file (known: {known})") from err
     except yaml.YAMLError as err:
         raise ScenarioError(f"scenario {path.name}: not YAML ({err})") from err

@@ -24,7 +24,7 @@ from smartgate.domain.commands import CommandSigner
 from smartgate.domain.crossing import at_barrier, make_command
 from smartgate.domain.gates import GateRegistry
 from smartgate.domain.officers import ActionRefused, ActionRequest, Officer, apply_action, barrier_action
-from smartgate.domain.passages import QUEUED, Change
+from smartgate.domain.passages import QUEUED, Change, depart
 from smartgate.domain.stored import ATTEMPTS, change_stored
 from smartgate.ports import (
     AlertSender,
@@ -245,6 +245,7 @@ def act(passage_id: str, request: ActionRequest, officer: Officer, deps: ActionD
         _audit_attempt(deps, passage, attempt.model_copy(update={"outcome": "refused", "refusal": str(refused)}), now)
         raise
     command_id = _answer_at_lane(changed, request, officer, deps, now)
+    changed = _out_of_the_yard(changed, deps, now)
     if request.action == OfficerAction.CORRECT_PLATE:
         _keep_example(passage, changed, request, officer, deps, now)
     done = attempt.model_copy(update={"to_status": changed.status.value, "command_id": command_id})
@@ -273,6 +274,26 @@ def _answer_at_lane(
     )
     deps.commands.publish(command)
     return command.command_id
+
+
+def _out_of_the_yard(passage: Passage, deps: ActionDeps, now: datetime) -> Passage:
+    """A vehicle released or refused after the next one came to its lane had been moved aside (the yard,
+    the inspection bay): free to go, it drives out, and has departed (the yard's exit has no reader; at
+    the lane, the next vehicle's arrival says so). Else it would wait RELEASED for ever, and the partner
+    gate, its trader's timeline and the gate's counts would never hear that it left."""
+    if passage.status not in (PassageStatus.RELEASED, PassageStatus.REFUSED):
+        return passage
+    newest = deps.store.lane(passage.gate_id, passage.lane_id).newest
+    if newest is None or newest.passage_id == passage.passage_id:
+        return passage  # still at the barrier: the next vehicle's arrival will say it left
+    gone = depart(passage, now)
+    if gone is None:
+        return passage
+    try:
+        deps.store.save(gone, passage.version)
+    except Conflict:
+        return deps.store.get(passage.passage_id) or passage  # the lane's departure came first
+    return gone
 
 
 def _keep_example(
