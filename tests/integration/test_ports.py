@@ -18,7 +18,7 @@ from smartgate.domain.commands import CommandKeys
 from smartgate.schemas import BarrierAction
 from smartgate_infra.demo import COMMAND_KEYS_PARAMETER, Lanes
 from smartgate_infra.ports import DEFAULTS, PORT_SETTINGS, resolve_ports
-from smartgate_infra.services import ServiceError, free_port, port_free
+from smartgate_infra.services import ServiceError, free_port, pid_alive, port_free
 from smartgate_infra.stack import StackState, down, load_template, status, up
 
 pytestmark = pytest.mark.integration
@@ -117,7 +117,9 @@ def _env(extra: dict[str, str]) -> dict[str, str]:
     return {**{k: v for k, v in os.environ.items() if not k.startswith("SMARTGATE_")}, **extra}
 
 
-def test_with_every_default_taken_a_truck_still_crosses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_with_every_default_taken_a_truck_still_crosses_and_down_leaves_nothing_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for setting in PORT_SETTINGS:
         monkeypatch.delenv(setting.variable, raising=False)
     said: list[str] = []
@@ -148,5 +150,16 @@ def test_with_every_default_taken_a_truck_still_crosses(tmp_path: Path, monkeypa
             assert f"export SMARTGATE_API_URL=http://127.0.0.1:{state.ports.api}" in exports.stdout
             assert f"export AWS_ENDPOINT_URL=http://127.0.0.1:{state.ports.aws}" in exports.stdout
             assert status(tmp_path)["ports"]["api"] == state.ports.api
+            assert status(tmp_path)["running"] is True
+            workers = subprocess.run(
+                ["pgrep", "-P", str(state.pids["runtime"]), "-f", "smartgate_infra.worker"],
+                capture_output=True,
+                text=True,
+            ).stdout
+            assert workers.strip(), "the runtime's function workers should be warm while the stack runs"
         finally:
             down(tmp_path, quiet=True)
+    # And `down` leaves nothing of it running
+    assert not any(pid_alive(pid) for pid in state.pids.values())
+    assert not any(pid_alive(int(pid)) for pid in workers.split())
+    assert status(tmp_path) == {"running": False}

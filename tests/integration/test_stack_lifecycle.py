@@ -12,8 +12,8 @@ import pytest
 
 from smartgate_infra.provision import Provisioner, ProvisionError
 from smartgate_infra.runtime import LocalRuntime, Ports, RuntimeConfigError
-from smartgate_infra.services import ServiceError, pid_alive, stack_ports
-from smartgate_infra.stack import ROOT, down, status, up
+from smartgate_infra.services import ServiceError, stack_ports
+from smartgate_infra.stack import ROOT, status, up
 from smartgate_infra.template import Template
 
 pytestmark = pytest.mark.integration
@@ -32,17 +32,6 @@ def test_a_taken_port_is_refused_with_the_variable_to_change(tmp_path: Path) -> 
         p.mqtt = taken
         with pytest.raises(ServiceError, match=rf"127.0.0.1:{taken}.*SMARTGATE_MQTT_PORT"):
             up(tmp_path, p, say=lambda *_: None)
-    assert status(tmp_path) == {"running": False}
-
-
-def test_up_then_down_leaves_nothing_running(tmp_path: Path) -> None:
-    state = up(tmp_path, ports(), say=lambda *_: None)
-    pids = dict(state.pids)
-    assert status(tmp_path)["running"] is True
-    workers = subprocess.run(["pgrep", "-f", "smartgate_infra.worker"], capture_output=True, text=True).stdout
-    assert workers.strip(), "function workers should be warm while the stack runs"
-    down(tmp_path, say=lambda *_: None)
-    assert not any(pid_alive(pid) for pid in pids.values())
     assert status(tmp_path) == {"running": False}
 
 
