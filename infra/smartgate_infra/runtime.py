@@ -42,6 +42,9 @@ log = logging.getLogger("smartgate.local.runtime")
 SUPPORTED_EVENTS = {"IoTRule", "DynamoDB", "EventBridgeRule", "SNS", "Api", "Schedule", "ScheduleV2", "SQS"}
 TAP_QUEUE = "tap"
 TAP_RETENTION_S = 120
+STREAM_IDLE_POLL_S = 0.25
+"""A quiet DynamoDB stream shard is read four times a second (Lambda's own polling rate)."""
+SHARDS_EVERY_S = 10.0
 
 
 class RuntimeConfigError(ValueError):
@@ -541,28 +544,37 @@ class _StreamPoller:
         self.stream_arn = ddb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
 
     def run(self) -> None:
+        """Each shard polled four times a second while it is quiet (as Lambda does), at once again after a
+        batch (more may be waiting); the shard list re-read every SHARDS_EVERY_S."""
         iterators: dict[str, str] = {}
+        shards: list[str] = []
+        listed = 0.0
         start = self.props.get("StartingPosition", "LATEST")
         while not self.runtime.stop_event.is_set():
+            busy = False
             try:
-                shards = self.client.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
-                for shard in shards:
-                    shard_id = shard["ShardId"]
+                if time.monotonic() - listed > SHARDS_EVERY_S:
+                    described = self.client.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
+                    shards, listed = [s["ShardId"] for s in described["Shards"]], time.monotonic()
+                for shard_id in shards:
                     if shard_id not in iterators:
                         iterators[shard_id] = self.client.get_shard_iterator(
                             StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType=start
                         )["ShardIterator"]
-                    iterators[shard_id] = self._poll_shard(shard_id, iterators[shard_id])
+                    iterators[shard_id], delivered = self._poll_shard(shard_id, iterators[shard_id])
+                    busy = busy or delivered
             except Exception:  # noqa: BLE001 - keep polling; the emulator may be restarting or stopping
                 if self.runtime.stop_event.is_set():
                     return
                 log.exception("stream poll for %s failed; retrying in 2 s", self.spec.logical_id)
+                listed = 0.0
                 self.runtime.stop_event.wait(2)
-            self.runtime.stop_event.wait(0.1)
+            self.runtime.stop_event.wait(0.01 if busy else STREAM_IDLE_POLL_S)
 
-    def _poll_shard(self, shard_id: str, iterator: str) -> str:
+    def _poll_shard(self, shard_id: str, iterator: str) -> tuple[str, bool]:
         response = self.client.get_records(ShardIterator=iterator, Limit=self.batch_size)
         records = response.get("Records", [])
+        delivered = bool(records)
         for record in records:
             record["eventSourceARN"] = self.stream_arn  # the emulator leaves it out
             created = record.get("dynamodb", {}).get("ApproximateCreationDateTime")
@@ -587,7 +599,7 @@ class _StreamPoller:
                 break
             records = records[failed_from:]
             time.sleep(min(0.2 * attempts, 2))
-        return str(response.get("NextShardIterator") or iterator)
+        return str(response.get("NextShardIterator") or iterator), delivered
 
 
 class _Server(ThreadingHTTPServer):

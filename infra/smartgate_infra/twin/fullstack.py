@@ -476,27 +476,24 @@ def _exchange(
     cleared = {str(getattr(e, "reference", "")) for e in sim.sent_events if partner_type(e) == "VehicleCleared.v1"}
     want = {b: {"partner_refused"} if b in refused else {"partner_cleared", "partner_departed"} for b in exports}
 
-    def answers() -> dict[str, set[str]]:
-        found = {}
-        for booking_id in exports:
+    found: dict[str, set[str]] = {}
+
+    def answered() -> bool:
+        """The bookings not yet showing the partner's answer, read again (the done ones are not)."""
+        for booking_id in [b for b in exports if found.get(b) != want[b]]:
             statuses = {json.loads(row.body).get("status", "") for row in client.trade.timeline.query(booking_id)}
             found[booking_id] = {s for s in statuses if s.startswith("partner_")}
-        return found
+        return all(found.get(b) == want[b] for b in exports)
 
-    found = (
-        until(lambda: (f := answers()) and all(f[b] == want[b] for b in exports) and f, EXCHANGE_WAIT_S) or answers()
-    )
+    until(answered, EXCHANGE_WAIT_S, every=1.0)
     on_timeline = sum(found.get(b) == want[b] for b in exports)
-    missing = sorted(set(exports) - told())
-    for booking_id in missing[:5]:
-        p = exports[booking_id]
-        problems.append(
-            f"the partner never heard that {p.profile} export {p.entry and p.entry.consignment.plate_text} left"
-        )
+    for booking_id in sorted(set(exports) - told())[:5]:
+        entry = exports[booking_id].entry
+        plate = entry.consignment.plate_text if entry else "?"
+        problems.append(f"the partner never heard that the {exports[booking_id].profile} export {plate} left")
     for booking_id in [b for b in exports if found.get(b) != want[b]][:5]:
-        problems.append(
-            f"booking {booking_id}: timeline has {sorted(found.get(booking_id, ()))}, not {sorted(want[booking_id])}"
-        )
+        has, wanted = sorted(found.get(booking_id, ())), sorted(want[booking_id])
+        problems.append(f"booking {booking_id}: its timeline has {has} of the partner, not {wanted}")
     problems.extend(sim.problems[:5])
     return Exchange(
         exports=len(exports),
