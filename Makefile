@@ -7,7 +7,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 
 # doctor runs before anything is installed: the system Python and the standard library only.
 
-.PHONY: doctor setup demo test test-unit lint format fault-test bench bench-alerts bench-api bench-rules bench-vision up down status schemas build deploy components clean
+.PHONY: doctor setup demo test test-unit lint format fault-test bench bench-alerts bench-api bench-rules bench-vision bench-face up down status schemas build deploy components clean
 
 doctor:
 	@PYTHONPATH=infra $(or $(PYTHON),python3) -m smartgate_infra.doctor
@@ -65,10 +65,15 @@ bench-rules:
 	@infra/bootstrap.sh python
 	$(PY) -m smartgate_infra.bench_rules
 
-DATA ?= ../shared/data/plates/dev
 bench-vision:
 	@infra/bootstrap.sh python
-	$(PY) -m smartgate_edge.vision.bench --data $(DATA)
+	$(PY) -m smartgate_edge.vision.bench --data $(or $(DATA),../shared/data/plates/dev)
+
+# Driver face verification on labelled pairs (DATA=folder with labels.csv img_a,img_b,same; THRESHOLD= optional);
+# the last line is acc=… far=… frr=… auc=… p50_ms=… n=…
+bench-face:
+	@infra/bootstrap.sh python
+	$(PY) -m smartgate_edge.vision.face_bench --data $(or $(DATA),../shared/data/faces/dev) $(if $(THRESHOLD),--threshold $(THRESHOLD))
 
 up: setup
 	$(VENV)/bin/smartgate up

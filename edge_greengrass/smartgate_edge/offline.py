@@ -32,6 +32,8 @@ from smartgate.schemas import (
     BarrierAction,
     Camera,
     ContainerRead,
+    FaceDecision,
+    FaceVerified,
     PassScanned,
     PlateRead,
     WeightReading,
@@ -42,7 +44,7 @@ from smartgate_edge.transport import kv
 
 log = logging.getLogger("smartgate_edge.offline")
 
-LaneDetection: TypeAlias = PlateRead | ContainerRead | PassScanned | WeightReading
+LaneDetection: TypeAlias = PlateRead | ContainerRead | PassScanned | WeightReading | FaceVerified
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,7 @@ class _Truck:
     last_at: float
     plate: PlateRead | None = None
     passes: list[PassScanned] = field(default_factory=list)
+    faces: list[FaceVerified] = field(default_factory=list)
     detection_ids: list[str] = field(default_factory=list)
     answered: bool = False
     decided: bool = False
@@ -82,8 +85,10 @@ def offline_verdict(
     direction: str,
     at: datetime,
     policy: OfflinePolicy,
+    faces: list[FaceVerified] | None = None,
 ) -> OfflineVerdict:
-    """The conservative offline policy (pure): OPEN only for a valid, in-window, plate-matching pass."""
+    """The conservative offline policy (pure): OPEN only for a valid, in-window, plate-matching pass, and
+    not for a driver whose face did not match the pass's booked driver (held for an officer, as online)."""
     if not passes:
         return OfflineVerdict(BarrierAction.HOLD, "offline: no pass shown; held for an officer")
     if plate is None:
@@ -103,6 +108,8 @@ def offline_verdict(
             problems.append(f"pass {check.booking_id} not valid now: {check.problem}")
         elif check.plate != plate_key(plate.plate_text):
             problems.append(f"pass {check.booking_id} is for plate {check.plate}, the lane read {plate.plate_text}")
+        elif any(f.decision == FaceDecision.MISMATCH and f.booking_id == check.booking_id for f in faces or ()):
+            problems.append(f"the driver's face does not match booking {check.booking_id}'s driver")
         else:
             return OfflineVerdict(
                 BarrierAction.OPEN,
@@ -164,6 +171,8 @@ class OfflineClearance:
                 truck.plate = detection
             elif isinstance(detection, PassScanned):
                 truck.passes.append(detection)
+            elif isinstance(detection, FaceVerified):
+                truck.faces.append(detection)
 
     def on_cloud_answer(self, passage_id: str | None) -> None:
         """An authentic, fresh command for this lane arrived: the cloud is answering (this truck, if it names
@@ -189,7 +198,14 @@ class OfflineClearance:
             self.degraded = True
             self.decisions += 1
         verdict = offline_verdict(
-            truck.plate, truck.passes, self.verifier, self.gate_id, self.direction, self._clock(), self.policy
+            truck.plate,
+            truck.passes,
+            self.verifier,
+            self.gate_id,
+            self.direction,
+            self._clock(),
+            self.policy,
+            truck.faces,
         )
         done = self.barrier.decide_offline(
             verdict.action,

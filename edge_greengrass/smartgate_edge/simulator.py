@@ -25,7 +25,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 from pydantic import ValidationError
 
@@ -39,6 +39,7 @@ from smartgate.schemas import (
     Camera,
     ContainerRead,
     Country,
+    FaceVerified,
     LaneHealth,
     PassScanned,
     PlateRead,
@@ -51,7 +52,7 @@ from smartgate_edge.transport import Transport, TransportError, kv
 
 log = logging.getLogger("smartgate_edge.simulator")
 
-TruckDetection = PlateRead | ContainerRead | WeightReading | PassScanned
+TruckDetection: TypeAlias = PlateRead | ContainerRead | WeightReading | PassScanned | FaceVerified
 
 _SEEN_COMMANDS_KEPT = 1000
 

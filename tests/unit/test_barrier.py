@@ -29,6 +29,9 @@ from smartgate.schemas import (
     Camera,
     Country,
     Direction,
+    FaceDecision,
+    FaceQuality,
+    FaceVerified,
     PassScanned,
     PlateRead,
 )
@@ -341,6 +344,34 @@ def test_offline_everything_but_a_matching_valid_pass_holds_for_an_officer(
     decision = offline.barrier.journal.events(BarrierEventKind.OFFLINE_DECISION)[-1]
     assert decision.action == BarrierAction.HOLD
     assert because in decision.reason, decision.reason
+
+
+@pytest.mark.parametrize(("decision", "action"), [("mismatch", BarrierAction.HOLD), ("match", BarrierAction.OPEN)])
+def test_offline_a_valid_pass_does_not_open_for_a_driver_whose_face_did_not_match(
+    offline: OfflineClearance, clock: Clock, decision: str, action: BarrierAction
+) -> None:
+    offline.on_detection(plate())
+    offline.on_detection(scanned(pass_for()))
+    score = 0.3 if decision == "mismatch" else 0.6
+    quality = FaceQuality(face_px=120, sharpness=70.0, detector_score=0.9, frames=3)
+    offline.on_detection(
+        FaceVerified(
+            event_id=f"{LANE}-t1.face",
+            gate_id=GATE,
+            lane_id=LANE,
+            booking_id="BK-1",
+            decision=FaceDecision(decision),
+            score=score,
+            threshold=0.55,
+            quality=quality,
+            captured_at=T0,
+        )
+    )
+    _wait(offline, clock, 6)
+    made = offline.barrier.journal.events(BarrierEventKind.OFFLINE_DECISION)[-1]
+    assert made.action == action, made.reason
+    if action == BarrierAction.HOLD:
+        assert "face does not match booking BK-1's driver" in made.reason
 
 
 def test_a_truck_the_cloud_answers_is_not_decided_offline(offline: OfflineClearance, clock: Clock) -> None:

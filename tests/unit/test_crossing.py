@@ -13,6 +13,7 @@ from domain_fixtures import (
     World,
     consignment,
     container,
+    face,
     goods,
     pass_scan,
     plate,
@@ -380,3 +381,33 @@ def test_a_lanes_backlog_is_decided_but_sends_no_barrier_command() -> None:
     # any more, and an OPEN would lift the barrier for the vehicle now in front of it
     assert results[-1].outcome == "decided" and results[-1].channel == Channel.GREEN
     assert w.commands.sent == []
+
+
+@pytest.mark.parametrize(
+    ("decision", "booking_id", "channel"),
+    [
+        ("match", "BK-1", Channel.GREEN),
+        ("mismatch", "BK-1", Channel.YELLOW),  # an officer looks: never refused on the face alone
+        ("unusable", "BK-1", Channel.GREEN),
+        ("no_reference", "BK-1", Channel.GREEN),
+        ("mismatch", "BK-2", Channel.GREEN),  # compared with another booking's driver: not this one's
+    ],
+)
+def test_the_drivers_face_sends_a_mismatch_to_an_officer_and_nothing_else(
+    decision: str, booking_id: str, channel: Channel
+) -> None:
+    w = World()
+    w.book(consignment())
+    first, box, scale = truck()
+    checked = face(decision, booking_id, T0 + timedelta(seconds=1))
+    results = run(w, [first, checked, box, scale])
+    passage = w.store.get(results[-1].passage_id)  # type: ignore[arg-type]
+    assert passage is not None and passage.decision is not None
+    assert [f.event_id for f in passage.detections.faces] == [checked.event_id]  # it joined the truck
+    assert passage.decision.channel == channel, passage.decision.reason()
+    fired = {r.rule_id for r in passage.decision.rules_fired}
+    assert ("R-FACE-MISMATCH" in fired) == (channel == Channel.YELLOW)
+    if channel == Channel.YELLOW:
+        assert "similarity 0.28, a match is 0.45 or more" in passage.decision.reason()
+        assert passage.status == PassageStatus.HELD
+    assert passage.decision.facts["face.decision"] == decision

@@ -27,6 +27,7 @@ from smartgate.schemas import (
     ClearanceDecided,
     ContainerRead,
     Contract,
+    FaceVerified,
     LaneHealth,
     Passage,
     PassageStatus,
@@ -50,6 +51,7 @@ GOOD_DETECTIONS: dict[str, type[Contract]] = {
     "iot/container_read_ok": ContainerRead,
     "iot/pass_scanned": PassScanned,
     "iot/weight_reading": WeightReading,
+    "iot/face_verified_mismatch": FaceVerified,
 }
 # Deliberately bad: the field the rejection must name, and the one change that would make it acceptable.
 BAD_DETECTIONS: dict[str, tuple[str, dict[str, Any]]] = {

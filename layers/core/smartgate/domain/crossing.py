@@ -55,6 +55,7 @@ from smartgate.schemas import (
     Channel,
     ContainerRead,
     Contract,
+    FaceVerified,
     Passage,
     PassageDetections,
     PassageStatus,
@@ -180,6 +181,8 @@ def _with_detection(passage: Passage, d: AnyDetection) -> Passage:
         if isinstance(d, ContainerRead)
         else "passes"
         if isinstance(d, PassScanned)
+        else "faces"
+        if isinstance(d, FaceVerified)
         else "weights"
     )
     group = list(getattr(det, field))
@@ -289,7 +292,7 @@ def passage_clock(passage: Passage, now: datetime) -> datetime:
     cloud's time it is not over either. The settle timer decides on the cloud's clock alone when nothing
     more comes."""
     d = passage.detections
-    captured = [x.captured_at for group in (d.plates, d.containers, d.passes, d.weights) for x in group]
+    captured = [x.captured_at for group in (d.plates, d.containers, d.passes, d.weights, d.faces) for x in group]
     lane = passage.opened_at + (max(captured) - min(captured)) if captured else passage.opened_at
     return min(now, lane)
 

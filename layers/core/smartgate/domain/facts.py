@@ -83,6 +83,12 @@ FACTS: dict[str, FactSpec] = {
     "pass.booking_id": FactSpec(T, "the booking the pass names"),
     "pass.matches_booking": FactSpec(B, "the pass names the matched booking"),
     "pass.plate_matches": FactSpec(B, "the pass's plate is the plate read"),
+    # the driver's face (1:1 with the booked driver's enrolled face, at the lane)
+    "face.checked": FactSpec(B, "the lane compared the driver's face with the booked driver's"),
+    "face.decision": FactSpec(T, "match, mismatch, unusable (no usable frame) or no_reference (not enrolled)"),
+    "face.score": FactSpec(N, "similarity 0..1 of the comparison (1 - descriptor distance)"),
+    "face.threshold_score": FactSpec(N, "the lowest similarity the lane takes as a match"),
+    "face.matches_booking": FactSpec(B, "the face was compared for the matched booking's driver"),
     # goods
     "goods.hs_codes": FactSpec(L, "HS codes of the declared goods"),
     "goods.origins": FactSpec(L, "countries of origin"),

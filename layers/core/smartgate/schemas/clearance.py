@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from smartgate.schemas.base import Channel, Contract, Country, Direction, Identifier, LabTest, UtcDatetime
-from smartgate.schemas.lane import ContainerRead, PassScanned, PlateRead, WeightReading
+from smartgate.schemas.lane import ContainerRead, FaceVerified, PassScanned, PlateRead, WeightReading
 from smartgate.schemas.trade import Booking, Consignment
 
 FactValue = bool | int | float | str | list[str] | None
@@ -93,9 +93,11 @@ class PassageDetections(Contract):
     containers: Annotated[list[ContainerRead], Field(max_length=MAX_DETECTIONS)] = Field(default_factory=list)
     passes: Annotated[list[PassScanned], Field(max_length=MAX_DETECTIONS)] = Field(default_factory=list)
     weights: Annotated[list[WeightReading], Field(max_length=MAX_DETECTIONS)] = Field(default_factory=list)
+    faces: Annotated[list[FaceVerified], Field(max_length=MAX_DETECTIONS)] = Field(default_factory=list)
 
     def event_ids(self) -> set[str]:
-        return {d.event_id for group in (self.plates, self.containers, self.passes, self.weights) for d in group}
+        groups = (self.plates, self.containers, self.passes, self.weights, self.faces)
+        return {d.event_id for group in groups for d in group}
 
 
 class Passage(Contract):

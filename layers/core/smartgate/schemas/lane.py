@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import Field, TypeAdapter
+from pydantic import Field, TypeAdapter, model_validator
 
 from smartgate.schemas.base import (
     BarrierAction,
@@ -73,13 +73,69 @@ class WeightReading(LaneMessage):
     captured_at: UtcDatetime
 
 
+class FaceDecision(StrEnum):
+    MATCH = "match"
+    MISMATCH = "mismatch"
+    UNUSABLE = "unusable"
+    """no cab frame passed the quality gate"""
+    NO_REFERENCE = "no_reference"
+    """the booked driver has no enrolled face (never enrolled, consent withdrawn, expired)"""
+
+
+FACE_REJECTIONS = ("no_face", "several_faces", "too_small", "blurred")
+
+
+class FaceQuality(Contract):
+    """The cab frame the comparison used, and the frames refused before it (counts by reason)."""
+
+    face_px: Annotated[int, Field(ge=0, le=10_000)]
+    sharpness: Annotated[float, Field(ge=0, le=1e6)]
+    detector_score: Confidence
+    frames: Annotated[int, Field(ge=1, le=10_000)]
+    rejected: dict[Literal["no_face", "several_faces", "too_small", "blurred"], Annotated[int, Field(ge=0)]] = Field(
+        default_factory=dict
+    )
+
+
+class FaceVerified(LaneMessage):
+    """The lane's 1:1 check of the driver's face against the booked driver's enrolled one (and no one
+    else's). Never the image, never an embedding: the score, the decision and the quality; a face crop's
+    evidence key only after a mismatch, where the gate's policy keeps it."""
+
+    schema_version: Literal["FaceVerified.v1"] = Field("FaceVerified.v1", alias="schema")
+    booking_id: Identifier
+    """the booking whose pass the driver showed: its driver is the one compared with"""
+    driver_ref: Identifier | None = None
+    decision: FaceDecision
+    score: Annotated[float, Field(ge=0, le=1)] | None = Field(
+        None, description="similarity 0..1 (1 - descriptor distance); a match is at least 1 - threshold"
+    )
+    threshold: Annotated[float, Field(gt=0, lt=2)]
+    quality: FaceQuality | None = None
+    evidence_key: str | None = Field(None, max_length=1024, description="S3 key of the face crop (mismatch only)")
+    captured_at: UtcDatetime
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FaceVerified:
+        compared = self.decision in (FaceDecision.MATCH, FaceDecision.MISMATCH)
+        if compared != (self.score is not None):
+            raise ValueError("score: given exactly when the face was compared (match or mismatch)")
+        if self.evidence_key is not None and self.decision != FaceDecision.MISMATCH:
+            raise ValueError("evidence_key: a face image is kept only after a mismatch")
+        if self.decision != FaceDecision.UNUSABLE and self.quality is None:
+            raise ValueError("quality: required unless no frame was usable")
+        return self
+
+
 Detection = Annotated[
-    PlateRead | ContainerRead | PassScanned | WeightReading,
+    PlateRead | ContainerRead | PassScanned | WeightReading | FaceVerified,
     Field(discriminator="schema_version"),
 ]
 """Any detection a lane publishes on ``smartgate/{gate}/lanes/{lane}/detections``."""
 
-DETECTION_ADAPTER: TypeAdapter[PlateRead | ContainerRead | PassScanned | WeightReading] = TypeAdapter(Detection)
+DETECTION_ADAPTER: TypeAdapter[PlateRead | ContainerRead | PassScanned | WeightReading | FaceVerified] = TypeAdapter(
+    Detection
+)
 
 
 class LaneHealth(LaneMessage):

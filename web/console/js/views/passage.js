@@ -145,7 +145,30 @@ function readings(p, zone) {
   for (const c of d.containers || []) rows.push(h("li", {}, h("strong", {}, c.container_no), " ", h("span", { class: "muted" }, t(c.check_digit_ok ? "passage.check_ok" : "passage.check_bad"))));
   for (const w of d.weights || []) rows.push(h("li", {}, t("passage.weight", { kg: formatNumber(w.gross_kg) })));
   if ((d.passes || []).length) rows.push(h("li", {}, t("passage.pass_shown")));
+  for (const f of d.faces || []) rows.push(faceRow(f));
   return rows.length ? h("ul", { class: "readings" }, rows) : null;
+}
+
+function faceRow(f) {
+  // the lane's 1:1 check with the booked driver's enrolled face: the score and the quality, never an image
+  const compared = f.score !== null && f.score !== undefined;
+  const q = f.quality;
+  const refused = Object.entries((q && q.rejected) || {}).map(([why, n]) => `${n} ${tv("face.rejected", why)}`);
+  const quality = q
+    ? t("passage.face_quality", { px: formatNumber(q.face_px), sharpness: formatNumber(Math.round(q.sharpness)), frames: formatNumber(q.frames) }) +
+      (refused.length ? ` (${refused.join(", ")})` : "")
+    : t("passage.face_no_frame");
+  return h(
+    "li",
+    { class: `face face-${f.decision}` },
+    h("strong", {}, t("passage.face"), " ", chip(tv("face.decision", f.decision), `f-${f.decision}`)),
+    " ",
+    compared
+      ? h("span", {}, t("passage.face_score", { score: formatNumber(f.score, 2), line: formatNumber(1 - f.threshold, 2) }))
+      : null,
+    " ",
+    h("span", { class: "muted" }, quality),
+  );
 }
 
 function auditDetail(e) {
