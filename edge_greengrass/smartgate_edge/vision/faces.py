@@ -27,12 +27,12 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 import cv2
 import numpy as np
 
+from smartgate.schemas import FaceDecision, FaceRejection
 from smartgate_edge.vision.models import DLIB_RESNET, DLIB_SHAPE_5, YUNET, verify
 
 DETECT_SCORE = 0.7
@@ -54,18 +54,10 @@ MAX_SIDE = 640
 CROP_PX = 112
 
 
-class Reason(StrEnum):
-    NO_FACE = "no_face"
-    SEVERAL_FACES = "several_faces"
-    TOO_SMALL = "too_small"
-    BLURRED = "blurred"
-
-
-class Decision(StrEnum):
-    MATCH = "match"
-    MISMATCH = "mismatch"
-    UNUSABLE = "unusable"
-    NO_REFERENCE = "no_reference"
+Reason = FaceRejection
+"""Why the gate refused a frame (the FaceVerified contract's reasons)."""
+Decision = FaceDecision
+"""match, mismatch, unusable (no usable frame) or no_reference (not enrolled)."""
 
 
 @dataclass(frozen=True)

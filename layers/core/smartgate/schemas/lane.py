@@ -82,7 +82,13 @@ class FaceDecision(StrEnum):
     """the booked driver has no enrolled face (never enrolled, consent withdrawn, expired)"""
 
 
-FACE_REJECTIONS = ("no_face", "several_faces", "too_small", "blurred")
+class FaceRejection(StrEnum):
+    """Why the lane's quality gate refused a cab frame."""
+
+    NO_FACE = "no_face"
+    SEVERAL_FACES = "several_faces"
+    TOO_SMALL = "too_small"
+    BLURRED = "blurred"
 
 
 class FaceQuality(Contract):
@@ -92,9 +98,7 @@ class FaceQuality(Contract):
     sharpness: Annotated[float, Field(ge=0, le=1e6)]
     detector_score: Confidence
     frames: Annotated[int, Field(ge=1, le=10_000)]
-    rejected: dict[Literal["no_face", "several_faces", "too_small", "blurred"], Annotated[int, Field(ge=0)]] = Field(
-        default_factory=dict
-    )
+    rejected: dict[FaceRejection, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
 
 
 class FaceVerified(LaneMessage):

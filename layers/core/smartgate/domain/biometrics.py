@@ -1,0 +1,164 @@
+"""A driver's face, as personal data of the most sensitive kind (Decree 13/2023 art. 2: biometric data;
+PIPL art. 28): consented, minimal, encrypted, used 1:1 only, deleted on withdrawal or when its time is up,
+and every use on the record the driver can ask for.
+
+- :func:`enrol`: the embedding of the driver's photo (never the photo: the caller drops it once the
+  embedding is made) is encrypted under the face key with the driver and company as encryption context
+  (a blob moved to another driver does not decrypt) and kept with the consent that allows it, until the
+  consent's retention runs out (and never past the driver's own record).
+- :func:`reference`: the one embedding a lane compares the driver in the cab with (the booked driver's,
+  decrypted for that use), or None: not enrolled, withdrawn, or expired (checked on read: a store's TTL
+  deletion can lag by days). Every use is recorded, with its purpose.
+- :func:`withdraw`: consent withdrawn: the record (embedding and all) is deleted at once; the withdrawal
+  itself is recorded (without any biometric data).
+- :func:`uses`: the record of where the driver's face data was used (enrolment, each comparison, the
+  withdrawal), for the driver through their company; reading it is recorded too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Annotated, Literal, Protocol
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from smartgate.ports import Clock
+from smartgate.schemas import UtcDatetime
+
+DIMENSIONS = 128
+MODEL = "dlib_face_recognition_resnet_model_v1"
+CONSENT_TEXT = "face-1to1-2026-12"
+"""The version of the consent text a driver agrees to (shown in the trader app in vi / zh / en)."""
+RETENTION = timedelta(days=365)
+"""Longest a face embedding is kept after the consent (never longer than the driver's record)."""
+
+
+class Consent(BaseModel):
+    """The driver's consent to 1:1 face verification at the gate, as recorded by their company."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    given: Literal[True] = Field(description="the driver agreed (the only answer that allows enrolment)")
+    text_version: Annotated[str, Field(min_length=1, max_length=40)] = CONSENT_TEXT
+    method: Literal["app", "paper"] = "app"
+    given_at: UtcDatetime
+
+
+@dataclass(frozen=True)
+class FaceRecord:
+    company_id: str
+    driver_id: str
+    consent: Consent
+    enrolled_at: datetime
+    expires_at: datetime
+    ciphertext: bytes
+    model: str = MODEL
+
+    def usable(self, now: datetime) -> bool:
+        return now < self.expires_at
+
+
+class FaceCipher(Protocol):
+    def encrypt(self, plaintext: bytes, context: dict[str, str]) -> bytes: ...
+    def decrypt(self, ciphertext: bytes, context: dict[str, str]) -> bytes: ...
+
+
+class FaceStore(Protocol):
+    def get(self, company_id: str, driver_id: str) -> FaceRecord | None: ...
+    def put(self, record: FaceRecord) -> None: ...
+    def delete(self, company_id: str, driver_id: str) -> bool:
+        """True if there was a record."""
+        ...
+
+
+class UseLog(Protocol):
+    def log_access(self, subject: str, who: str, what: str, at: datetime) -> None: ...
+    def accesses_of(self, subject: str) -> list[tuple[str, str, str]]: ...
+
+
+@dataclass(frozen=True)
+class BiometricDeps:
+    store: FaceStore
+    cipher: FaceCipher
+    uses: UseLog
+    clock: Clock
+    retention: timedelta = RETENTION
+
+
+class BiometricError(ValueError):
+    def __init__(self, field: str, message: str, status: int = 422) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field, self.message, self.status = field, message, status
+
+
+def subject(company_id: str, driver_id: str) -> str:
+    return f"face#{company_id}#{driver_id}"
+
+
+def _context(company_id: str, driver_id: str) -> dict[str, str]:
+    return {"purpose": "face-1to1", "company_id": company_id, "driver_id": driver_id}
+
+
+def enrol(
+    deps: BiometricDeps,
+    company_id: str,
+    driver_id: str,
+    embedding: np.ndarray,
+    consent: Consent,
+    who: str,
+    driver_expires: datetime | None = None,
+) -> FaceRecord:
+    """Keep the embedding (encrypted) under the consent; a new enrolment replaces the old one."""
+    vector = np.asarray(embedding, dtype=np.float32)
+    if vector.shape != (DIMENSIONS,) or not np.isfinite(vector).all():
+        raise BiometricError("embedding", f"{DIMENSIONS} finite numbers are needed (got shape {vector.shape})")
+    now = deps.clock.now()
+    if consent.given_at > now + timedelta(minutes=5):
+        raise BiometricError("consent.given_at", "the consent cannot be given in the future")
+    expires = consent.given_at + deps.retention
+    if driver_expires is not None:
+        expires = min(expires, driver_expires)
+    if expires <= now:
+        raise BiometricError("consent.given_at", "this consent's retention has already run out: ask again")
+    blob = deps.cipher.encrypt(vector.astype("<f4").tobytes(), _context(company_id, driver_id))
+    record = FaceRecord(company_id, driver_id, consent, now, expires, blob)
+    deps.store.put(record)
+    deps.uses.log_access(
+        subject(company_id, driver_id),
+        who,
+        f"face enrolled (consent {consent.text_version}, {consent.method}; kept until {expires:%Y-%m-%d})",
+        now,
+    )
+    return record
+
+
+def reference(deps: BiometricDeps, company_id: str, driver_id: str, purpose: str, who: str) -> np.ndarray | None:
+    """The driver's embedding for one 1:1 comparison (``purpose``: which gate, lane, booking), or None."""
+    now = deps.clock.now()
+    record = deps.store.get(company_id, driver_id)
+    if record is None or not record.usable(now):
+        return None
+    plain = deps.cipher.decrypt(record.ciphertext, _context(company_id, driver_id))
+    vector = np.frombuffer(plain, dtype="<f4").astype(np.float32)
+    if vector.shape != (DIMENSIONS,):
+        raise BiometricError("embedding", "the stored face data is not an embedding of this model", 500)
+    deps.uses.log_access(subject(company_id, driver_id), who, f"face used: {purpose}", now)
+    return vector
+
+
+def withdraw(deps: BiometricDeps, company_id: str, driver_id: str, who: str) -> bool:
+    """Consent withdrawn: the face data is deleted now. True if there was some."""
+    now = deps.clock.now()
+    had = deps.store.delete(company_id, driver_id)
+    what = "consent withdrawn: face data deleted" if had else "consent withdrawn: no face data was kept"
+    deps.uses.log_access(subject(company_id, driver_id), who, what, now)
+    return had
+
+
+def uses(deps: BiometricDeps, company_id: str, driver_id: str, who: str) -> list[tuple[str, str, str]]:
+    """(when, who, what) of every use of the driver's face data, oldest first; this read is recorded too."""
+    key = subject(company_id, driver_id)
+    deps.uses.log_access(key, who, "record of face data uses read", deps.clock.now())
+    return sorted(deps.uses.accesses_of(key), key=lambda row: row[0])
