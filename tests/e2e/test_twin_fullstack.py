@@ -17,7 +17,7 @@ pytestmark = pytest.mark.e2e
 
 def test_two_hundred_model_trucks_cross_the_stack_as_the_model_expects(stack, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     said: list[str] = []
-    run = run_fullstack(stack, "kimthanh2", 200, wall_s=40, say=said.append)
+    run = run_fullstack(stack, "kimthanh2", 200, wall_s=40, say=lambda line: (said.append(line), print(line)))
 
     assert len(run.crossed) == 200 and not run.problems, "\n".join(run.problems + said)
     # every profile the model planned is in the day: clean, early, an undeclared container, walk-ins

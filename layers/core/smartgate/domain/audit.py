@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -68,6 +70,13 @@ def next_entry(previous: AuditEntry | None, change: Change, at: datetime) -> Aud
 AUDITED = ("decision", "state", "lab_sample", "lab_result", "officer_action")
 
 
+def _back_off(attempt: int) -> None:
+    """After losing the chain's head to another writer: a random pause that grows (full jitter), so that
+    a busy gate's writers spread out instead of colliding again at once (seen: 20 losses in a row on a
+    gate taking 200 trucks in a few minutes, with no pause between tries)."""
+    time.sleep(random.uniform(0, min(0.01 * 2**attempt, 0.4)))  # noqa: S311 - jitter, not security
+
+
 def record(log: AuditLog, passage_changes: Iterable[Change], at: datetime) -> list[AuditEntry]:
     """Append each audited change to its gate's chain (once: a redelivered change is not recorded again)."""
     written = []
@@ -81,6 +90,7 @@ def record(log: AuditLog, passage_changes: Iterable[Change], at: datetime) -> li
                     written.append(entry)
                 break
             except Conflict:
+                _back_off(attempt)
                 continue
         else:
             raise Conflict(f"audit of gate {change.passage.gate_id}: {ATTEMPTS} concurrent appends in a row won")
