@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from chalice import Chalice
+from chalicelib import faces
 from chalicelib.rest import Answer, Request, RestApi
 
 from smartgate import wiring
@@ -20,7 +21,7 @@ from smartgate.adapters.cognito import SignInRefused
 from smartgate.adapters.passes import qr
 from smartgate.api.http import ApiProblem, Caller, Query, decode_cursor, encode_cursor, field_problem
 from smartgate.config import settings
-from smartgate.domain import devices, duty, trading
+from smartgate.domain import biometrics, devices, duty, trading
 from smartgate.domain.lab import PassageNotFound, queues, record_result, take_sample
 from smartgate.domain.officers import ActionRefused, ActionRequest, Officer
 from smartgate.domain.passages import IllegalTransition, PassageError
@@ -46,6 +47,10 @@ from smartgate.schemas.api import (
     ConsignmentIn,
     Driver,
     DriverIn,
+    FaceEnrolIn,
+    FaceEnrolment,
+    FaceUse,
+    FaceWithdrawn,
     GateInfo,
     LabResultIn,
     LabSampleIn,
@@ -275,6 +280,84 @@ def list_drivers(req: Request) -> Page[Driver]:
 )
 def get_driver(req: Request) -> Driver:
     return trading.read_driver(wiring.trade_deps(), req.who.company(), req.path["driver_id"], req.who.username)
+
+
+# --------------------------------------------------------------------------- drivers' faces (biometric)
+
+
+def _own_driver(req: Request) -> Driver:
+    driver = wiring.trade_store().driver(req.who.company(), req.path["driver_id"])
+    if driver is None:
+        raise field_problem("path.driver_id", f"no driver {req.path['driver_id']} in your company", 404)
+    return driver
+
+
+@api.route(
+    "/drivers/{driver_id}/face",
+    "PUT",
+    summary="Enrol the driver's face for 1:1 checks at the gate, with their consent (the photo is not kept)",
+    tag="fleet",
+    request=FaceEnrolIn,
+    response=FaceEnrolment,
+    roles=TRADERS,
+    idempotent=True,
+    errors=(404,),
+)
+def enrol_face(req: Request) -> FaceEnrolment:
+    driver = _own_driver(req)
+    body: FaceEnrolIn = req.body
+    embedding, quality = faces.embedding_of(body.photo)
+    consent = biometrics.Consent.model_validate(body.consent.model_dump())
+    try:
+        record = biometrics.enrol(
+            wiring.biometric_deps(),
+            driver.company_id,
+            driver.driver_id,
+            embedding,
+            consent,
+            req.who.username,
+            driver.expires_at,
+        )
+    except biometrics.BiometricError as err:
+        raise field_problem(f"body.{err.field}", err.message, err.status) from err
+    return FaceEnrolment(
+        driver_id=driver.driver_id,
+        enrolled_at=record.enrolled_at,
+        expires_at=record.expires_at,
+        consent=body.consent,
+        face_px=quality.face_px,
+        sharpness=round(quality.sharpness, 2),
+    )
+
+
+@api.route(
+    "/drivers/{driver_id}/face",
+    "DELETE",
+    summary="The driver withdraws consent: their face data is deleted now",
+    tag="fleet",
+    response=FaceWithdrawn,
+    roles=TRADERS,
+    errors=(404,),
+)
+def withdraw_face(req: Request) -> FaceWithdrawn:
+    driver = _own_driver(req)
+    deleted = biometrics.withdraw(wiring.biometric_deps(), driver.company_id, driver.driver_id, req.who.username)
+    return FaceWithdrawn(driver_id=driver.driver_id, deleted=deleted)
+
+
+@api.route(
+    "/drivers/{driver_id}/face/uses",
+    "GET",
+    summary="Where the driver's face data was used: enrolment, each check at a lane, withdrawal (recorded)",
+    tag="fleet",
+    response=list[FaceUse],
+    roles=TRADERS,
+    errors=(404,),
+)
+def face_uses(req: Request) -> list[FaceUse]:
+    driver = _own_driver(req)
+    rows = biometrics.uses(wiring.biometric_deps(), driver.company_id, driver.driver_id, req.who.username)
+    return [FaceUse(at=at, who=who, what=what) for at, who, what in rows]
 
 
 # --------------------------------------------------------------------------- declarations

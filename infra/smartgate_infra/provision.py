@@ -52,8 +52,12 @@ class ProvisionReport:
     not_local: list[str] = field(default_factory=list)  # NOT_LOCAL types
 
 
-ASSIGNED_IDS = ("AWS::Cognito::UserPool", "AWS::Cognito::UserPoolClient")
+ASSIGNED_IDS = ("AWS::Cognito::UserPool", "AWS::Cognito::UserPoolClient", "AWS::KMS::Key")
 """Types whose id the service assigns: created first, and the template is resolved again with their ids."""
+
+
+KEY_TAG = "smartgate:logical-id"
+"""The tag a local KMS key carries to be found again (KMS assigns key ids)."""
 
 
 class Provisioner:
@@ -89,6 +93,7 @@ class Provisioner:
             "AWS::Logs::LogGroup": self.log_group,
             "AWS::SecretsManager::Secret": self.secret,
             "AWS::IAM::Role": self.role,
+            "AWS::KMS::Key": self.kms_key,
         }
 
     def client(self, service: str) -> Any:
@@ -438,6 +443,30 @@ class Provisioner:
         if current != value:
             sm.put_secret_value(SecretId=r.physical_name, SecretString=value)
         return False
+
+    def kms_key(self, r: Resource) -> bool:
+        """A key KMS names itself: found again by a tag naming the stack and the logical id."""
+        kms = self.client("kms")
+        marker = f"{self.template.stack_name}/{r.logical_id}"
+        for page in kms.get_paginator("list_keys").paginate():
+            for key in page["Keys"]:
+                tags = kms.list_resource_tags(KeyId=key["KeyId"]).get("Tags", [])
+                if {"TagKey": KEY_TAG, "TagValue": marker} in tags:
+                    state = kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]["KeyState"]
+                    if state == "Enabled":
+                        self.bindings[r.logical_id] = key["KeyId"]
+                        return False
+        p = r.properties
+        created = kms.create_key(
+            Description=str(p.get("Description", "")),
+            KeyUsage=str(p.get("KeyUsage", "ENCRYPT_DECRYPT")),
+            KeySpec=str(p.get("KeySpec", "SYMMETRIC_DEFAULT")),
+            Tags=[{"TagKey": KEY_TAG, "TagValue": marker}],
+        )["KeyMetadata"]["KeyId"]
+        if p.get("EnableKeyRotation"):
+            kms.enable_key_rotation(KeyId=created)
+        self.bindings[r.logical_id] = created
+        return True
 
     def role(self, r: Resource) -> bool:
         iam = self.client("iam")

@@ -170,6 +170,7 @@ _KINDS: dict[str, _Kind] = {
         },
     ),
     "AWS::Cognito::UserPoolClient": _Kind("ClientName", "{id}", {"ClientId": "{id}"}),
+    "AWS::KMS::Key": _Kind("", "{id}", {"Arn": _P + "kms:{region}:{account}:key/{id}", "KeyId": "{id}"}),
     # CloudFront is not emulated locally (provision.NOT_LOCAL): its ids stay unbound, so the web origin
     # a local function or CORS answer names is https://unbound-WebDistribution.cloudfront.net.
     "AWS::CloudFront::Distribution": _Kind(

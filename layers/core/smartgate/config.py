@@ -56,6 +56,8 @@ class Settings(BaseModel):
     outbox_table: str | None = Field(None, alias="OUTBOX_TABLE")
     limits_table: str | None = Field(None, alias="LIMITS_TABLE")
     access_log_table: str | None = Field(None, alias="ACCESS_LOG_TABLE")
+    faces_table: str | None = Field(None, alias="FACES_TABLE")
+    face_key_id: str | None = Field(None, alias="FACE_KEY_ID")
     idempotency_table: str | None = Field(None, alias="IDEMPOTENCY_TABLE")
     trader_topic_arn: str | None = Field(None, alias="TRADER_TOPIC_ARN")
     user_pool_id: str | None = Field(None, alias="USER_POOL_ID")

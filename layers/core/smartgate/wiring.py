@@ -16,6 +16,7 @@ from smartgate.adapters.aws import (
     SqsRejectedSink,
     SqsSettleScheduler,
 )
+from smartgate.adapters.biometrics import DynamoFaceStore, KmsFaceCipher
 from smartgate.adapters.clock import SystemClock
 from smartgate.adapters.cognito import CognitoUsers
 from smartgate.adapters.dynamodb import (
@@ -39,6 +40,7 @@ from smartgate.adapters.passes import PassSigner, private_key
 from smartgate.adapters.rulesets import DeployedRuleSets
 from smartgate.adapters.trade import DynamoLimits, DynamoTrade, OutboxNotifier, TradeTables
 from smartgate.config import settings
+from smartgate.domain.biometrics import BiometricDeps
 from smartgate.domain.commands import CommandSigner
 from smartgate.domain.crossing import CrossingDeps
 from smartgate.domain.duty import ActionDeps, AlertDeps
@@ -267,6 +269,18 @@ def trade_store() -> DynamoTrade:
 
 
 @lru_cache(maxsize=1)
+def biometric_deps() -> BiometricDeps:
+    """Drivers' faces: FacesTable, the stack's face key, and the personal-data access log."""
+    s = settings()
+    kms = boto3.client("kms", region_name=s.aws_region)
+    return BiometricDeps(
+        DynamoFaceStore(s.require("faces_table"), s.aws_region),
+        KmsFaceCipher(kms, s.require("face_key_id")),
+        trade_store(),
+        SystemClock(),
+    )
+
+
 def trade_deps() -> TradeDeps:
     s = settings()
     store = trade_store()

@@ -126,6 +126,44 @@ class Driver(DriverIn):
     expires_at: UtcDatetime
 
 
+class FaceConsentIn(ApiModel):
+    """The driver's consent to 1:1 face verification, as the company recorded it."""
+
+    given: Literal[True] = Field(description="the driver agreed; nothing else enrols a face")
+    text_version: Annotated[str, Field(min_length=1, max_length=40)] = Field(
+        "face-1to1-2026-12", description="the consent text the driver was shown"
+    )
+    method: Literal["app", "paper"] = "app"
+    given_at: UtcDatetime
+
+
+class FaceEnrolIn(ApiModel):
+    photo: Annotated[str, Field(min_length=100, max_length=2_800_000)] = Field(
+        description="a JPEG or PNG of the driver's face, base64 (at most 2 MB): made into the embedding, never kept"
+    )
+    consent: FaceConsentIn
+
+
+class FaceEnrolment(ApiModel):
+    driver_id: Identifier
+    enrolled_at: UtcDatetime
+    expires_at: UtcDatetime
+    consent: FaceConsentIn
+    face_px: int
+    sharpness: float
+
+
+class FaceWithdrawn(ApiModel):
+    driver_id: Identifier
+    deleted: bool = Field(description="face data was kept and is now deleted")
+
+
+class FaceUse(ApiModel):
+    at: str
+    who: str
+    what: str
+
+
 # --------------------------------------------------------------------------- declarations and slots
 
 
