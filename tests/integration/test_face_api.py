@@ -65,8 +65,9 @@ def test_a_driver_is_enrolled_with_consent_used_on_the_record_and_withdrawn(stac
     deps = B.BiometricDeps(store, KmsFaceCipher(kms, key), stack_client.trade, Clock())  # the API's access log
     kept = B.reference(deps, trader.company_id, driver_id, "test lane out-1", "lane:test")
     probe, _ = FaceVerifier().embedding(cv2.imread(str(DEV / "Sharon_Stone_0002.jpg")))
-    assert kept is not None and probe is not None and distance(kept, probe) <= 0.6  # the same woman, another photo
-    assert kept.astype("<f4").tobytes() not in record.ciphertext
+    assert kept is not None and probe is not None
+    assert distance(np.asarray(kept, np.float32), probe) <= 0.6  # the same woman, another photo
+    assert np.asarray(kept, "<f4").tobytes() not in record.ciphertext
 
     uses = trader.api.get(f"{path}/uses")
     assert uses.status == 200, uses.raw

@@ -17,17 +17,20 @@ and every use on the record the driver can ask for.
 
 from __future__ import annotations
 
+import math
+import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Literal, Protocol
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from smartgate.ports import Clock
 from smartgate.schemas import UtcDatetime
 
 DIMENSIONS = 128
+_PACKED = struct.Struct(f"<{DIMENSIONS}f")  # little-endian float32: 512 bytes
 MODEL = "dlib_face_recognition_resnet_model_v1"
 CONSENT_TEXT = "face-1to1-2026-12"
 """The version of the consent text a driver agrees to (shown in the trader app in vi / zh / en)."""
@@ -105,15 +108,18 @@ def enrol(
     deps: BiometricDeps,
     company_id: str,
     driver_id: str,
-    embedding: np.ndarray,
+    embedding: Sequence[float],
     consent: Consent,
     who: str,
     driver_expires: datetime | None = None,
 ) -> FaceRecord:
     """Keep the embedding (encrypted) under the consent; a new enrolment replaces the old one."""
-    vector = np.asarray(embedding, dtype=np.float32)
-    if vector.shape != (DIMENSIONS,) or not np.isfinite(vector).all():
-        raise BiometricError("embedding", f"{DIMENSIONS} finite numbers are needed (got shape {vector.shape})")
+    try:
+        vector = [float(x) for x in embedding]
+    except (TypeError, ValueError) as err:
+        raise BiometricError("embedding", f"{DIMENSIONS} numbers are needed ({err})") from err
+    if len(vector) != DIMENSIONS or not all(math.isfinite(x) for x in vector):
+        raise BiometricError("embedding", f"{DIMENSIONS} finite numbers are needed (got {len(vector)})")
     now = deps.clock.now()
     if consent.given_at > now + timedelta(minutes=5):
         raise BiometricError("consent.given_at", "the consent cannot be given in the future")
@@ -122,7 +128,7 @@ def enrol(
         expires = min(expires, driver_expires)
     if expires <= now:
         raise BiometricError("consent.given_at", "this consent's retention has already run out: ask again")
-    blob = deps.cipher.encrypt(vector.astype("<f4").tobytes(), _context(company_id, driver_id))
+    blob = deps.cipher.encrypt(_PACKED.pack(*vector), _context(company_id, driver_id))
     record = FaceRecord(company_id, driver_id, consent, now, expires, blob)
     deps.store.put(record)
     deps.uses.log_access(
@@ -134,16 +140,16 @@ def enrol(
     return record
 
 
-def reference(deps: BiometricDeps, company_id: str, driver_id: str, purpose: str, who: str) -> np.ndarray | None:
+def reference(deps: BiometricDeps, company_id: str, driver_id: str, purpose: str, who: str) -> tuple[float, ...] | None:
     """The driver's embedding for one 1:1 comparison (``purpose``: which gate, lane, booking), or None."""
     now = deps.clock.now()
     record = deps.store.get(company_id, driver_id)
     if record is None or not record.usable(now):
         return None
     plain = deps.cipher.decrypt(record.ciphertext, _context(company_id, driver_id))
-    vector = np.frombuffer(plain, dtype="<f4").astype(np.float32)
-    if vector.shape != (DIMENSIONS,):
+    if len(plain) != _PACKED.size:
         raise BiometricError("embedding", "the stored face data is not an embedding of this model", 500)
+    vector: tuple[float, ...] = _PACKED.unpack(plain)
     deps.uses.log_access(subject(company_id, driver_id), who, f"face used: {purpose}", now)
     return vector
 
