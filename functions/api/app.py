@@ -286,10 +286,7 @@ def get_driver(req: Request) -> Driver:
 
 
 def _own_driver(req: Request) -> Driver:
-    driver = wiring.trade_store().driver(req.who.company(), req.path["driver_id"])
-    if driver is None:
-        raise field_problem("path.driver_id", f"no driver {req.path['driver_id']} in your company", 404)
-    return driver
+    return trading.company_driver(wiring.trade_store(), req.who.company(), req.path["driver_id"])
 
 
 @api.route(

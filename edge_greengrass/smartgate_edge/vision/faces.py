@@ -32,6 +32,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from smartgate.domain.biometrics import DIMENSIONS
 from smartgate.schemas import FaceDecision, FaceRejection
 from smartgate_edge.vision.models import DLIB_RESNET, DLIB_SHAPE_5, YUNET, verify
 
@@ -197,8 +198,8 @@ class FaceEmbedder:
 
 
 def distance(a: np.ndarray, b: np.ndarray) -> float:
-    if a.shape != (128,) or b.shape != (128,):
-        raise ValueError(f"face embeddings are 128 numbers (got {a.shape} and {b.shape})")
+    if a.shape != (DIMENSIONS,) or b.shape != (DIMENSIONS,):
+        raise ValueError(f"face embeddings are {DIMENSIONS} numbers (got {a.shape} and {b.shape})")
     return float(np.linalg.norm(a.astype(np.float64) - b.astype(np.float64)))
 
 

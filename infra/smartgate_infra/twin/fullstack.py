@@ -44,8 +44,8 @@ from typing import Any
 
 from smartgate.domain.containers import check_digit
 from smartgate.domain.gates import default_gates
-from smartgate.partner import message_type as partner_type
-from smartgate.schemas import utc_now
+from smartgate.schemas import Direction, utc_now
+from smartgate.schemas.partner import ConsignmentRefused, VehicleCleared, VehicleDeparted
 from smartgate_infra.api_client import ApiClient
 from smartgate_infra.client import StackClient
 from smartgate_infra.declarations import RUBBER_LINE, Declared, declared
@@ -88,8 +88,6 @@ CAPTURE_GAP = timedelta(seconds=25)
 FRESH = timedelta(seconds=150)
 """How far back a truck's capture time may be set (the cloud sends no barrier command for reads captured
 more than 180 s ago: a lane's backlog)."""
-PER_POOL_LANE = 4
-"""Trucks each of the twin gate's lanes plays, at most (their capture times CAPTURE_GAP apart within FRESH)."""
 PARTNER = "twincn"
 YARD_MAX_S = 8.0
 """The longest a held truck waits in the yard for its officer, in wall time (a lab's hours, accelerated)."""
@@ -123,7 +121,6 @@ class Crossed:
     latency_ms: float  # last detection -> the first barrier command
     signed: bool
     passage_id: str | None = None
-    released_by_officer: bool = False
     looks: int = 0  # the yard officer's looks at it
 
     @property
@@ -304,8 +301,7 @@ def run_fullstack(
         """One unbooked truck on a spare lane, not counted: the functions' cold starts (a second, a third
         worker) are paid before the day starts, as provisioned concurrency would on AWS; a cold start slower
         than the settle time would decide the first trucks before all their reads are in."""
-        plate = f"24{rng.choice('LMN')}-{rng.randrange(100, 999)}.{rng.randrange(10, 99)}"
-        lanes.lane(GATE, lane_id).cross(plate, "VN", timeout=15, at=capture_time(lane_id))
+        lanes.lane(GATE, lane_id).cross(_unbooked_plate(rng), "VN", timeout=15, at=capture_time(lane_id))
 
     def exchange(stop: threading.Event) -> None:
         while not stop.wait(0.5):
@@ -332,10 +328,8 @@ def run_fullstack(
         for lane_id, c in sorted(last_on.items()):  # an unbooked truck after each lane's last booked export
             if c.planned.entry is not None and c.planned.record.direction == "VN_TO_CN":
                 sim_lane = lanes.lane(GATE, lane_id)
-                plate = f"24{rng.choice('LMN')}-{rng.randrange(100, 999)}.{rng.randrange(10, 99)}"
-                sim_lane.transport.publish(
-                    sim_lane.detections_topic, sim_lane.truck(plate, "VN", at=capture_time(lane_id))[0]
-                )
+                front = sim_lane.truck(_unbooked_plate(rng), "VN", at=capture_time(lane_id))[0]
+                sim_lane.transport.publish(sim_lane.detections_topic, front)
                 yard.take(c)
         yard.close()
     finally:
@@ -428,7 +422,6 @@ class _Yard:
                 self._due.pop(0)
             outcome = self._release(c)
             if outcome == "released":
-                c.released_by_officer = True
                 self.released.append(c)
             elif outcome == "free" and c.looks < LOOKS and c.planned.record.direction == "VN_TO_CN":
                 c.looks += 1
@@ -473,23 +466,19 @@ def _exchange(
     client: StackClient, sim: PartnerSimulator, exports: dict[str, Planned], yard: _Yard, problems: list[str]
 ) -> Exchange:
     """The partner's last answers, and what reached the bookings' timelines."""
-    departures = {"VehicleDeparted.v1"}
 
     def told() -> set[str]:
         return {
-            str(getattr(e, "reference", ""))
-            for e in sim.received
-            if partner_type(e) in departures and e.direction.value == "VN_TO_CN"  # type: ignore[attr-defined]
+            e.reference for e in sim.received if isinstance(e, VehicleDeparted) and e.direction == Direction.VN_TO_CN
         }
 
     sim.run_until(lambda s: told() >= set(exports) and s.pending == 0, EXCHANGE_WAIT_S)
-    refused = {str(getattr(e, "reference", "")) for e in sim.sent_events if partner_type(e) == "ConsignmentRefused.v1"}
-    cleared = {str(getattr(e, "reference", "")) for e in sim.sent_events if partner_type(e) == "VehicleCleared.v1"}
+    refused = {e.reference for e in sim.sent_events if isinstance(e, ConsignmentRefused)}
+    cleared = {e.reference for e in sim.sent_events if isinstance(e, VehicleCleared)}
     want = {b: {"partner_refused"} if b in refused else {"partner_cleared", "partner_departed"} for b in exports}
+    heard = told() & set(exports)  # the partner answers only what it heard of (the rest is a problem below)
 
     found: dict[str, set[str]] = {}
-
-    heard = told() & set(exports)  # the partner answers only what it heard of (the rest is a problem below)
 
     def answered() -> bool:
         """The bookings not yet showing the partner's answer, read again (the done ones are not)."""
@@ -500,7 +489,7 @@ def _exchange(
 
     until(answered, EXCHANGE_WAIT_S, every=1.0)
     on_timeline = sum(found.get(b) == want[b] for b in exports)
-    for booking_id in sorted(set(exports) - told())[:5]:
+    for booking_id in sorted(set(exports) - heard)[:5]:
         entry = exports[booking_id].entry
         plate = entry.consignment.plate_text if entry else "?"
         problems.append(f"the partner never heard that the {exports[booking_id].profile} export {plate} left")
@@ -512,7 +501,7 @@ def _exchange(
         exports=len(exports),
         released=len(yard.released),
         actions=yard.actions,
-        told=len(set(exports) & told()),
+        told=len(heard),
         cleared=len(cleared),
         refused=len(refused),
         model_refused=sum(p.record.refused for p in exports.values()),
@@ -597,6 +586,11 @@ def _pools(scenario: Scenario, specs: dict[str, Any]) -> dict[str, list[str]]:
         for n in range(1, spec.lanes + 1):
             pools[f"{direction} lane {n}"] = lanes[n - 1 :: spec.lanes]
     return pools
+
+
+def _unbooked_plate(rng: random.Random) -> str:
+    """A plate in a series the planned trucks do not use (warm-up and closing trucks)."""
+    return f"24{rng.choice('LMN')}-{rng.randrange(100, 999)}.{rng.randrange(10, 99)}"
 
 
 def _container(rng: random.Random) -> str:

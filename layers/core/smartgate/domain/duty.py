@@ -21,6 +21,7 @@ from typing import Any
 from smartgate.domain import alerts as A
 from smartgate.domain.audit import record
 from smartgate.domain.commands import CommandSigner
+from smartgate.domain.correlation import LaneTrack
 from smartgate.domain.crossing import at_barrier, make_command
 from smartgate.domain.gates import GateRegistry
 from smartgate.domain.officers import ActionRefused, ActionRequest, Officer, apply_action, barrier_action
@@ -244,8 +245,9 @@ def act(passage_id: str, request: ActionRequest, officer: Officer, deps: ActionD
     except ActionRefused as refused:
         _audit_attempt(deps, passage, attempt.model_copy(update={"outcome": "refused", "refusal": str(refused)}), now)
         raise
-    command_id = _answer_at_lane(changed, request, officer, deps, now)
-    changed = _out_of_the_yard(changed, deps, now)
+    track = deps.store.lane(changed.gate_id, changed.lane_id)
+    command_id = _answer_at_lane(changed, track, request, officer, deps, now)
+    changed = _out_of_the_yard(changed, track, deps, now)
     if request.action == OfficerAction.CORRECT_PLATE:
         _keep_example(passage, changed, request, officer, deps, now)
     done = attempt.model_copy(update={"to_status": changed.status.value, "command_id": command_id})
@@ -258,10 +260,10 @@ def act(passage_id: str, request: ActionRequest, officer: Officer, deps: ActionD
 
 
 def _answer_at_lane(
-    passage: Passage, request: ActionRequest, officer: Officer, deps: ActionDeps, now: datetime
+    passage: Passage, track: LaneTrack, request: ActionRequest, officer: Officer, deps: ActionDeps, now: datetime
 ) -> str | None:
     action = barrier_action(request)
-    if action is None or not at_barrier(passage, deps.store.lane(passage.gate_id, passage.lane_id)):
+    if action is None or not at_barrier(passage, track):
         return None
     command = make_command(
         passage,
@@ -276,15 +278,14 @@ def _answer_at_lane(
     return command.command_id
 
 
-def _out_of_the_yard(passage: Passage, deps: ActionDeps, now: datetime) -> Passage:
+def _out_of_the_yard(passage: Passage, track: LaneTrack, deps: ActionDeps, now: datetime) -> Passage:
     """A vehicle released or refused after the next one came to its lane had been moved aside (the yard,
     the inspection bay): free to go, it drives out, and has departed (the yard's exit has no reader; at
     the lane, the next vehicle's arrival says so). Else it would wait RELEASED for ever, and the partner
     gate, its trader's timeline and the gate's counts would never hear that it left."""
     if passage.status not in (PassageStatus.RELEASED, PassageStatus.REFUSED):
         return passage
-    newest = deps.store.lane(passage.gate_id, passage.lane_id).newest
-    if newest is None or newest.passage_id == passage.passage_id:
+    if track.newest is None or at_barrier(passage, track):
         return passage  # still at the barrier: the next vehicle's arrival will say it left
     gone = depart(passage, now)
     if gone is None:

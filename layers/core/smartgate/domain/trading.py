@@ -123,11 +123,17 @@ def register_driver(deps: TradeDeps, company_id: str, data: DriverIn, driver_id:
     return driver
 
 
-def read_driver(deps: TradeDeps, company_id: str, driver_id: str, who: str) -> Driver:
-    """A driver's record (personal data): the read is recorded before it is given."""
-    driver = deps.store.driver(company_id, driver_id)
+def company_driver(store: TradeStore, company_id: str, driver_id: str) -> Driver:
+    """The company's driver, or 404 naming ``driver_id`` (another company's is not found either)."""
+    driver = store.driver(company_id, driver_id)
     if driver is None:
         raise TradeError("driver_id", f"no driver {driver_id} in your company", 404)
+    return driver
+
+
+def read_driver(deps: TradeDeps, company_id: str, driver_id: str, who: str) -> Driver:
+    """A driver's record (personal data): the read is recorded before it is given."""
+    driver = company_driver(deps.store, company_id, driver_id)
     deps.store.log_access(f"driver#{company_id}#{driver_id}", who, "read driver", deps.clock.now())
     return driver
 
