@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -16,6 +17,7 @@ from smartgate.adapters.memory import (
     RecordingSettle,
     TablePasses,
 )
+from smartgate.domain.biometrics import LaneFaces
 from smartgate.domain.clearance import PassCheck
 from smartgate.domain.commands import CommandSigner
 from smartgate.domain.crossing import CrossingDeps
@@ -28,6 +30,7 @@ from smartgate.schemas import (
     ContainerRead,
     FaceDecision,
     FaceQuality,
+    FaceReference,
     FaceVerified,
     GoodsLine,
     PassScanned,
@@ -39,6 +42,46 @@ T0 = datetime.fromisoformat("2026-12-01T08:00:00+00:00")
 TEST_SIGNER = CommandSigner.from_seed("test-1", "ZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXp7fH1+f4CBgoM=")
 GATE, LANE = "sandbox", "out-01"
 _ids = itertools.count(1)
+
+
+class ContextCipher:
+    """A stand-in for KMS: bytes XORed with a keystream of the context, so the wrong context gives garbage."""
+
+    def _stream(self, n: int, context: dict[str, str]) -> bytes:
+        seed = repr(sorted(context.items())).encode()
+        out = b""
+        while len(out) < n:
+            seed = hashlib.sha256(seed).digest()
+            out += seed
+        return out[:n]
+
+    def encrypt(self, plaintext: bytes, context: dict[str, str]) -> bytes:
+        return bytes(a ^ b for a, b in zip(plaintext, self._stream(len(plaintext), context), strict=True))
+
+    decrypt = encrypt
+
+
+class AccessLog:
+    """The personal-data access log, in memory."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, str, str, str]] = []
+
+    def log_access(self, subject: str, who: str, what: str, at: datetime) -> None:
+        self.rows.append((subject, at.isoformat(), who, what))
+
+    def accesses_of(self, subject: str) -> list[tuple[str, str, str]]:
+        return [(at, who, what) for s, at, who, what in self.rows if s == subject]
+
+
+@dataclass
+class RecordingFaces:
+    """Face references a lane was sent."""
+
+    sent: list[FaceReference] = field(default_factory=list)
+
+    def publish(self, reference: FaceReference) -> None:
+        self.sent.append(reference)
 
 
 def default_rules() -> RuleSet:
@@ -187,6 +230,7 @@ class World:
     settled: RecordingSettle = field(default_factory=RecordingSettle)
     passes: dict[str, PassCheck] = field(default_factory=dict)
     clock: FixedClock = field(default_factory=lambda: FixedClock(T0))
+    faces: LaneFaces | None = None
 
     def __post_init__(self) -> None:
         self.clock.at = self.now
@@ -203,6 +247,7 @@ class World:
             self.settled,
             self.clock,
             TEST_SIGNER,
+            faces=self.faces,
         )
 
     def book(self, c: Consignment, **changes: Any) -> Booking:

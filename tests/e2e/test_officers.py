@@ -322,7 +322,7 @@ def test_the_live_lane_view_shows_each_lanes_newest_vehicle_barrier_and_heartbea
     assert lane["barrier"] == "closed" and lane["channel"] == "RED" and lane["plate_text"] == "29C-542.54"
     assert lane["health"]["fps"] == 11.5 and lane["health"]["queue_depth"] == 2
     everything = customs.get(f"/gates/{GATE}/lanes").body
-    assert len(everything) == 110 and not next(v for v in everything if v["lane_id"] == "open-19")["online"]
+    assert len(everything) == 114 and not next(v for v in everything if v["lane_id"] == "open-19")["online"]
     assert customs.get("/gates/nowhere/lanes").status == 404
 
 

@@ -3,11 +3,11 @@ and unusable once its time is up (whatever the store's TTL deletion lags)."""
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime, timedelta
 
 import numpy as np
 import pytest
+from domain_fixtures import AccessLog, ContextCipher
 from pydantic import ValidationError
 
 from smartgate.adapters.biometrics import InMemoryFaceStore
@@ -24,37 +24,9 @@ class Clock:
         return self.t
 
 
-class ContextCipher:
-    """A stand-in for KMS: bytes XORed with a keystream of the context, so the wrong context gives garbage."""
-
-    def _stream(self, n: int, context: dict[str, str]) -> bytes:
-        seed = repr(sorted(context.items())).encode()
-        out = b""
-        while len(out) < n:
-            seed = hashlib.sha256(seed).digest()
-            out += seed
-        return out[:n]
-
-    def encrypt(self, plaintext: bytes, context: dict[str, str]) -> bytes:
-        return bytes(a ^ b for a, b in zip(plaintext, self._stream(len(plaintext), context), strict=True))
-
-    decrypt = encrypt
-
-
-class Log:
-    def __init__(self) -> None:
-        self.rows: list[tuple[str, str, str, str]] = []
-
-    def log_access(self, subject: str, who: str, what: str, at: datetime) -> None:
-        self.rows.append((subject, at.isoformat(), who, what))
-
-    def accesses_of(self, subject: str) -> list[tuple[str, str, str]]:
-        return [(at, who, what) for s, at, who, what in self.rows if s == subject]
-
-
 @pytest.fixture
 def deps() -> B.BiometricDeps:
-    return B.BiometricDeps(InMemoryFaceStore(), ContextCipher(), Log(), Clock(), retention=timedelta(days=365))
+    return B.BiometricDeps(InMemoryFaceStore(), ContextCipher(), AccessLog(), Clock(), retention=timedelta(days=365))
 
 
 def _embedding(seed: int = 1) -> np.ndarray:

@@ -10,6 +10,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from domain_fixtures import (
     T0,
     TEST_SIGNER,
+    AccessLog,
+    ContextCipher,
+    RecordingFaces,
     World,
     consignment,
     container,
@@ -23,6 +26,8 @@ from domain_fixtures import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from smartgate.adapters.biometrics import InMemoryFaceStore
+from smartgate.domain.biometrics import BiometricDeps, Consent, LaneFaces, enrol, open_reference
 from smartgate.domain.clearance import PassCheck
 from smartgate.domain.commands import CommandSigner
 from smartgate.domain.crossing import ingest_detection, passage_id_for, settle, signature_valid
@@ -411,3 +416,68 @@ def test_the_drivers_face_sends_a_mismatch_to_an_officer_and_nothing_else(
         assert "similarity 0.28, a match is 0.45 or more" in passage.decision.reason()
         assert passage.status == PassageStatus.HELD
     assert passage.decision.facts["face.decision"] == decision
+
+
+CAB = "cab-01"  # a sandbox lane with a cab camera
+
+
+def _cab_world(enrolled: bool = True) -> tuple[World, RecordingFaces, AccessLog]:
+    w = World()
+    log = AccessLog()
+    bio = BiometricDeps(InMemoryFaceStore(), ContextCipher(), log, w.clock)
+    sent = RecordingFaces()
+    w.faces = LaneFaces(bio, sent, "key-1")
+    w.book(consignment())
+    w.passes["TOKEN-1"] = PassCheck(True, booking_id="BK-1", plate="24C-123.45")
+    if enrolled:
+        consent = Consent(given=True, given_at=T0 - timedelta(days=1))
+        enrol(bio, "TR-VN-0107", "DRV-1", [0.01 * i for i in range(128)], consent, "tester")
+    return w, sent, log
+
+
+def _cab_truck(at=T0):  # type: ignore[no-untyped-def]
+    first, box, scale = truck(lane=CAB, at=at)
+    return [first, pass_scan("TOKEN-1", at, lane=CAB), box, scale]
+
+
+@pytest.mark.parametrize(("decision", "channel"), [("match", Channel.GREEN), ("mismatch", Channel.YELLOW)])
+def test_an_enrolled_drivers_face_goes_to_the_cab_camera_and_the_decision_waits_for_its_check(
+    decision: str, channel: Channel
+) -> None:
+    w, sent, log = _cab_world()
+    results = run(w, _cab_truck())
+    # the pass named the booking: its driver's face (still encrypted) went to this lane, once, on the record
+    [reference] = sent.sent
+    assert (reference.lane_id, reference.booking_id, reference.driver_ref) == (CAB, "BK-1", "DRV-1")
+    assert reference.passage_id == results[0].passage_id and reference.use_by <= T0 + timedelta(minutes=10)
+    opened = open_reference(reference, ContextCipher())
+    assert opened == pytest.approx([0.01 * i for i in range(128)], abs=1e-6)
+    assert any("face sent for a 1:1 check at gate sandbox lane cab-01 (booking BK-1)" in row[3] for row in log.rows)
+    # everything else is there, but the decision waits for the face check (no command yet)
+    assert results[-1].outcome == "waiting" and not w.commands.sent
+    [checked] = run(w, [face(decision, "BK-1", T0 + timedelta(seconds=2), lane=CAB)])
+    assert checked.outcome == "decided" and checked.channel == channel
+    [command] = w.commands.sent
+    assert (command.action == BarrierAction.OPEN) == (channel == Channel.GREEN)
+    assert len(sent.sent) == 1  # the face check does not send the face again
+
+
+def test_a_face_check_that_never_comes_costs_the_settle_time_only() -> None:
+    w, sent, _ = _cab_world()
+    results = run(w, _cab_truck())
+    assert results[-1].outcome == "waiting" and len(sent.sent) == 1
+    w.later(5)
+    settled = settle(results[0].passage_id, w.deps)  # type: ignore[arg-type]
+    assert settled.outcome == "decided" and settled.channel == Channel.GREEN  # no face is no reason to hold
+    passage = w.store.get(results[0].passage_id)  # type: ignore[arg-type]
+    assert passage is not None and passage.decision is not None
+    assert "R-FACE-AWAITED" in {r.rule_id for r in passage.decision.rules_fired}
+
+
+@pytest.mark.parametrize(("enrolled", "lane"), [(False, CAB), (True, "out-01")])
+def test_no_face_is_sent_or_awaited_without_an_enrolled_driver_or_a_cab_camera(enrolled: bool, lane: str) -> None:
+    w, sent, _ = _cab_world(enrolled)
+    first, box, scale = truck(lane=lane)
+    results = run(w, [first, pass_scan("TOKEN-1", T0, lane=lane), box, scale])
+    assert results[-1].outcome == "decided" and results[-1].channel == Channel.GREEN
+    assert sent.sent == []

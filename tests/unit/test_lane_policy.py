@@ -49,8 +49,15 @@ def test_a_lane_publishes_only_on_its_own_gate_and_lane_taken_from_the_thing_att
         f"{ARN}:topic/{t}"
         for t in (topics.detections_topic(*lane), topics.health_topic(*lane), topics.barrier_topic(*lane))
     )
-    assert resources("iot:Subscribe") == [f"{ARN}:topicfilter/{topics.commands_topic(*lane)}"]
-    assert resources("iot:Receive") == [f"{ARN}:topic/{topics.commands_topic(*lane)}"]
+    # and it hears its commands and the face references for its cab camera, nothing else
+    assert resources("iot:Subscribe") == [
+        f"{ARN}:topicfilter/{topics.commands_topic(*lane)}",
+        f"{ARN}:topicfilter/{topics.faces_topic(*lane)}",
+    ]
+    assert resources("iot:Receive") == [
+        f"{ARN}:topic/{topics.commands_topic(*lane)}",
+        f"{ARN}:topic/{topics.faces_topic(*lane)}",
+    ]
 
 
 def test_no_topic_resource_has_a_wildcard_or_the_thing_name_in_place_of_the_gate() -> None:
@@ -80,7 +87,14 @@ def test_the_policy_evaluated_for_a_lane_names_its_topics_only() -> None:
             topics.barrier_topic("kimthanh2", "in-1"),
         ]
     )
-    assert grants.receive == grants.subscribe == [topics.commands_topic("kimthanh2", "in-1")]
+    assert (
+        grants.receive
+        == grants.subscribe
+        == [
+            topics.commands_topic("kimthanh2", "in-1"),
+            topics.faces_topic("kimthanh2", "in-1"),
+        ]
+    )
 
 
 def _acl_entries(acl: str) -> dict[str, list[str]]:
@@ -106,6 +120,7 @@ def test_the_broker_acl_is_the_policy_for_every_lane_of_the_registry() -> None:
         f"topic write {topics.health_topic('kimthanh2', 'in-1')}",
         f"topic write {topics.barrier_topic('kimthanh2', 'in-1')}",
         f"topic read {topics.commands_topic('kimthanh2', 'in-1')}",
+        f"topic read {topics.faces_topic('kimthanh2', 'in-1')}",
     ]
     assert all("mongcai" not in line for line in entries["kimthanh2-in-1"])
     assert all("+" not in line and "#" not in line for lines in entries.values() for line in lines)

@@ -8,9 +8,10 @@ from typing import Literal
 
 PREFIX = "smartgate"
 # detections and health: lane -> cloud; commands: cloud -> lane; barrier: the lane's barrier controller
-# reports what it did with each command, its state changes and manual overrides (lane -> cloud).
-LaneChannel = Literal["detections", "commands", "health", "barrier"]
-LANE_CHANNELS: tuple[LaneChannel, ...] = ("detections", "commands", "health", "barrier")
+# reports what it did with each command, its state changes and manual overrides (lane -> cloud); faces: the
+# booked driver's encrypted face reference for a lane's 1:1 check (cloud -> lane).
+LaneChannel = Literal["detections", "commands", "health", "barrier", "faces"]
+LANE_CHANNELS: tuple[LaneChannel, ...] = ("detections", "commands", "health", "barrier", "faces")
 
 
 def lane_topic(gate_id: str, lane_id: str, channel: LaneChannel) -> str:
@@ -34,6 +35,10 @@ def health_topic(gate_id: str, lane_id: str) -> str:
 
 def barrier_topic(gate_id: str, lane_id: str) -> str:
     return lane_topic(gate_id, lane_id, "barrier")
+
+
+def faces_topic(gate_id: str, lane_id: str) -> str:
+    return lane_topic(gate_id, lane_id, "faces")
 
 
 _THING_GATE = re.compile(r"[A-Za-z0-9_:]+")  # no '-': the first '-' ends the gate id

@@ -13,6 +13,7 @@ from smartgate import keys
 from smartgate.adapters.aws import (
     EventBridgePublisher,
     IotCommandPublisher,
+    IotFacePublisher,
     SqsRejectedSink,
     SqsSettleScheduler,
 )
@@ -40,7 +41,7 @@ from smartgate.adapters.passes import PassSigner, private_key
 from smartgate.adapters.rulesets import DeployedRuleSets
 from smartgate.adapters.trade import DynamoLimits, DynamoTrade, OutboxNotifier, TradeTables
 from smartgate.config import settings
-from smartgate.domain.biometrics import BiometricDeps
+from smartgate.domain.biometrics import BiometricDeps, LaneFaces
 from smartgate.domain.commands import CommandSigner
 from smartgate.domain.crossing import CrossingDeps
 from smartgate.domain.duty import ActionDeps, AlertDeps
@@ -159,7 +160,16 @@ def crossing_deps() -> CrossingDeps:
         clock=SystemClock(),
         signer=command_signer(),
         command_ttl=timedelta(seconds=s.command_ttl_seconds),
+        faces=lane_faces(),
     )
+
+
+def lane_faces() -> LaneFaces | None:
+    """The booked driver's face for lanes with a cab camera; None in a stack without face data."""
+    s = settings()
+    if not (s.faces_table and s.face_key_id):
+        return None
+    return LaneFaces(biometric_deps(), IotFacePublisher(s.aws_region, s.iot_data_endpoint), s.face_key_id)
 
 
 @lru_cache(maxsize=1)

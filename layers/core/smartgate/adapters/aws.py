@@ -14,28 +14,36 @@ from typing import Any
 
 import boto3
 
-from smartgate.schemas import BarrierCommand, Contract, RejectedMessage, schema_name, utc_now
-from smartgate.topics import commands_topic, source_for
+from smartgate.schemas import BarrierCommand, Contract, FaceReference, RejectedMessage, schema_name, utc_now
+from smartgate.topics import commands_topic, faces_topic, source_for
 
 
 class PublishError(RuntimeError):
     """A message could not be handed to AWS; raised so that the invocation is retried."""
 
 
-class IotCommandPublisher:
-    """Barrier commands to ``smartgate/{gate}/lanes/{lane}/commands`` through the IoT data plane, QoS 1."""
-
+class _IotPublisher:
     def __init__(self, region: str, endpoint: str | None = None, client: Any = None) -> None:
         if endpoint and not endpoint.startswith(("http://", "https://")):
             endpoint = f"https://{endpoint}"
         self.client = client or boto3.client("iot-data", region_name=region, endpoint_url=endpoint or None)
 
+    def _send(self, topic: str, message: Contract) -> None:
+        self.client.publish(topic=topic, qos=1, payload=message.model_dump_json().encode())
+
+
+class IotCommandPublisher(_IotPublisher):
+    """Barrier commands to ``smartgate/{gate}/lanes/{lane}/commands`` through the IoT data plane, QoS 1."""
+
     def publish(self, command: BarrierCommand) -> None:
-        self.client.publish(
-            topic=commands_topic(command.gate_id, command.lane_id),
-            qos=1,
-            payload=command.model_dump_json().encode(),
-        )
+        self._send(commands_topic(command.gate_id, command.lane_id), command)
+
+
+class IotFacePublisher(_IotPublisher):
+    """A booked driver's encrypted face reference to ``smartgate/{gate}/lanes/{lane}/faces``, QoS 1."""
+
+    def publish(self, reference: FaceReference) -> None:
+        self._send(faces_topic(reference.gate_id, reference.lane_id), reference)
 
 
 class EventBridgePublisher:

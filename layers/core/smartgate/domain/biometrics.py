@@ -9,6 +9,9 @@ and every use on the record the driver can ask for.
 - :func:`reference`: the one embedding a lane compares the driver in the cab with (the booked driver's,
   decrypted for that use), or None: not enrolled, withdrawn, or expired (checked on read: a store's TTL
   deletion can lag by days). Every use is recorded, with its purpose.
+- :func:`lane_reference`: the booked driver's face for one lane's 1:1 check, still encrypted (the lane
+  decrypts it with :func:`open_reference` for that comparison and drops it with the vehicle); the use is
+  recorded with the gate, lane and booking.
 - :func:`withdraw`: consent withdrawn: the record (embedding and all) is deleted at once; the withdrawal
   itself is recorded (without any biometric data).
 - :func:`uses`: the record of where the driver's face data was used (enrolment, each comparison, the
@@ -17,6 +20,7 @@ and every use on the record the driver can ask for.
 
 from __future__ import annotations
 
+import base64
 import math
 import struct
 from collections.abc import Sequence
@@ -27,7 +31,7 @@ from typing import Annotated, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from smartgate.ports import Clock
-from smartgate.schemas import UtcDatetime
+from smartgate.schemas import FaceReference, UtcDatetime
 
 DIMENSIONS = 128
 _PACKED = struct.Struct(f"<{DIMENSIONS}f")  # little-endian float32: 512 bytes
@@ -100,7 +104,8 @@ def subject(company_id: str, driver_id: str) -> str:
     return f"face#{company_id}#{driver_id}"
 
 
-def _context(company_id: str, driver_id: str) -> dict[str, str]:
+def face_context(company_id: str, driver_id: str) -> dict[str, str]:
+    """The KMS encryption context of a driver's face data (a blob opens only for that driver)."""
     return {"purpose": "face-1to1", "company_id": company_id, "driver_id": driver_id}
 
 
@@ -128,7 +133,7 @@ def enrol(
         expires = min(expires, driver_expires)
     if expires <= now:
         raise BiometricError("consent.given_at", "this consent's retention has already run out: ask again")
-    blob = deps.cipher.encrypt(_PACKED.pack(*vector), _context(company_id, driver_id))
+    blob = deps.cipher.encrypt(_PACKED.pack(*vector), face_context(company_id, driver_id))
     record = FaceRecord(company_id, driver_id, consent, now, expires, blob)
     deps.store.put(record)
     deps.uses.log_access(
@@ -146,11 +151,101 @@ def reference(deps: BiometricDeps, company_id: str, driver_id: str, purpose: str
     record = deps.store.get(company_id, driver_id)
     if record is None or not record.usable(now):
         return None
-    plain = deps.cipher.decrypt(record.ciphertext, _context(company_id, driver_id))
+    plain = deps.cipher.decrypt(record.ciphertext, face_context(company_id, driver_id))
     if len(plain) != _PACKED.size:
         raise BiometricError("embedding", "the stored face data is not an embedding of this model", 500)
     vector: tuple[float, ...] = _PACKED.unpack(plain)
     deps.uses.log_access(subject(company_id, driver_id), who, f"face used: {purpose}", now)
+    return vector
+
+
+REFERENCE_LIFE = timedelta(minutes=10)
+"""How long a lane may keep a face reference it was sent (used or not): the truck is at the barrier."""
+
+
+def lane_reference(
+    deps: BiometricDeps,
+    record: FaceRecord,
+    key_id: str,
+    *,
+    gate_id: str,
+    lane_id: str,
+    passage_id: str,
+    booking_id: str,
+) -> FaceReference | None:
+    """The driver's face, encrypted, for the lane where their booking's pass was just shown; None when the
+    record is past its retention. The use is recorded before the reference is given."""
+    now = deps.clock.now()
+    if not record.usable(now):
+        return None
+    deps.uses.log_access(
+        subject(record.company_id, record.driver_id),
+        f"lane {gate_id}/{lane_id}",
+        f"face sent for a 1:1 check at gate {gate_id} lane {lane_id} (booking {booking_id})",
+        now,
+    )
+    return FaceReference(
+        reference_id=f"face-ref-{passage_id}-{booking_id}"[:128],
+        gate_id=gate_id,
+        lane_id=lane_id,
+        passage_id=passage_id,
+        booking_id=booking_id,
+        company_id=record.company_id,
+        driver_ref=record.driver_id,
+        key_id=key_id,
+        ciphertext=base64.b64encode(record.ciphertext).decode(),
+        model=record.model,
+        issued_at=now,
+        use_by=min(now + REFERENCE_LIFE, record.expires_at),
+    )
+
+
+class FacePublisher(Protocol):
+    def publish(self, reference: FaceReference) -> None: ...
+
+
+@dataclass(frozen=True)
+class LaneFaces:
+    """What the crossing flow asks of face data: is the booked driver enrolled, and send their face (still
+    encrypted) to the lane where their pass was shown."""
+
+    bio: BiometricDeps
+    publisher: FacePublisher
+    key_id: str
+
+    def enrolled(self, company_id: str, driver_id: str) -> FaceRecord | None:
+        record = self.bio.store.get(company_id, driver_id)
+        return record if record is not None and record.usable(self.bio.clock.now()) else None
+
+    def send(self, record: FaceRecord, *, gate_id: str, lane_id: str, passage_id: str, booking_id: str) -> bool:
+        reference = lane_reference(
+            self.bio,
+            record,
+            self.key_id,
+            gate_id=gate_id,
+            lane_id=lane_id,
+            passage_id=passage_id,
+            booking_id=booking_id,
+        )
+        if reference is None:
+            return False
+        self.publisher.publish(reference)
+        return True
+
+
+def open_reference(reference: FaceReference, cipher: FaceCipher) -> tuple[float, ...]:
+    """The lane's side: the embedding a reference carries, for its one comparison (BiometricError if it is
+    not one of this model's: the lane compares nothing then)."""
+    if reference.model != MODEL:
+        raise BiometricError("model", f"the lane compares {MODEL} embeddings, not {reference.model}")
+    try:
+        blob = base64.b64decode(reference.ciphertext, validate=True)
+    except ValueError as err:
+        raise BiometricError("ciphertext", "not base64") from err
+    plain = cipher.decrypt(blob, face_context(reference.company_id, reference.driver_ref))
+    if len(plain) != _PACKED.size:
+        raise BiometricError("ciphertext", "the face data is not an embedding of this model")
+    vector: tuple[float, ...] = _PACKED.unpack(plain)
     return vector
 
 

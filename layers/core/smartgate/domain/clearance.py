@@ -301,6 +301,7 @@ def passage_facts(
     face = max(det.faces, key=lambda f: (f.captured_at, f.event_id)) if det.faces else None
     facts.update(
         {
+            "face.expected": passage.face_expected,
             "face.checked": face is not None,
             "face.decision": face.decision.value if face else None,
             "face.score": face.score if face else None,

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
+from smartgate.domain.biometrics import FaceRecord, LaneFaces
 from smartgate.domain.clearance import (
     BookedVehicle,
     PassCheck,
@@ -93,6 +94,8 @@ class CrossingDeps:
     clock: Clock
     signer: CommandSigner
     command_ttl: timedelta = COMMAND_TTL
+    faces: LaneFaces | None = None
+    """the booked driver's face for lanes with a cab camera (None: no face data in this stack)"""
 
 
 def _digest(*parts: str) -> str:
@@ -353,6 +356,9 @@ def ingest_detection(detection: AnyDetection, deps: CrossingDeps) -> IngestResul
         checks = pass_checks(passage, deps)
         if isinstance(detection, PlateRead | PassScanned) or before is None:
             passage = _matched(passage, deps, checks)
+        face = _face_to_check(passage, lane, deps, checks) if isinstance(detection, PassScanned) else None
+        if face is not None:
+            passage = passage.model_copy(update={"face_expected": True})
         outcome = evaluate_passage(passage, lane, deps, now, checks=checks, settle_clock=passage_clock(passage, now))
         stored = outcome.passage.model_copy(update={"version": (before.version if before else 0) + 1})
         new_track = track.with_ref(passage_ref(stored), now)
@@ -367,6 +373,8 @@ def ingest_detection(detection: AnyDetection, deps: CrossingDeps) -> IngestResul
             return _redelivered(detection, deps)
         outcome = Outcome(stored, outcome.decided, outcome.tightened, outcome.waiting)
         command_id = _act(outcome, before, new_track, deps)
+        if face is not None:
+            _send_face(face, stored, deps)
         if before is None or (outcome.decided and before.decision is None):
             _departures(new_track, stored, deps)
         deps.store.mark_handled(detection.event_id)
@@ -389,6 +397,32 @@ def ingest_detection(detection: AnyDetection, deps: CrossingDeps) -> IngestResul
         )
     raise Conflict(
         f"detection {detection.event_id}: {MAX_ATTEMPTS} concurrent writes in a row won; giving up for a retry"
+    )
+
+
+def _face_to_check(
+    passage: Passage, lane: LaneSpec, deps: CrossingDeps, checks: dict[str, PassCheck]
+) -> FaceRecord | None:
+    """The booked driver's face record when the lane can check it: a cab camera, the pass of the very booking
+    the vehicle matched, an enrolled driver, and no reference sent for this passage yet (one read)."""
+    booking, consignment = passage.booking, passage.consignment
+    if deps.faces is None or not lane.cab_camera or passage.face_expected or booking is None or consignment is None:
+        return None
+    if not any(c.valid and c.booking_id == booking.booking_id for c in checks.values()):
+        return None
+    driver = booking.driver_id or consignment.driver_ref
+    return deps.faces.enrolled(consignment.trader_id, driver) if driver else None
+
+
+def _send_face(record: FaceRecord, passage: Passage, deps: CrossingDeps) -> None:
+    """The face reference to the lane, after the passage that expects it is stored (its use on the record)."""
+    assert deps.faces is not None and passage.booking is not None
+    deps.faces.send(
+        record,
+        gate_id=passage.gate_id,
+        lane_id=passage.lane_id,
+        passage_id=passage.passage_id,
+        booking_id=passage.booking.booking_id,
     )
 
 

@@ -84,6 +84,7 @@ FACTS: dict[str, FactSpec] = {
     "pass.matches_booking": FactSpec(B, "the pass names the matched booking"),
     "pass.plate_matches": FactSpec(B, "the pass's plate is the plate read"),
     # the driver's face (1:1 with the booked driver's enrolled face, at the lane)
+    "face.expected": FactSpec(B, "the booked driver is enrolled and their face was sent to the lane's cab camera"),
     "face.checked": FactSpec(B, "the lane compared the driver's face with the booked driver's"),
     "face.decision": FactSpec(T, "match, mismatch, unusable (no usable frame) or no_reference (not enrolled)"),
     "face.score": FactSpec(N, "similarity 0..1 of the comparison (1 - descriptor distance)"),

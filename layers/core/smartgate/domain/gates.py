@@ -31,6 +31,7 @@ class _Spec(BaseModel):
 class LaneSpec(_Spec):
     direction: Direction
     scale: bool = Field(False, description="a weighbridge: vehicles are weighed on this lane")
+    cab_camera: bool = Field(False, description="a camera on the driver: the booked driver's face is checked 1:1")
 
 
 class LaneSeries(_Spec):
@@ -40,6 +41,7 @@ class LaneSeries(_Spec):
     count: Annotated[int, Field(ge=1, le=200)]
     direction: Direction
     scale: bool = False
+    cab_camera: bool = False
 
 
 class GateSpec(_Spec):
@@ -83,7 +85,10 @@ class GateSpec(_Spec):
         lanes = dict(self.lanes)
         for series in self.lane_series:
             for n in range(1, series.count + 1):
-                lanes.setdefault(f"{series.prefix}{n:02d}", LaneSpec(direction=series.direction, scale=series.scale))
+                lanes.setdefault(
+                    f"{series.prefix}{n:02d}",
+                    LaneSpec(direction=series.direction, scale=series.scale, cab_camera=series.cab_camera),
+                )
         return lanes
 
 

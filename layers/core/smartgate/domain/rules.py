@@ -105,8 +105,8 @@ class RuleSpec(_Doc):
 
     @model_validator(mode="after")
     def _does_something(self) -> RuleSpec:
-        if self.channel is None and self.score == 0 and not self.lab and not self.lab_from:
-            raise ValueError("a rule needs a channel, a score or a lab test")
+        if self.channel is None and self.score == 0 and not self.lab and not self.lab_from and not self.awaits_evidence:
+            raise ValueError("a rule needs a channel, a score or a lab test (or awaits evidence)")
         return self
 
 

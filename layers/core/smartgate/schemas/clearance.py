@@ -126,6 +126,9 @@ class Passage(Contract):
     consignment: Consignment | None = Field(None, description="the declaration of that booking, as it was then")
     match: Literal["exact", "fuzzy", "pass", "none"] = "none"
     match_score: Annotated[float, Field(ge=0, le=1)] = 0.0
+    face_expected: bool = Field(
+        False, description="the booked driver's face was sent to the lane's cab camera for a 1:1 check"
+    )
     detections: PassageDetections = Field(default_factory=PassageDetections)
     first_seen: UtcDatetime
     last_seen: UtcDatetime

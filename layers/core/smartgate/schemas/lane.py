@@ -195,6 +195,29 @@ class BarrierCommand(Contract):
         return "|".join(fields).encode()
 
 
+class FaceReference(Contract):
+    """The booked driver's enrolled face, for one 1:1 check at one lane, on ``.../faces`` (cloud -> lane).
+
+    Sent when the driver's pass is scanned at a lane with a cab camera and the booked driver is enrolled.
+    The embedding travels as the face key's KMS ciphertext only, bound to the driver and company by the
+    encryption context: the lane decrypts it for the one comparison and drops it with the vehicle. No other
+    driver's face is ever sent (no 1:N search)."""
+
+    schema_version: Literal["FaceReference.v1"] = Field("FaceReference.v1", alias="schema")
+    reference_id: Identifier
+    gate_id: Identifier
+    lane_id: Identifier
+    passage_id: Identifier
+    booking_id: Identifier
+    company_id: Identifier
+    driver_ref: Identifier
+    key_id: Annotated[str, Field(min_length=1, max_length=2048)]
+    ciphertext: Annotated[str, Field(min_length=1, max_length=6000, description="base64 of the KMS ciphertext")]
+    model: Annotated[str, Field(max_length=80)]
+    issued_at: UtcDatetime
+    use_by: UtcDatetime = Field(description="the lane drops the reference after this, used or not")
+
+
 class BarrierState(StrEnum):
     CLOSED = "closed"
     OPENING = "opening"
