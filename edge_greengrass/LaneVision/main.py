@@ -48,6 +48,7 @@ from smartgate_edge.transport import (
     connect_in_background,
     transport_from_env,
 )
+from smartgate_edge.vision.cab import CabFaces, KmsOpener
 from smartgate_edge.vision.component import (
     LaneVision,
     LaneVisionConfig,
@@ -74,6 +75,38 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def cab_faces(config: LaneVisionConfig) -> CabFaces:
+    """The cab camera's face checks: YuNet + dlib (their files hash-checked), KMS to open references."""
+    import boto3
+    from smartgate_edge.vision.faces import FaceVerifier
+
+    assert config.face_key_id is not None
+    kms = boto3.client("kms", region_name=config.aws_region)
+    return CabFaces(
+        FaceVerifier(threshold=config.face_threshold),
+        KmsOpener(kms, config.face_key_id),
+        config.gate_id,
+        config.lane_id,
+        gap_frames=config.gap_frames,
+        keep_evidence=config.face_evidence,
+    )
+
+
+def _hear_references(transport: Transport, config: LaneVisionConfig, vision: LaneVision, stop: threading.Event) -> None:
+    """Subscribe to the lane's face references; a refused subscribe is tried again (the cloud's checks wait)."""
+    log = logging.getLogger("smartgate_edge.vision")
+    delay = 1.0
+    while not stop.is_set():
+        try:
+            transport.subscribe(config.faces_topic, vision.refer)
+            log.info("face references: subscribed to %s", config.faces_topic)
+            return
+        except TransportError as exc:
+            log.warning("face references: subscribe to %s failed (%s); trying again", config.faces_topic, exc)
+            stop.wait(delay)
+            delay = min(30.0, delay * 2)
+
+
 def run(
     config: LaneVisionConfig,
     uplink: Uplink,
@@ -98,9 +131,12 @@ def run(
         announce(f"evidence store: {exc}", camera_ok=True)
         return EXIT_CONFIG
     try:
-        from smartgate_edge.vision.reader import build_reader  # the models load here, not at import
+        reader = None
+        if config.read_plates:
+            from smartgate_edge.vision.reader import build_reader  # the models load here, not at import
 
-        reader = build_reader(threads=config.model_threads)
+            reader = build_reader(threads=config.model_threads)
+        faces = cab_faces(config) if config.check_faces else None
         container_reader = None
         if config.read_containers:
             from smartgate_edge.vision.container_codes import ContainerReader
@@ -119,9 +155,23 @@ def run(
         local_evidence = Path(config.evidence_dir) if not config.evidence_bucket else None
         durable = LaneOutbox(config.outbox_path, cap_bytes=int(config.disk_cap_mb * 2**20), evidence_dir=local_evidence)
     vision = LaneVision(
-        config, reader, uplink.transport, evidence, container_reader, durable=durable, local=local, mode=mode
+        config,
+        reader,
+        uplink.transport,
+        evidence,
+        container_reader,
+        durable=durable,
+        local=local,
+        mode=mode,
+        faces=faces,
     )
     uplink.when_connected(vision.attach_uplink)
+    if faces is not None:
+        uplink.when_connected(
+            lambda transport: threading.Thread(
+                target=_hear_references, args=(transport, config, vision, stop), name="face-references", daemon=True
+            ).start()
+        )
     if durable is not None:
         durable.on_pressure = vision.disk_pressure
         durable.start()

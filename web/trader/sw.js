@@ -4,7 +4,7 @@
 // offline (or signed out) the kept copy is answered, marked X-Smartgate-Saved: 1 so the page says so.
 // The shell includes what the page imports from ../shared/ (outside this worker's scope, same origin).
 
-const SHELL = "smartgate-trader-shell-v2"; // v2: the generic modules moved to ../shared/
+const SHELL = "smartgate-trader-shell-v3"; // v3: the drivers' face check; v2: the generic modules moved to ../shared/
 const PASSES = "smartgate-trader-passes-v1";
 const FILES = [
   "./",
@@ -19,6 +19,7 @@ const FILES = [
   "js/views/booking.js",
   "js/views/bookings.js",
   "js/views/declare.js",
+  "js/views/drivers.js",
   "js/views/notifications.js",
   "js/views/slots.js",
   "i18n/vi.json",

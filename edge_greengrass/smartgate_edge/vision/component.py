@@ -52,6 +52,8 @@ from smartgate.schemas import (
     Camera,
     ContainerRead,
     Country,
+    FaceReference,
+    FaceVerified,
     Identifier,
     LaneHealth,
     PassScanned,
@@ -61,6 +63,7 @@ from smartgate.schemas import (
 from smartgate_edge.local_bus import ModeWatcher, local_detections_topic
 from smartgate_edge.outbox import LaneOutbox, Pressure
 from smartgate_edge.transport import Transport, TransportError, kv
+from smartgate_edge.vision.cab import CabFaces, FaceOutcome
 from smartgate_edge.vision.evidence import EvidenceError, EvidenceStore, LocalEvidenceStore, S3EvidenceStore
 from smartgate_edge.vision.qr import decode_qr
 from smartgate_edge.vision.sources import CameraDead, FrameSource, SourceError, SourceFault, open_source
@@ -112,6 +115,20 @@ class LaneVisionConfig(BaseModel):
     fault_exit_delay_s: float = Field(30.0, ge=0, le=3600, alias="SMARTGATE_FAULT_EXIT_DELAY_S")
     detections_topic: str = Field("", alias="SMARTGATE_DETECTIONS_TOPIC")
     health_topic: str = Field("", alias="SMARTGATE_HEALTH_TOPIC")
+    faces_topic: str = Field("", alias="SMARTGATE_FACES_TOPIC")
+    read_plates: bool = Field(True, alias="SMARTGATE_READ_PLATES", description="false for a camera on the driver only")
+    check_faces: bool = Field(
+        False,
+        alias="SMARTGATE_CHECK_FACES",
+        description="a cab camera: check the driver's face 1:1 against the booked driver's (references on .../faces)",
+    )
+    face_key_id: str | None = Field(
+        None, alias="SMARTGATE_FACE_KEY_ID", description="the KMS key face references are decrypted with"
+    )
+    face_threshold: float = Field(0.6, gt=0, lt=2, alias="SMARTGATE_FACE_THRESHOLD")
+    face_evidence: bool = Field(
+        False, alias="SMARTGATE_FACE_EVIDENCE", description="keep the face crop of a mismatch as evidence"
+    )
     evidence_bucket: str | None = Field(None, alias="SMARTGATE_EVIDENCE_BUCKET")
     evidence_dir: str = Field("evidence", alias="SMARTGATE_EVIDENCE_DIR")
     outbox_path: str | None = Field(
@@ -127,6 +144,7 @@ class LaneVisionConfig(BaseModel):
         expected = {
             "detections_topic": topics.detections_topic(self.gate_id, self.lane_id),
             "health_topic": topics.health_topic(self.gate_id, self.lane_id),
+            "faces_topic": topics.faces_topic(self.gate_id, self.lane_id),
         }
         for name, topic in expected.items():
             configured = getattr(self, name)
@@ -134,6 +152,10 @@ class LaneVisionConfig(BaseModel):
                 setattr(self, name, topic)
             elif configured != topic:
                 raise ValueError(f"{name} {configured!r} is not this lane's topic {topic!r}")
+        if self.check_faces and not self.face_key_id:
+            raise ValueError("SMARTGATE_FACE_KEY_ID: a cab camera needs the face key to open references with")
+        if not (self.read_plates or self.check_faces or self.qr_enabled):
+            raise ValueError("SMARTGATE_READ_PLATES: this camera would read nothing (no plates, passes or faces)")
         return self
 
     @classmethod
@@ -384,7 +406,7 @@ class LaneVision:
     def __init__(
         self,
         config: LaneVisionConfig,
-        reader: PlateReader,
+        reader: PlateReader | None,
         transport: Transport | None,
         evidence: EvidenceStore,
         container_reader: ContainerReader | None = None,
@@ -393,11 +415,14 @@ class LaneVision:
         *,
         local: Transport | None = None,
         mode: ModeWatcher | None = None,
+        faces: CabFaces | None = None,
     ) -> None:
-        """``transport``: the uplink, None while it is not connected yet (:meth:`attach_uplink`). ``durable``:
-        every detection is committed to it before it is sent (store-and-forward); without it, detections
-        wait in memory while the link is down (up to OUTBOX_LIMIT). ``local``: the lane's local bus, which
-        gets a copy of every detection. ``mode``: the barrier controller's word on degraded mode."""
+        """``reader`` None: no plates on this camera (a cab camera). ``faces``: the driver's face checks
+        (:meth:`refer` hands them the cloud's references). ``transport``: the uplink, None while it is not
+        connected yet (:meth:`attach_uplink`). ``durable``: every detection is committed to it before it is
+        sent (store-and-forward); without it, detections wait in memory while the link is down (up to
+        OUTBOX_LIMIT). ``local``: the lane's local bus, which gets a copy of every detection. ``mode``: the
+        barrier controller's word on degraded mode."""
         self.config = config
         self.durable = durable
         self.mode = mode
@@ -408,6 +433,7 @@ class LaneVision:
         self.transport = transport
         self.evidence = evidence
         self.container_reader = container_reader
+        self.faces = faces
         self.clock = clock
         self.summary = RunSummary()
         self._segmenter = VehicleSegmenter(gap_frames=config.gap_frames)
@@ -447,7 +473,9 @@ class LaneVision:
             readings: list[PlateReading] = []
         else:
             started = time.perf_counter()
-            readings = self._read_plates(frame)
+            readings = self._read_plates(frame) if self.reader is not None else []
+            if self.faces is not None:
+                self._check_faces(frame)
             latency_ms = (time.perf_counter() - started) * 1000
         with self._lock:
             self._last_frame = time.monotonic()
@@ -462,6 +490,7 @@ class LaneVision:
         self.drain()
 
     def _read_plates(self, frame: Frame) -> list[PlateReading]:
+        assert self.reader is not None
         try:
             return list(self.reader.read(frame.image))
         except Exception as exc:  # one bad frame or a reader bug must not stop the lane
@@ -471,6 +500,39 @@ class LaneVision:
                 "reader_error", f"frame {frame.index} ({frame.source}): {type(exc).__name__}: {exc}", camera=False
             )
             return []
+
+    def refer(self, _topic: str, payload: bytes) -> None:
+        """A face reference from the cloud (the uplink's thread): kept for the vehicle it is for."""
+        if self.faces is None:
+            return
+        try:
+            reference = FaceReference.model_validate_json(payload)
+        except ValidationError as exc:
+            self._fault("face_reference", f"not a face reference: {exc.errors()[0]['msg']}", camera=False)
+            return
+        self.faces.refer(reference)
+
+    def _check_faces(self, frame: Frame) -> None:
+        assert self.faces is not None
+        try:
+            outcomes = self.faces.offer(frame.image, frame.captured_at)
+        except Exception as exc:  # a detector or embedder error on one frame: report, go on
+            log.debug("face check traceback", exc_info=True)
+            self._fault("face_error", f"frame {frame.index}: {type(exc).__name__}: {exc}", camera=False)
+            return
+        for outcome in outcomes:
+            self._publish_face(outcome)
+
+    def _publish_face(self, outcome: FaceOutcome) -> None:
+        event_id = _event_id(
+            "face", self.config.gate_id, self.config.lane_id, outcome.reference.booking_id, outcome.first_at.isoformat()
+        )
+        evidence_key = self._store_crop(event_id, outcome.crop, "face", outcome.captured_at)
+        self._publish(
+            FaceVerified,
+            self.config.detections_topic,
+            dict(event_id=event_id, evidence_key=evidence_key, **outcome.fields()),
+        )
 
     def _feed_plates(self, frame: Frame, readings: Sequence[PlateReading]) -> None:
         best = next((r for r in readings if r.text and r.confidence >= self.config.min_confidence), None)
@@ -689,6 +751,9 @@ class LaneVision:
             self._publish_vehicle(vehicle)
         self._segmenter = VehicleSegmenter(gap_frames=self.config.gap_frames)  # a next run may count from 0 again
         self._end_showings(None)
+        if self.faces is not None:
+            for outcome in self.faces.end():
+                self._publish_face(outcome)
         self.drain()
 
     # ---- faults and health

@@ -290,15 +290,21 @@ class FaceTrack:
         self._check = FaceCheck(decision, gap, v.threshold, quality, self.frames, dict(self.rejected))
         return self._check
 
-    def evidence(self, quality: int = 85) -> bytes | None:
-        """The best frame's face crop (JPEG) after a mismatch, for a policy that keeps evidence; else None."""
+    def evidence_crop(self) -> np.ndarray | None:
+        """The best frame's face (with a margin) after a mismatch, for a policy that keeps evidence; else None."""
         if self._best is None or self._check is None or self._check.decision != Decision.MISMATCH:
             return None
         image, face, _ = self._best
         x, y, w, h = face.box
         pad = 0.25 * w
         x0, y0 = max(0, int(x - pad)), max(0, int(y - pad))
-        crop = image[y0 : int(y + h + pad), x0 : int(x + w + pad)]
+        return np.ascontiguousarray(image[y0 : int(y + h + pad), x0 : int(x + w + pad)])
+
+    def evidence(self, quality: int = 85) -> bytes | None:
+        """:meth:`evidence_crop` as JPEG."""
+        crop = self.evidence_crop()
+        if crop is None:
+            return None
         ok, jpeg = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, quality])
         return jpeg.tobytes() if ok else None
 

@@ -671,7 +671,7 @@ def run_twin_section(state: StackState, client: StackClient, say: Callable[[str]
     from smartgate_infra.trader_demo import section
     from smartgate_infra.twin.run import run_twin
 
-    title = f"12. The gate-day twin: {DEMO_TRUCKS} trucks of a modelled Kim Thanh II day through this stack"
+    title = f"13. The gate-day twin: {DEMO_TRUCKS} trucks of a modelled Kim Thanh II day through this stack"
 
     def steps(state: StackState, client: StackClient, say: Callable[[str], None]) -> bool:
         full = run_fullstack(state, "kimthanh2", DEMO_TRUCKS, wall_s=40, say=lambda line: say(f"   {line}"))

@@ -86,6 +86,11 @@ export function formatDateTime(iso, timeZone) {
   }).format(new Date(iso));
 }
 
+/** A date with its year, in words ("2 December 2027"): for what lasts longer than this year (a retention). */
+export function formatLongDate(iso) {
+  return new Intl.DateTimeFormat(locale(), { day: "numeric", month: "long", year: "numeric" }).format(new Date(iso));
+}
+
 /** A calendar day (YYYY-MM-DD) shown in words, e.g. "Thứ Tư, 2 thg 12". */
 export function formatDay(day) {
   const [y, m, d] = day.split("-").map(Number);

@@ -14,6 +14,11 @@ export async function signIn(username, password, newPassword) {
 
 export const me = () => call("GET", "/me");
 export const drivers = () => call("GET", "/drivers", { query: { limit: 100 } });
+export const driver = (id) => call("GET", `/drivers/${encodeURIComponent(id)}`);
+export const faceStatus = (id) => call("GET", `/drivers/${encodeURIComponent(id)}/face`);
+export const enrolFace = (id, body) =>
+  call("PUT", `/drivers/${encodeURIComponent(id)}/face`, { body, idempotent: true });
+export const withdrawFace = (id) => call("DELETE", `/drivers/${encodeURIComponent(id)}/face`);
 export const addDriver = (driver) => call("POST", "/drivers", { body: driver, idempotent: true });
 export const checkDeclaration = (body) => call("POST", "/consignments/check", { body });
 export const declare = (body, key) => call("POST", "/consignments", { body, idempotent: key });

@@ -6,6 +6,7 @@ import { signInView } from "../../shared/js/signin.js";
 import { bookingView } from "./views/booking.js";
 import { bookingsView } from "./views/bookings.js";
 import { declareView } from "./views/declare.js";
+import { driversView, faceView } from "./views/drivers.js";
 import { notificationsView } from "./views/notifications.js";
 import { slotsView } from "./views/slots.js";
 
@@ -18,6 +19,8 @@ startApp({
     [/^#\/slots\/([^/]+)\/move\/([^/]+)$/, slotsView, true],
     [/^#\/booking\/([^/]+)$/, bookingView, true],
     [/^#\/notifications$/, notificationsView, true],
+    [/^#\/drivers$/, driversView, true],
+    [/^#\/drivers\/([^/]+)\/face$/, faceView, true],
   ],
   home: "#/bookings",
   // a saved pass opens without a session (offline, token expired): the pass is what a driver needs at the gate

@@ -67,9 +67,14 @@ class FaceRecord:
         return now < self.expires_at
 
 
-class FaceCipher(Protocol):
-    def encrypt(self, plaintext: bytes, context: dict[str, str]) -> bytes: ...
+class FaceOpener(Protocol):
+    """What a lane holds of the face key: decrypt only."""
+
     def decrypt(self, ciphertext: bytes, context: dict[str, str]) -> bytes: ...
+
+
+class FaceCipher(FaceOpener, Protocol):
+    def encrypt(self, plaintext: bytes, context: dict[str, str]) -> bytes: ...
 
 
 class FaceStore(Protocol):
@@ -233,7 +238,7 @@ class LaneFaces:
         return True
 
 
-def open_reference(reference: FaceReference, cipher: FaceCipher) -> tuple[float, ...]:
+def open_reference(reference: FaceReference, cipher: FaceOpener) -> tuple[float, ...]:
     """The lane's side: the embedding a reference carries, for its one comparison (BiometricError if it is
     not one of this model's: the lane compares nothing then)."""
     if reference.model != MODEL:
@@ -247,6 +252,20 @@ def open_reference(reference: FaceReference, cipher: FaceCipher) -> tuple[float,
         raise BiometricError("ciphertext", "the face data is not an embedding of this model")
     vector: tuple[float, ...] = _PACKED.unpack(plain)
     return vector
+
+
+def status(
+    deps: BiometricDeps, company_id: str, driver_id: str, who: str
+) -> tuple[FaceRecord | None, list[tuple[str, str, str]]]:
+    """What the driver (through their company) may see of their face data: the record (for its consent and
+    dates; the caller shows no face data) or None when there is none or it is past its retention, and every
+    use, oldest first. One read, recorded once."""
+    now = deps.clock.now()
+    record = deps.store.get(company_id, driver_id)
+    key = subject(company_id, driver_id)
+    deps.uses.log_access(key, who, "face record read", now)
+    used = sorted(deps.uses.accesses_of(key), key=lambda row: row[0])
+    return (record if record is not None and record.usable(now) else None), used
 
 
 def withdraw(deps: BiometricDeps, company_id: str, driver_id: str, who: str) -> bool:

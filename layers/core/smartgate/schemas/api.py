@@ -153,15 +153,26 @@ class FaceEnrolment(ApiModel):
     sharpness: float
 
 
-class FaceWithdrawn(ApiModel):
-    driver_id: Identifier
-    deleted: bool = Field(description="face data was kept and is now deleted")
-
-
 class FaceUse(ApiModel):
     at: str
     who: str
     what: str
+
+
+class FaceStatus(ApiModel):
+    """Whether the driver's face is enrolled, until when, under which consent (never the face data itself)."""
+
+    driver_id: Identifier
+    enrolled: bool
+    enrolled_at: UtcDatetime | None = None
+    expires_at: UtcDatetime | None = None
+    consent: FaceConsentIn | None = None
+    uses: list[FaceUse] = Field(default_factory=list, description="every use of the face data, oldest first")
+
+
+class FaceWithdrawn(ApiModel):
+    driver_id: Identifier
+    deleted: bool = Field(description="face data was kept and is now deleted")
 
 
 # --------------------------------------------------------------------------- declarations and slots
