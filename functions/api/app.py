@@ -1074,6 +1074,10 @@ def passage_evidence(req: Request) -> list[EvidenceImage]:
         ("container", c.event_id, c.container_no, None, c.captured_at, c.crop_key)
         for c in passage.detections.containers
     ]
+    reads += [  # kept only after a mismatch, where the gate's policy keeps face evidence
+        ("face", f.event_id, f.driver_ref or f.booking_id, "cab", f.captured_at, f.evidence_key)
+        for f in passage.detections.faces
+    ]
     return [
         EvidenceImage(kind=kind, event_id=eid, text=text, camera=camera, captured_at=at, url=store.url(key))  # type: ignore[arg-type]
         for kind, eid, text, camera, at, key in reads

@@ -215,3 +215,100 @@ def test_an_officer_releases_a_held_truck_with_a_reason(browser, stack, stack_cl
         context.close()
         transport.close()
     assert not failures, failures
+
+
+def test_an_officer_sees_the_face_check_that_held_a_truck(browser, stack, stack_client, artefacts) -> None:  # type: ignore[no-untyped-def]
+    """A booked truck whose driver's face did not match at the lane: YELLOW, held; the passage shows the
+    check's score, threshold and quality in the officer's language, and the cab camera's crop kept as evidence."""
+    from datetime import timedelta
+
+    from smartgate.domain.containers import check_digit
+    from smartgate.schemas import FaceDecision, FaceQuality, FaceVerified, utc_now
+    from smartgate_infra.declarations import RUBBER_LINE, declared
+
+    lane_id = "out-45"  # nobody else's
+    serial = f"{uuid.uuid4().int % 1_000_000:06d}"
+    box = f"MSKU{serial}{check_digit('MSKU' + serial)}"
+    plate = f"24C-{serial[:3]}.{serial[3:5]}"
+    entry = declared(
+        {
+            "consignment_id": f"C-CFACE-{serial}",
+            "trader_id": "TR-CFACE",
+            "gate_id": GATE,
+            "direction": "VN_TO_CN",
+            "plate_text": plate,
+            "country": "VN",
+            "container_nos": [box],
+            "driver_ref": f"DRV-CFACE-{serial}",
+            "vehicle_tare_kg": 15_000,
+            "goods": [RUBBER_LINE],
+            "booking": {"booking_id": f"BK-CFACE-{serial}", "slot_minutes": [-30, 90]},
+        },
+        utc_now(),
+    )
+    stack_client.declare(entry)
+    assert entry.booking is not None
+    transport = Mqtt5Transport(stack.ports.host, stack.ports.mqtt, f"console-face-{uuid.uuid4().hex[:6]}").connect()
+    lane = LaneSimulator(transport, GATE, lane_id, command_keys(stack_client))
+    lane.start()
+    context = browser.new_context(viewport=DEVICES["desktop"], locale=LOCALES["en"], timezone_id="Asia/Ho_Chi_Minh")
+    page = context.new_page()
+    failures: list[str] = []
+    page.on("pageerror", lambda err: failures.append(str(err)))
+    page.on("console", lambda msg: failures.append(msg.text) if "missing message" in msg.text else None)
+    ui = Console(page, artefacts)
+    try:
+        at = utc_now() - timedelta(seconds=1)
+        reads = lane.truck(
+            plate,
+            "VN",
+            containers=(box,),
+            weight_kg=15_000 + float(str(RUBBER_LINE["gross_kg"])),
+            pass_token=stack_client.pass_token(entry),
+            at=at,
+        )
+        event_id = f"{reads[0].event_id}.face"
+        key = evidence_key(GATE, lane_id, event_id, "face", at)
+        crop = (ROOT / "infra" / "smartgate_infra" / "faces" / "eileen_collins.jpg").read_bytes()  # public domain
+        stack_client.client("s3").put_object(
+            Bucket=stack_client.name("EvidenceBucket"), Key=key, Body=crop, ContentType="image/jpeg"
+        )
+        face = FaceVerified(
+            event_id=event_id,
+            gate_id=GATE,
+            lane_id=lane_id,
+            booking_id=entry.booking.booking_id,
+            driver_ref=entry.consignment.driver_ref,
+            decision=FaceDecision.MISMATCH,
+            score=0.32,
+            threshold=0.6,
+            quality=FaceQuality(face_px=107, sharpness=9.1, detector_score=0.93, frames=12, rejected={"blurred": 2}),
+            evidence_key=key,
+            captured_at=at,
+        )
+        result = lane.send([*reads[:2], face, *reads[2:]], timeout=20, pace_s=0.2)
+        assert result.command is not None, result.error
+        passage_id = result.command.passage_id
+
+        username = new_officer(stack_client, locale="en")
+        page.goto(f"{stack.api_url}/console/")
+        page.wait_for_selector("body[data-ready='1']")
+        page.get_by_label(ui.m["signin.username"]).fill(username)
+        page.get_by_label(ui.m["signin.password"], exact=True).fill(stack_client.LOCAL_PASSWORD)
+        page.get_by_role("button", name=ui.m["signin.submit"]).click()
+        page.locator(f".queue a[data-passage='{passage_id}']").click()  # held: waiting for an officer
+        expect(page.get_by_role("heading", name=plate)).to_be_visible()
+        expect(page.locator(".why")).to_contain_text("R-FACE-MISMATCH")
+        for lang in LANGUAGES:
+            ui.use(lang)
+            face_row = page.locator(".face-mismatch")
+            expect(face_row).to_contain_text(ui.m["face.decision.mismatch"])
+            expect(face_row).to_contain_text(pattern(ui.m["passage.face_score"]))
+            expect(face_row).to_contain_text(pattern(ui.m["passage.face_quality"]))
+            ui.evidence_loaded()
+            expect(page.locator(".evidence")).to_contain_text(ui.m["evidence.face"])
+            ui.shot("6-face-mismatch")
+    finally:
+        context.close()
+        transport.close()
+    assert not failures, failures

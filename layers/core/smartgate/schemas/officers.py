@@ -225,7 +225,7 @@ class OfficerOut(ApiModel):
 
 
 class EvidenceImage(ApiModel):
-    kind: Literal["plate", "container"]
+    kind: Literal["plate", "container", "face"] = Field(description="face: the cab camera's crop after a mismatch")
     event_id: str
     text: str | None
     camera: str | None
