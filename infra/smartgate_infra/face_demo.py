@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import shutil
 import subprocess
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from smartgate_infra.stack import StackState
 from smartgate_infra.trader_demo import DemoStepFailed, _ok, _until, section
 
 GATE = "sandbox"
+WARM_UP_LANES = ("open-17", "open-18")  # nobody else's
 READY_S = 90.0
 """How long the cab cameras may take to load their models and subscribe (a cold 2-core machine)."""
 
@@ -47,6 +49,18 @@ class FaceCrossing:
     first: BarrierCommand | None
     last: BarrierCommand | None
     passage: dict[str, Any]
+
+    @property
+    def rules(self) -> set[str]:
+        return {r["rule_id"] for r in (self.passage.get("decision") or {}).get("rules_fired", [])}
+
+    @property
+    def released(self) -> bool:
+        """Let through; or held only by the rules' random document check (2 % of declared trucks)."""
+        return self.passage.get("status") in ("RELEASED", "DEPARTED") or self.rules & {
+            "R-FACE-MISMATCH",
+            "R-RANDOM",
+        } == {"R-RANDOM"}
 
     @property
     def face(self) -> dict[str, Any] | None:
@@ -74,7 +88,7 @@ def run_faces(state: StackState, client: StackClient, say: Callable[[str], None]
         return (
             matched.face is not None
             and matched.face["decision"] == "match"
-            and matched.passage.get("status") == "RELEASED"
+            and matched.released
             and other.face is not None
             and other.face["decision"] == "mismatch"
             and other.passage.get("status") == "HELD"
@@ -140,6 +154,7 @@ def drive_faces(
         say(f"   cab cameras on {' and '.join(lanes_ids)} (LaneVision, faces only: YuNet + dlib) listening")
         lanes = Lanes(state, command_keys(client))
         try:
+            _warm_up(lanes)
             for lane_id, who in cast.items():
                 demo.crossings.append(_cross(state, client, lanes, demo, lane_id, who))
         finally:
@@ -160,6 +175,22 @@ def drive_faces(
     demo.withdrawn = _ok(trader.call("DELETE", f"/drivers/{demo.driver_id}/face"), "withdraw consent")
     say(f"   consent withdrawn: face data deleted = {demo.withdrawn.get('deleted')}")
     return demo
+
+
+def _warm_up(lanes: Lanes) -> None:
+    """Unbooked trucks on spare lanes, at once: every ingest worker's cold start is paid before the booked
+    trucks come (the local stack starts a worker per concurrent detection, seconds each on a small machine;
+    one slower than the settle time would decide a truck before its reads and its face check are in), as
+    provisioned concurrency would on AWS."""
+    serial = uuid.uuid4().int % 1000
+    trucks = [
+        threading.Thread(target=lanes.lane(GATE, lane).cross, args=(f"29C-{serial:03d}.{n + 17}", "VN"), daemon=True)
+        for n, lane in enumerate(WARM_UP_LANES)
+    ]
+    for truck in trucks:
+        truck.start()
+    for truck in trucks:
+        truck.join(30)
 
 
 def _cross(
@@ -223,6 +254,7 @@ def _settled(customs: ApiClient, passage_id: str) -> dict[str, Any] | None:
 def _line(crossing: FaceCrossing) -> str:
     face = crossing.face or {}
     quality = face.get("quality") or {}
+    score = "-" if face.get("score") is None else f"{face['score']:.2f}"
     person = "the booked driver" if crossing.in_cab == "grace_hopper" else "someone else"
     first, last = crossing.first, crossing.last
     action = "-" if last is None else last.action.value
@@ -233,8 +265,10 @@ def _line(crossing: FaceCrossing) -> str:
         r for r in (crossing.passage.get("decision") or {}).get("rules_fired", []) if r["rule_id"].startswith("R-FACE")
     ]
     why = f"; {fired[0]['explanation']}" if fired else ""
+    if not fired and "R-RANDOM" in crossing.rules:
+        why = "; held only by the rules' random document check (2 % of declared trucks)"
     return (
-        f"   {crossing.lane_id}: {person} at the wheel -> face {face.get('decision')} (similarity {face.get('score')}, "
+        f"   {crossing.lane_id}: {person} at the wheel -> face {face.get('decision')} (similarity {score}, "
         f"a match from {round(1 - float(face.get('threshold', 0.6)), 2)}; face {quality.get('face_px')} px, "
         f"sharpness {quality.get('sharpness')}, {quality.get('frames')} frames) -> "
         f"{channel} {crossing.passage.get('status')}, barrier {action}{why}"

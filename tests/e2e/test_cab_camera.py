@@ -31,8 +31,10 @@ def test_the_booked_driver_passes_and_someone_else_at_the_wheel_is_held_for_an_o
     assert matched.face is not None and matched.face["decision"] == "match", matched.passage
     assert matched.face["score"] >= 1 - matched.face["threshold"]
     assert matched.face["booking_id"] == matched.booking_id and matched.face["evidence_key"] is None
-    assert matched.passage["status"] in ("RELEASED", "DEPARTED") and matched.passage["decision"]["channel"] == "GREEN"
-    assert matched.first is not None and matched.first.action == BarrierAction.OPEN
+    assert "R-FACE-MISMATCH" not in matched.rules and matched.released, matched.passage["decision"]
+    if "R-RANDOM" not in matched.rules:  # else held by the rules' random document check (2 % of trucks)
+        assert matched.passage["decision"]["channel"] == "GREEN"
+        assert matched.first is not None and matched.first.action == BarrierAction.OPEN
 
     # someone else: a mismatch, held for an officer (never refused on the face alone), evidence kept
     assert other.face is not None and other.face["decision"] == "mismatch", other.passage

@@ -18,8 +18,10 @@ import importlib.util
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import onnxruntime as ort
+if TYPE_CHECKING:  # the plate and container models need it; the face models (dlib, OpenCV) do not
+    import onnxruntime as ort
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,8 @@ def _sha256(path: Path) -> str:
 
 def session(model: ModelFile, threads: int = 2) -> ort.InferenceSession:
     """A CPU inference session, warmed by the caller; intra-op threads = the lane computer's cores."""
+    import onnxruntime as ort
+
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
