@@ -92,6 +92,7 @@ class Console:
         """Pick the language on the page, as an officer would; the view is drawn again in it."""
         self.page.get_by_label(self.m["lang.label"]).select_option(lang)
         self.lang, self.m = lang, catalogue(lang)
+        self.page.wait_for_selector(f"body[data-lang='{lang}']")  # the view is drawn again in it
         expect(self.page.locator("html")).to_have_attribute("lang", LOCALES[lang])
 
     def shot(self, step: str) -> None:

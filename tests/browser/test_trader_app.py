@@ -80,6 +80,7 @@ def sign_in_and_book(page: Page, flow: Flow, stack, stack_client, lang: str) -> 
     page.goto(f"{stack.api_url}/trader/")
     page.wait_for_selector("body[data-ready='1']")
     flow.label("lang.label").select_option(lang)
+    page.wait_for_selector(f"body[data-lang='{lang}']")  # the view is drawn again in it (what was typed stays)
     expect(page.locator("html")).to_have_attribute("lang", LOCALES[lang])
     expect(page.get_by_role("heading", name=m["signin.title"])).to_be_visible()
     flow.shot("1-sign-in")
@@ -216,7 +217,7 @@ def test_a_trader_enrols_a_drivers_face_with_consent_sees_its_uses_and_withdraws
         page.goto(f"{stack.api_url}/trader/")
         page.wait_for_selector("body[data-ready='1']")
         flow.label("lang.label").select_option(lang)
-        expect(page.locator("html")).to_have_attribute("lang", LOCALES[lang])
+        page.wait_for_selector(f"body[data-lang='{lang}']")  # drawn again in it
         expect(page.get_by_role("heading", name=m["signin.title"])).to_be_visible()
         flow.label("signin.username").fill(username)
         flow.label("signin.password", exact=True).fill(stack_client.LOCAL_PASSWORD)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 from datetime import timedelta
 
 import cv2
@@ -145,3 +146,22 @@ def test_references_for_another_lane_or_past_their_use_are_not_used(verifier) ->
     refusing.refer(_reference(verifier, "grace_hopper"))
     assert _drive(refusing, cab_frames(DRIVER_PHOTOS["grace_hopper"], 3, random.Random(5)), empty_after=3) == []
     assert any(kind == "face_reference" and "booking BK-grace_hopper" in detail for kind, detail in faults[1:])
+
+
+def test_bench_face_runs_on_any_labelled_folder_and_prints_the_cab_stream(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from smartgate_edge.vision import face_bench
+
+    rng = random.Random(11)
+    for who in DRIVER_PHOTOS:
+        for n, frame in enumerate(cab_frames(DRIVER_PHOTOS[who], 2, rng)):
+            cv2.imwrite(str(tmp_path / f"{who}_{n}.jpg"), frame)
+    (tmp_path / "labels.csv").write_text(
+        "img_a,img_b,same\n"
+        "grace_hopper_0.jpg,grace_hopper_1.jpg,1\n"
+        "eileen_collins_0.jpg,eileen_collins_1.jpg,1\n"
+        "grace_hopper_0.jpg,eileen_collins_1.jpg,0\n"
+    )
+    assert face_bench.main(["--data", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert any(line.startswith("cab stream (8 frames a vehicle") for line in lines), lines
+    assert re.fullmatch(r"acc=1\.000 far=0\.000 frr=0\.000 auc=1\.000 p50_ms=\d+ n=3", lines[-1]), lines[-1]

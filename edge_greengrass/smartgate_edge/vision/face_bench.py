@@ -13,6 +13,10 @@ to an officer). Over the pairs:
 - ``p50_ms``: one photo through detection, gate and embedding (what one lane frame costs when it is the
   one embedded; the frames before it pay the detection and the gate only, printed apart).
 
+Also printed (not on the last line): a cab stream, measured — each of the first photos shown as a vehicle
+of ``STREAM_FRAMES`` frames (shifted a little each frame) through the lane's own :class:`FaceTrack`, one
+embedding per vehicle: the per-frame cost a lane computer pays.
+
 Before the last line: the photos the gate refused and why, the stage timings, and FAR / FRR over a sweep
 of thresholds (to show where the chosen one sits, not to pick it on this set). The last line is read by
 tools: ``acc=… far=… frr=… auc=… p50_ms=… n=…``.
@@ -35,6 +39,8 @@ from smartgate.stats import percentile
 from smartgate_edge.vision.faces import THRESHOLD, FaceVerifier, distance
 
 SWEEP = (0.40, 0.45, 0.50, 0.55, 0.60, 0.65)
+STREAM_FRAMES = 8
+STREAM_VEHICLES = 20
 
 
 @dataclass(frozen=True)
@@ -134,6 +140,25 @@ def run(folder: Path, verifier: FaceVerifier | None = None, say=print) -> FaceBe
     return FaceBench(scored, v.threshold, photo_ms, detect_ms, embed_ms, refused)
 
 
+def stream_ms(folder: Path, verifier: FaceVerifier, vehicles: int = STREAM_VEHICLES) -> list[float]:
+    """Per-frame milliseconds of a cab stream: each vehicle's frames offered, then its one comparison (the
+    embedding) timed with the frame it follows."""
+    photos = sorted({p for a, b, _ in read_pairs(folder) for p in (a, b)})[:vehicles]
+    frames_ms: list[float] = []
+    for name in photos:
+        image = _read(folder, name)
+        track = verifier.track()
+        for n in range(STREAM_FRAMES):
+            frame = np.roll(image, (n % 3) - 1, axis=1)  # the driver moves a little
+            started = time.perf_counter()
+            track.offer(frame)
+            if n == STREAM_FRAMES - 1:
+                track.verify(np.zeros(128, np.float32))  # the comparison's cost, whatever the reference
+            frames_ms.append((time.perf_counter() - started) * 1000)
+        track.forget()
+    return frames_ms
+
+
 def _read(folder: Path, name: str) -> np.ndarray:
     path = folder / name
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
@@ -166,6 +191,11 @@ def main(argv: list[str] | None = None) -> int:
         f"{percentile(bench.detect_ms, 95):.1f}, embedding {percentile(bench.embed_ms, 50):.1f} / "
         f"{percentile(bench.embed_ms, 95):.1f}, all {percentile(bench.photo_ms, 50):.1f} / "
         f"{percentile(bench.photo_ms, 95):.1f}"
+    )
+    lane = stream_ms(args.data, FaceVerifier(threshold=args.threshold))
+    print(
+        f"cab stream ({STREAM_FRAMES} frames a vehicle, one embedding each, {len(lane)} frames): per lane frame "
+        f"p50 {percentile(lane, 50):.1f} ms, p95 {percentile(lane, 95):.1f} ms, mean {sum(lane) / len(lane):.1f} ms"
     )
     genuine = [p.distance for p in bench.pairs if p.same and p.distance != float("inf")]
     impostor = [p.distance for p in bench.pairs if not p.same and p.distance != float("inf")]

@@ -74,9 +74,13 @@ export function startApp({
     await afterStart();
     const showOnline = () => banner(navigator.onLine ? null : "app.offline", "warn");
     select.addEventListener("change", async () => {
+      delete document.body.dataset.lang; // set again once the view is drawn in the new language
+      const typed = keptInputs(); // the view is drawn again in the new language: what was typed stays
       await setLanguage(select.value, true);
       if (sayOfflineAgain) showOnline();
-      render();
+      await render();
+      restoreInputs(typed);
+      document.body.dataset.lang = select.value;
     });
     document.getElementById("sign-out").addEventListener("click", () => {
       signOut();
@@ -91,9 +95,28 @@ export function startApp({
       navigator.serviceWorker.register(serviceWorker).catch((err) => console.warn("no offline copy:", err));
     }
     await render();
+    document.body.dataset.lang = select.value;
     document.body.dataset.ready = "1";
   }
 
   start();
   return { go };
+}
+
+const KEPT = "#view input[name]:not([type=file]):not([type=checkbox]):not([type=radio]), #view select[name], #view textarea[name]";
+
+/** What the user typed in the view's fields, by field name. */
+function keptInputs() {
+  return [...document.querySelectorAll(KEPT)].filter((el) => el.value).map((el) => [el.name, el.value]);
+}
+
+/** Put typed values back into the redrawn view's fields of the same name that are still empty. */
+function restoreInputs(typed) {
+  for (const [name, value] of typed) {
+    const el = [...document.querySelectorAll(KEPT)].find((f) => f.name === name);
+    if (!el) continue;
+    if (el.tagName === "SELECT") {
+      if ([...el.options].some((o) => o.value === value)) el.value = value;
+    } else if (!el.value) el.value = value;
+  }
 }
