@@ -365,8 +365,10 @@ def face_status(req: Request) -> FaceStatus:
 )
 def withdraw_face(req: Request) -> FaceWithdrawn:
     driver = _own_driver(req)
-    deleted = biometrics.withdraw(wiring.biometric_deps(), driver.company_id, driver.driver_id, req.who.username)
-    return FaceWithdrawn(driver_id=driver.driver_id, deleted=deleted)
+    deps = wiring.biometric_deps()
+    deleted = biometrics.withdraw(deps, driver.company_id, driver.driver_id, req.who.username)
+    told = biometrics.revoke_on_lanes(deps, wiring.face_publisher(), driver.company_id, driver.driver_id)
+    return FaceWithdrawn(driver_id=driver.driver_id, deleted=deleted, lanes_told=told)
 
 
 @api.route(

@@ -7,7 +7,7 @@ camera — the real LaneVision component, faces only, on cab frames made from pu
 still encrypted, to the lane when the pass is shown; the lane compares and answers "match"; the truck is
 GREEN. At the second someone else drives: "mismatch", the truck is held for an officer (never refused on the
 face alone), who reads the score and the quality. The driver's record shows each use; withdrawing consent
-deletes the face data.
+deletes the face data and tells the lanes that were sent it to drop it.
 """
 
 from __future__ import annotations
@@ -76,6 +76,8 @@ class FaceDemo:
     crossings: list[FaceCrossing] = field(default_factory=list)
     uses: list[dict[str, Any]] = field(default_factory=list)
     withdrawn: dict[str, Any] = field(default_factory=dict)
+    heard: bool = False
+    """every cab camera logged the withdrawal's word"""
     cab_logs: list[Path] = field(default_factory=list)
 
 
@@ -93,6 +95,7 @@ def run_faces(state: StackState, client: StackClient, say: Callable[[str], None]
             and other.face["decision"] == "mismatch"
             and other.passage.get("status") == "HELD"
             and bool(demo.withdrawn.get("deleted"))
+            and demo.heard
         )
 
     return section(title, steps, state, client, say)
@@ -159,6 +162,18 @@ def drive_faces(
                 demo.crossings.append(_cross(state, client, lanes, demo, lane_id, who))
         finally:
             lanes.close()
+        for crossing in demo.crossings:
+            say(_line(crossing))
+        demo.uses = _ok(trader.get(f"/drivers/{demo.driver_id}/face/uses"), "the driver's record of uses")
+        for use in demo.uses:
+            say(f"   record  {use['at'][:19]}  {use['what']}")
+        # withdrawn while the lanes run: the face data is deleted, and the lanes sent it are told to drop it
+        demo.withdrawn = _ok(trader.call("DELETE", f"/drivers/{demo.driver_id}/face"), "withdraw consent")
+        demo.heard = bool(_until(lambda: all("consent withdrawn" in _text(p) for p in demo.cab_logs) or None, 15))
+        say(
+            f"   consent withdrawn: face data deleted = {demo.withdrawn.get('deleted')}; lanes told to drop it: "
+            f"{', '.join(demo.withdrawn.get('lanes_told', [])) or 'none'} ({'heard' if demo.heard else 'NOT HEARD'})"
+        )
     finally:
         for cab in cabs:
             cab.terminate()
@@ -167,13 +182,6 @@ def drive_faces(
                 cab.wait(15)
             except subprocess.TimeoutExpired:
                 cab.kill()
-    for crossing in demo.crossings:
-        say(_line(crossing))
-    demo.uses = _ok(trader.get(f"/drivers/{demo.driver_id}/face/uses"), "the driver's record of uses")
-    for use in demo.uses:
-        say(f"   record  {use['at'][:19]}  {use['what']}")
-    demo.withdrawn = _ok(trader.call("DELETE", f"/drivers/{demo.driver_id}/face"), "withdraw consent")
-    say(f"   consent withdrawn: face data deleted = {demo.withdrawn.get('deleted')}")
     return demo
 
 

@@ -4,7 +4,7 @@ YuNet + dlib on cab frames of public-domain portraits); when the pass is shown t
 driver's face, still encrypted, to that lane only; the lane decrypts it with the stack's face key (KMS), compares
 1:1 and publishes FaceVerified; the booked driver at the wheel is GREEN, someone else is held for an officer
 with the score and quality, the face crop kept as evidence; the driver's record shows each use; withdrawal
-deletes the face data; no embedding is in any event or log."""
+deletes the face data and the lanes sent it are told to drop it; no embedding is in any event or log."""
 
 from __future__ import annotations
 
@@ -50,7 +50,9 @@ def test_the_booked_driver_passes_and_someone_else_at_the_wheel_is_held_for_an_o
     assert whats[0].startswith("face enrolled")
     for crossing in demo.crossings:
         assert any(f"lane {crossing.lane_id} (booking {crossing.booking_id})" in w for w in whats), whats
-    assert demo.withdrawn == {"driver_id": demo.driver_id, "deleted": True}
+    assert demo.withdrawn["deleted"] is True
+    assert demo.withdrawn["lanes_told"] == [f"sandbox/{c.lane_id}" for c in demo.crossings]  # they had her face
+    assert demo.heard, "a cab camera did not hear the withdrawal"
 
     # no embedding anywhere: not in the passages, not in the lane logs (no run of 128 numbers)
     for crossing in demo.crossings:

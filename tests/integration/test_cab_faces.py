@@ -20,7 +20,7 @@ from smartgate_edge.vision.faces import FaceEmbedder, FaceVerifier
 
 from smartgate.adapters.biometrics import InMemoryFaceStore
 from smartgate.domain import biometrics as B
-from smartgate.schemas import FaceDecision, FaceReference, FaceVerified, utc_now
+from smartgate.schemas import FaceDecision, FaceReference, FaceRevoked, FaceVerified, utc_now
 from smartgate_infra.lane_camera import DRIVER_PHOTOS, cab_frames
 
 pytestmark = pytest.mark.integration
@@ -165,3 +165,19 @@ def test_bench_face_runs_on_any_labelled_folder_and_prints_the_cab_stream(tmp_pa
     lines = capsys.readouterr().out.strip().splitlines()
     assert any(line.startswith("cab stream (8 frames a vehicle") for line in lines), lines
     assert re.fullmatch(r"acc=1\.000 far=0\.000 frr=0\.000 auc=1\.000 p50_ms=\d+ n=3", lines[-1]), lines[-1]
+
+
+def test_a_withdrawal_drops_the_drivers_reference_on_the_lane_unused(verifier) -> None:  # type: ignore[no-untyped-def]
+    faces = _cab(verifier)
+    reference = _reference(verifier, "grace_hopper")
+    faces.refer(reference)
+    other = _reference(verifier, "eileen_collins")
+    faces.refer(other)
+    revoked = FaceRevoked(
+        gate_id=GATE, lane_id=LANE, company_id="TR-CAB", driver_ref="DRV-grace_hopper", revoked_at=utc_now()
+    )
+    assert faces.revoke(revoked) == 1
+    # the next driver is compared with the reference still allowed (the other driver's), not the withdrawn one
+    [outcome] = _drive(faces, cab_frames(DRIVER_PHOTOS["eileen_collins"], 3, random.Random(8)), empty_after=3)
+    assert outcome.reference.booking_id == "BK-eileen_collins" and outcome.check.decision == FaceDecision.MATCH
+    assert _drive(faces, cab_frames(DRIVER_PHOTOS["grace_hopper"], 3, random.Random(9)), empty_after=3) == []

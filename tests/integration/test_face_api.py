@@ -76,7 +76,7 @@ def test_a_driver_is_enrolled_with_consent_used_on_the_record_and_withdrawn(stac
     assert "face used: test lane out-1" in whats
 
     gone = trader.api.call("DELETE", path)
-    assert gone.status == 200 and gone.body == {"driver_id": driver_id, "deleted": True}
+    assert gone.status == 200 and gone.body == {"driver_id": driver_id, "deleted": True, "lanes_told": []}
     assert store.get(trader.company_id, driver_id) is None
     assert B.reference(deps, trader.company_id, driver_id, "after withdrawal", "lane:test") is None
     again = trader.api.call("DELETE", path)

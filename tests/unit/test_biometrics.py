@@ -7,11 +7,13 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pytest
-from domain_fixtures import AccessLog, ContextCipher
+from domain_fixtures import AccessLog, ContextCipher, RecordingFaces
 from pydantic import ValidationError
 
 from smartgate.adapters.biometrics import InMemoryFaceStore
 from smartgate.domain import biometrics as B
+from smartgate.domain.biometrics import LaneFaces
+from smartgate.schemas import FaceRevoked
 
 T0 = datetime.fromisoformat("2026-12-01T08:00:00+00:00")
 
@@ -89,3 +91,28 @@ def test_face_data_encrypted_for_one_driver_does_not_open_as_another(deps: B.Bio
     deps.store.put(B.FaceRecord("CO-1", "DR-2", record.consent, T0, record.expires_at, record.ciphertext))
     moved = B.reference(deps, "CO-1", "DR-2", "a lane", "lane")
     assert moved is not None and not np.allclose(moved, _embedding())  # garbage, not the other driver's face
+
+
+def test_a_withdrawal_tells_the_lanes_still_holding_the_face_to_drop_it(deps: B.BiometricDeps) -> None:
+    consent = B.Consent(given=True, given_at=T0)
+    record = B.enrol(deps, "TR-1", "DRV-1", _embedding(), consent, "trader-1")
+    sent = RecordingFaces()
+    lanes = LaneFaces(deps, sent, "key-1")
+    # sent to one lane long ago (its reference is past use), to two lanes in the last minutes
+    lanes.send(record, gate_id="mongcai", lane_id="out-1", passage_id="psg-a", booking_id="BK-A")
+    deps.clock.t = T0 + timedelta(minutes=30)  # type: ignore[attr-defined]
+    lanes.send(record, gate_id="mongcai", lane_id="in-1", passage_id="psg-b", booking_id="BK-B")
+    lanes.send(record, gate_id="kimthanh2", lane_id="out-1", passage_id="psg-c", booking_id="BK-C")
+    assert [r.reference_id for r in sent.sent] == ["face-ref-psg-a-BK-A", "face-ref-psg-b-BK-B", "face-ref-psg-c-BK-C"]
+    deps.clock.t = T0 + timedelta(minutes=35)  # type: ignore[attr-defined]
+    assert B.withdraw(deps, "TR-1", "DRV-1", "trader-1")
+    told = B.revoke_on_lanes(deps, sent, "TR-1", "DRV-1")
+    assert told == ["kimthanh2/out-1", "mongcai/in-1"]
+    revoked = [m for m in sent.sent if isinstance(m, FaceRevoked)]
+    assert [(m.gate_id, m.lane_id, m.driver_ref) for m in revoked] == [
+        ("kimthanh2", "out-1", "DRV-1"),
+        ("mongcai", "in-1", "DRV-1"),
+    ]
+    whats = [what for _, _, what in deps.uses.accesses_of(B.subject("TR-1", "DRV-1"))]
+    assert whats[-1] == "consent withdrawn: lanes told to drop the face (kimthanh2/out-1, mongcai/in-1)"
+    assert B.revoke_on_lanes(deps, sent, "TR-2", "DRV-9") == []  # nobody else's lanes are told anything

@@ -26,6 +26,7 @@ from smartgate.schemas import (
     ContainerRead,
     Contract,
     FaceReference,
+    FaceRevoked,
     FaceVerified,
     LabResultPosted,
     LabSampleRegistered,
@@ -127,6 +128,14 @@ EXAMPLES: dict[type[Contract], dict[str, Any]] = {
         "model": "dlib_face_recognition_resnet_model_v1",
         "issued_at": T,
         "use_by": "2026-11-03T08:40:12Z",
+    },
+    FaceRevoked: {
+        "schema": "FaceRevoked.v1",
+        "gate_id": "mongcai",
+        "lane_id": "out-1",
+        "company_id": "TR-0042",
+        "driver_ref": "DR-20261101-0042",
+        "revoked_at": T,
     },
     LaneHealth: {
         "schema": "LaneHealth.v1",
@@ -376,6 +385,8 @@ TIMESTAMP_FIELDS = (
     "status_at",
     "first_seen",
     "last_seen",
+    "revoked_at",
+    "use_by",
 )
 MODEL_IDS = [schema_name(m) for m in VERSIONED_MODELS]
 

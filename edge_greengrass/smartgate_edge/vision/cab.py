@@ -11,7 +11,8 @@ in front of the cab camera:
   is used and the comparison is made as soon as the vehicle has a usable frame (the decision waits for it),
   on the best frame so far: one embedding per vehicle;
 - a vehicle that leaves with a reference but no usable frame is reported ``unusable``; one that leaves without
-  a reference is forgotten: nothing is published for a driver the cloud did not ask about.
+  a reference is forgotten: nothing is published for a driver the cloud did not ask about;
+- a :class:`~smartgate.schemas.FaceRevoked` (the driver withdrew consent) drops their references unused.
 
 The outcome is a :class:`FaceOutcome`: the fields of a FaceVerified event (score, decision, quality: never an
 image or an embedding) and, after a mismatch only, the face crop for a policy that keeps evidence. Everything of
@@ -31,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from smartgate.domain.biometrics import BiometricError, FaceOpener, open_reference
-from smartgate.schemas import FaceDecision, FaceReference
+from smartgate.schemas import FaceDecision, FaceReference, FaceRevoked
 from smartgate_edge.transport import kv
 from smartgate_edge.vision.faces import FaceCheck, FaceTrack, FaceVerifier
 
@@ -134,6 +135,21 @@ class CabFaces:
             self._pending.append(reference)
         log.info(kv("face reference received", lane=self.lane_id, booking=reference.booking_id))
         return True
+
+    def revoke(self, revoked: FaceRevoked) -> int:
+        """The driver withdrew consent: their references here are dropped unused; returns how many."""
+
+        def theirs(r: FaceReference | None) -> bool:
+            return r is not None and (r.company_id, r.driver_ref) == (revoked.company_id, revoked.driver_ref)
+
+        with self._lock:
+            kept = deque(r for r in self._pending if not theirs(r))
+            dropped = len(self._pending) - len(kept)
+            self._pending = kept
+            if theirs(self._reference) and not self._done:
+                self._reference, dropped = None, dropped + 1
+        log.info(kv("face reference dropped: consent withdrawn", lane=self.lane_id, dropped=dropped))
+        return dropped
 
     def _take_reference(self, now: datetime) -> FaceReference | None:
         with self._lock:

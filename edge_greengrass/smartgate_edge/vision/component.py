@@ -49,6 +49,7 @@ from smartgate import topics
 from smartgate.config import ConfigError
 from smartgate.domain.merge import PlateObservation, VehicleSegmenter, merge_plate_observations
 from smartgate.schemas import (
+    FACE_MESSAGES,
     Camera,
     ContainerRead,
     Country,
@@ -502,15 +503,19 @@ class LaneVision:
             return []
 
     def refer(self, _topic: str, payload: bytes) -> None:
-        """A face reference from the cloud (the uplink's thread): kept for the vehicle it is for."""
+        """A face reference from the cloud (the uplink's thread): kept for the vehicle it is for; or its
+        revocation (the driver withdrew consent): dropped."""
         if self.faces is None:
             return
         try:
-            reference = FaceReference.model_validate_json(payload)
+            message = FACE_MESSAGES.validate_json(payload)
         except ValidationError as exc:
             self._fault("face_reference", f"not a face reference: {exc.errors()[0]['msg']}", camera=False)
             return
-        self.faces.refer(reference)
+        if isinstance(message, FaceReference):
+            self.faces.refer(message)
+        else:
+            self.faces.revoke(message)
 
     def _check_faces(self, frame: Frame) -> None:
         assert self.faces is not None

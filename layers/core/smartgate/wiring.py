@@ -169,7 +169,14 @@ def lane_faces() -> LaneFaces | None:
     s = settings()
     if not (s.faces_table and s.face_key_id):
         return None
-    return LaneFaces(biometric_deps(), IotFacePublisher(s.aws_region, s.iot_data_endpoint), s.face_key_id)
+    return LaneFaces(biometric_deps(), face_publisher(), s.face_key_id)
+
+
+@lru_cache(maxsize=1)
+def face_publisher() -> IotFacePublisher:
+    """Face references and their revocations to the lanes' cab cameras."""
+    s = settings()
+    return IotFacePublisher(s.aws_region, s.iot_data_endpoint)
 
 
 @lru_cache(maxsize=1)

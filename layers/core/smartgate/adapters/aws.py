@@ -14,7 +14,15 @@ from typing import Any
 
 import boto3
 
-from smartgate.schemas import BarrierCommand, Contract, FaceReference, RejectedMessage, schema_name, utc_now
+from smartgate.schemas import (
+    BarrierCommand,
+    Contract,
+    FaceReference,
+    FaceRevoked,
+    RejectedMessage,
+    schema_name,
+    utc_now,
+)
 from smartgate.topics import commands_topic, faces_topic, source_for
 
 
@@ -40,10 +48,10 @@ class IotCommandPublisher(_IotPublisher):
 
 
 class IotFacePublisher(_IotPublisher):
-    """A booked driver's encrypted face reference to ``smartgate/{gate}/lanes/{lane}/faces``, QoS 1."""
+    """A booked driver's encrypted face reference, or its revocation, to ``smartgate/{gate}/lanes/{lane}/faces``."""
 
-    def publish(self, reference: FaceReference) -> None:
-        self._send(faces_topic(reference.gate_id, reference.lane_id), reference)
+    def publish(self, message: FaceReference | FaceRevoked) -> None:
+        self._send(faces_topic(message.gate_id, message.lane_id), message)
 
 
 class EventBridgePublisher:

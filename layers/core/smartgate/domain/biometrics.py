@@ -31,7 +31,7 @@ from typing import Annotated, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from smartgate.ports import Clock
-from smartgate.schemas import FaceReference, UtcDatetime
+from smartgate.schemas import FaceReference, FaceRevoked, UtcDatetime
 
 DIMENSIONS = 128
 _PACKED = struct.Struct(f"<{DIMENSIONS}f")  # little-endian float32: 512 bytes
@@ -164,6 +164,8 @@ def reference(deps: BiometricDeps, company_id: str, driver_id: str, purpose: str
     return vector
 
 
+LANE_WHO = "lane "
+"""How the record names a lane a face was sent to (``lane <gate>/<lane>``)."""
 REFERENCE_LIFE = timedelta(minutes=10)
 """How long a lane may keep a face reference it was sent (used or not): the truck is at the barrier."""
 
@@ -185,7 +187,7 @@ def lane_reference(
         return None
     deps.uses.log_access(
         subject(record.company_id, record.driver_id),
-        f"lane {gate_id}/{lane_id}",
+        f"{LANE_WHO}{gate_id}/{lane_id}",
         f"face sent for a 1:1 check at gate {gate_id} lane {lane_id} (booking {booking_id})",
         now,
     )
@@ -206,7 +208,7 @@ def lane_reference(
 
 
 class FacePublisher(Protocol):
-    def publish(self, reference: FaceReference) -> None: ...
+    def publish(self, message: FaceReference | FaceRevoked) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -275,6 +277,32 @@ def withdraw(deps: BiometricDeps, company_id: str, driver_id: str, who: str) -> 
     what = "consent withdrawn: face data deleted" if had else "consent withdrawn: no face data was kept"
     deps.uses.log_access(subject(company_id, driver_id), who, what, now)
     return had
+
+
+def revoke_on_lanes(deps: BiometricDeps, publisher: FacePublisher, company_id: str, driver_id: str) -> list[str]:
+    """After a withdrawal: every lane the driver's face was sent to within :data:`REFERENCE_LIFE` (it may still
+    hold it) is told to drop it; returns those lanes (``gate/lane``), the telling on the record."""
+    now = deps.clock.now()
+    key = subject(company_id, driver_id)
+    holding = sorted(
+        {
+            who.removeprefix(LANE_WHO)
+            for at, who, what in deps.uses.accesses_of(key)
+            if who.startswith(LANE_WHO)
+            and what.startswith("face sent")
+            and datetime.fromisoformat(at) > now - REFERENCE_LIFE
+        }
+    )
+    for lane in holding:
+        gate_id, lane_id = lane.split("/", 1)
+        publisher.publish(
+            FaceRevoked(gate_id=gate_id, lane_id=lane_id, company_id=company_id, driver_ref=driver_id, revoked_at=now)
+        )
+    if holding:
+        deps.uses.log_access(
+            key, "smartgate", f"consent withdrawn: lanes told to drop the face ({', '.join(holding)})", now
+        )
+    return holding
 
 
 def uses(deps: BiometricDeps, company_id: str, driver_id: str, who: str) -> list[tuple[str, str, str]]:

@@ -44,6 +44,7 @@ from smartgate.schemas.clearance import (
 )
 from smartgate.schemas.lane import (
     DETECTION_ADAPTER,
+    FACE_MESSAGES,
     BarrierCommand,
     BarrierEvent,
     BarrierEventKind,
@@ -54,6 +55,7 @@ from smartgate.schemas.lane import (
     FaceQuality,
     FaceReference,
     FaceRejection,
+    FaceRevoked,
     FaceVerified,
     LaneDecisionReconciled,
     LaneHealth,
@@ -77,6 +79,7 @@ ALL_MODELS: tuple[type[Contract], ...] = (
     LaneHealth,
     BarrierCommand,
     FaceReference,
+    FaceRevoked,
     BarrierEvent,
     RejectedMessage,
     GoodsLine,
@@ -162,7 +165,9 @@ __all__ = [
     "WeightReading",
     "FaceDecision",
     "FaceQuality",
+    "FACE_MESSAGES",
     "FaceReference",
+    "FaceRevoked",
     "FaceRejection",
     "FaceVerified",
     "schema_name",

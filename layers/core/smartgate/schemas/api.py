@@ -173,6 +173,9 @@ class FaceStatus(ApiModel):
 class FaceWithdrawn(ApiModel):
     driver_id: Identifier
     deleted: bool = Field(description="face data was kept and is now deleted")
+    lanes_told: list[str] = Field(
+        default_factory=list, description="lanes (gate/lane) sent the face in the last minutes, told to drop it"
+    )
 
 
 # --------------------------------------------------------------------------- declarations and slots

@@ -218,6 +218,24 @@ class FaceReference(Contract):
     use_by: UtcDatetime = Field(description="the lane drops the reference after this, used or not")
 
 
+class FaceRevoked(Contract):
+    """The driver withdrew consent: a lane that still holds their face reference (sent in the last minutes)
+    drops it unused, on ``.../faces`` (cloud -> lane)."""
+
+    schema_version: Literal["FaceRevoked.v1"] = Field("FaceRevoked.v1", alias="schema")
+    gate_id: Identifier
+    lane_id: Identifier
+    company_id: Identifier
+    driver_ref: Identifier
+    revoked_at: UtcDatetime
+
+
+FACE_MESSAGES: TypeAdapter[FaceReference | FaceRevoked] = TypeAdapter(
+    Annotated[FaceReference | FaceRevoked, Field(discriminator="schema_version")]
+)
+"""What a lane's cab camera hears on ``.../faces``."""
+
+
 class BarrierState(StrEnum):
     CLOSED = "closed"
     OPENING = "opening"

@@ -80,7 +80,9 @@ function useText(what) {
   if ((m = what.match(/^face sent for a 1:1 check at gate (\S+) lane (\S+) \(booking ([^)]+)\)/)))
     return t("face.use.sent", { gate: m[1], lane: m[2], booking: m[3] });
   if (/^consent withdrawn: face data deleted/.test(what)) return t("face.use.withdrawn");
-  if (/^consent withdrawn/.test(what)) return t("face.use.withdrawn_none");
+  if ((m = what.match(/^consent withdrawn: lanes told to drop the face \(([^)]+)\)/)))
+    return t("face.use.lanes_told", { lanes: m[1] });
+  if (/^consent withdrawn: no face data/.test(what)) return t("face.use.withdrawn_none");
   if (/^record of face data uses read/.test(what)) return t("face.use.record_read");
   if (/^face record read/.test(what)) return t("face.use.record_read");
   if (/^face used/.test(what)) return t("face.use.used");
