@@ -7,11 +7,13 @@ rest is the Consignment.v1 / Booking.v1 contract as it is.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from smartgate.adapters.passes import PassSigner, private_key
+from smartgate.domain.containers import check_digit
 from smartgate.domain.passes import PassClaims
 from smartgate.domain.plates import plate_key
 from smartgate.schemas import Booking, Consignment
@@ -72,6 +74,60 @@ def declared(raw: dict[str, Any], now: datetime) -> Declared:
             }
         )
     return Declared(consignment, booking)
+
+
+@dataclass(frozen=True)
+class BookedExport:
+    """A booked export of one rubber line in one container, ready to cross (tests and demo sections)."""
+
+    entry: Declared
+    plate: str
+    container_no: str
+    booking_id: str
+
+    @property
+    def weight_kg(self) -> float:
+        """What the scale reads: the declared tare plus the goods' gross."""
+        return 15_000 + float(str(RUBBER_LINE["gross_kg"]))
+
+    def reads(self, lane: Any, pass_token: str, at: datetime) -> list[Any]:
+        """What a lane (a LaneSimulator) reads of it: the plate, the pass, the container, the weight."""
+        return list(
+            lane.truck(
+                self.plate,
+                "VN",
+                containers=(self.container_no,),
+                weight_kg=self.weight_kg,
+                pass_token=pass_token,
+                at=at,
+            )
+        )
+
+
+def booked_export(gate_id: str, trader_id: str, driver_ref: str, now: datetime, tag: str = "FACE") -> BookedExport:
+    """A consignment and its booking (a slot open now) with a fresh plate and container: the caller stores it
+    (StackClient.declare)."""
+    serial = f"{uuid.uuid4().int % 1_000_000:06d}"
+    box = f"MSKU{serial}{check_digit('MSKU' + serial)}"
+    plate = f"24C-{serial[:3]}.{serial[3:5]}"
+    booking_id = f"BK-{tag}-{serial}"
+    entry = declared(
+        {
+            "consignment_id": f"C-{tag}-{serial}",
+            "trader_id": trader_id,
+            "gate_id": gate_id,
+            "direction": "VN_TO_CN",
+            "plate_text": plate,
+            "country": "VN",
+            "container_nos": [box],
+            "driver_ref": driver_ref,
+            "vehicle_tare_kg": 15_000,
+            "goods": [RUBBER_LINE],
+            "booking": {"booking_id": booking_id, "slot_minutes": [-30, 90]},
+        },
+        now,
+    )
+    return BookedExport(entry, plate, box, booking_id)
 
 
 def pass_signer(template: Template) -> PassSigner:

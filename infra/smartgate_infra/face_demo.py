@@ -24,11 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from smartgate.domain.biometrics import CONSENT_TEXT
-from smartgate.domain.containers import check_digit
 from smartgate.schemas import BarrierAction, BarrierCommand, utc_now
 from smartgate_infra.api_client import ApiClient
 from smartgate_infra.client import StackClient
-from smartgate_infra.declarations import RUBBER_LINE, declared
+from smartgate_infra.declarations import booked_export
 from smartgate_infra.demo import Lanes, command_keys
 from smartgate_infra.lane_camera import DRIVER_PHOTOS, stage_cab_frames, start_cab_camera
 from smartgate_infra.stack import StackState
@@ -204,36 +203,11 @@ def _warm_up(lanes: Lanes) -> None:
 def _cross(
     state: StackState, client: StackClient, lanes: Lanes, demo: FaceDemo, lane_id: str, who: str
 ) -> FaceCrossing:
-    serial = f"{uuid.uuid4().int % 1_000_000:06d}"
-    box = f"MSKU{serial}{check_digit('MSKU' + serial)}"
-    plate = f"24C-{serial[:3]}.{serial[3:5]}"
-    entry = declared(
-        {
-            "consignment_id": f"C-FACE-{serial}",
-            "trader_id": demo.company_id,
-            "gate_id": GATE,
-            "direction": "VN_TO_CN",
-            "plate_text": plate,
-            "country": "VN",
-            "container_nos": [box],
-            "driver_ref": demo.driver_id,
-            "vehicle_tare_kg": 15_000,
-            "goods": [RUBBER_LINE],
-            "booking": {"booking_id": f"BK-FACE-{serial}", "slot_minutes": [-30, 90]},
-        },
-        utc_now(),
-    )
-    client.declare(entry)
-    assert entry.booking is not None
+    export = booked_export(GATE, demo.company_id, demo.driver_id, utc_now())
+    client.declare(export.entry)
+    plate = export.plate
     lane = lanes.lane(GATE, lane_id)
-    reads = lane.truck(
-        plate,
-        "VN",
-        containers=(box,),
-        weight_kg=15_000 + float(str(RUBBER_LINE["gross_kg"])),
-        pass_token=client.pass_token(entry),
-        at=utc_now() - timedelta(seconds=1),
-    )
+    reads = export.reads(lane, client.pass_token(export.entry), utc_now() - timedelta(seconds=1))
     result = lane.send(reads, timeout=30, plate=plate, pace_s=0.3)
     if result.command is None:
         raise DemoStepFailed(f"no barrier command at {lane_id} for {plate}: {result.error}")
@@ -251,7 +225,7 @@ def _cross(
     if passage["detections"]["faces"][-1]["decision"] == "mismatch" and first.action != BarrierAction.HOLD:
         last = lane.next_command(15) or first  # decided before the face came: held while still at the barrier
     passage = _until(lambda: _settled(customs, first.passage_id), 10) or passage
-    return FaceCrossing(lane_id, who, plate, entry.booking.booking_id, first, last, passage)
+    return FaceCrossing(lane_id, who, plate, export.booking_id, first, last, passage)
 
 
 def _settled(customs: ApiClient, passage_id: str) -> dict[str, Any] | None:

@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -110,17 +112,29 @@ class Console:
         )
 
 
-def test_an_officer_releases_a_held_truck_with_a_reason(browser, stack, stack_client, artefacts) -> None:  # type: ignore[no-untyped-def]
+@contextmanager
+def console_at(
+    browser, stack, stack_client, artefacts, lane_id: str
+) -> Iterator[tuple[LaneSimulator, Console, list[str]]]:  # type: ignore[no-untyped-def]
+    """A lane of the sandbox gate (simulated) and the console in a desktop browser; the page's errors."""
     transport = Mqtt5Transport(stack.ports.host, stack.ports.mqtt, f"console-{uuid.uuid4().hex[:6]}").connect()
-    lane = LaneSimulator(transport, GATE, LANE, command_keys(stack_client))
+    lane = LaneSimulator(transport, GATE, lane_id, command_keys(stack_client))
     lane.start()
     context = browser.new_context(viewport=DEVICES["desktop"], locale=LOCALES["en"], timezone_id="Asia/Ho_Chi_Minh")
     page = context.new_page()
     failures: list[str] = []
     page.on("pageerror", lambda err: failures.append(str(err)))
     page.on("console", lambda msg: failures.append(msg.text) if "missing message" in msg.text else None)
-    ui = Console(page, artefacts)
     try:
+        yield lane, Console(page, artefacts), failures
+    finally:
+        context.close()
+        transport.close()
+
+
+def test_an_officer_releases_a_held_truck_with_a_reason(browser, stack, stack_client, artefacts) -> None:  # type: ignore[no-untyped-def]
+    with console_at(browser, stack, stack_client, artefacts, LANE) as (lane, ui, failures):
+        page = ui.page
         passage_id = held_truck(stack_client, lane)
         username = new_officer(stack_client, locale="vi")
 
@@ -212,9 +226,6 @@ def test_an_officer_releases_a_held_truck_with_a_reason(browser, stack, stack_cl
         expect(page.get_by_role("heading", name=m["queue.inspection"])).to_be_visible()
         expect(page.locator(f".queue a[data-passage='{passage_id}']")).to_have_count(0)
         expect(lane_card).to_contain_text(m["lane.barrier_open"])
-    finally:
-        context.close()
-        transport.close()
     assert not failures, failures
 
 
@@ -223,51 +234,18 @@ def test_an_officer_sees_the_face_check_that_held_a_truck(browser, stack, stack_
     check's score, threshold and quality in the officer's language, and the cab camera's crop kept as evidence."""
     from datetime import timedelta
 
-    from smartgate.domain.containers import check_digit
     from smartgate.schemas import FaceDecision, FaceQuality, FaceVerified, utc_now
-    from smartgate_infra.declarations import RUBBER_LINE, declared
+    from smartgate_infra.declarations import booked_export
 
     lane_id = "out-45"  # nobody else's
-    serial = f"{uuid.uuid4().int % 1_000_000:06d}"
-    box = f"MSKU{serial}{check_digit('MSKU' + serial)}"
-    plate = f"24C-{serial[:3]}.{serial[3:5]}"
-    entry = declared(
-        {
-            "consignment_id": f"C-CFACE-{serial}",
-            "trader_id": "TR-CFACE",
-            "gate_id": GATE,
-            "direction": "VN_TO_CN",
-            "plate_text": plate,
-            "country": "VN",
-            "container_nos": [box],
-            "driver_ref": f"DRV-CFACE-{serial}",
-            "vehicle_tare_kg": 15_000,
-            "goods": [RUBBER_LINE],
-            "booking": {"booking_id": f"BK-CFACE-{serial}", "slot_minutes": [-30, 90]},
-        },
-        utc_now(),
-    )
-    stack_client.declare(entry)
+    export = booked_export(GATE, "TR-CFACE", f"DRV-CFACE-{uuid.uuid4().hex[:6]}", utc_now(), tag="CFACE")
+    stack_client.declare(export.entry)
+    entry, plate = export.entry, export.plate
     assert entry.booking is not None
-    transport = Mqtt5Transport(stack.ports.host, stack.ports.mqtt, f"console-face-{uuid.uuid4().hex[:6]}").connect()
-    lane = LaneSimulator(transport, GATE, lane_id, command_keys(stack_client))
-    lane.start()
-    context = browser.new_context(viewport=DEVICES["desktop"], locale=LOCALES["en"], timezone_id="Asia/Ho_Chi_Minh")
-    page = context.new_page()
-    failures: list[str] = []
-    page.on("pageerror", lambda err: failures.append(str(err)))
-    page.on("console", lambda msg: failures.append(msg.text) if "missing message" in msg.text else None)
-    ui = Console(page, artefacts)
-    try:
+    with console_at(browser, stack, stack_client, artefacts, lane_id) as (lane, ui, failures):
+        page = ui.page
         at = utc_now() - timedelta(seconds=1)
-        reads = lane.truck(
-            plate,
-            "VN",
-            containers=(box,),
-            weight_kg=15_000 + float(str(RUBBER_LINE["gross_kg"])),
-            pass_token=stack_client.pass_token(entry),
-            at=at,
-        )
+        reads = export.reads(lane, stack_client.pass_token(entry), at)
         event_id = f"{reads[0].event_id}.face"
         key = evidence_key(GATE, lane_id, event_id, "face", at)
         crop = (ROOT / "infra" / "smartgate_infra" / "faces" / "eileen_collins.jpg").read_bytes()  # public domain
@@ -309,7 +287,4 @@ def test_an_officer_sees_the_face_check_that_held_a_truck(browser, stack, stack_
             ui.evidence_loaded()
             expect(page.locator(".evidence")).to_contain_text(ui.m["evidence.face"])
             ui.shot("6-face-mismatch")
-    finally:
-        context.close()
-        transport.close()
     assert not failures, failures

@@ -11,10 +11,9 @@ from typing import Any
 
 import pytest
 
-from smartgate.domain.containers import check_digit
 from smartgate.schemas import BarrierAction, FaceDecision, FaceQuality, FaceVerified, utc_now
 from smartgate_infra.api_client import ApiClient
-from smartgate_infra.declarations import RUBBER_LINE, declared
+from smartgate_infra.declarations import booked_export
 from smartgate_infra.demo import Lanes, command_keys
 from smartgate_infra.offline_demo import until
 
@@ -22,49 +21,20 @@ pytestmark = pytest.mark.e2e
 GATE = "sandbox"
 
 
-def _booked(stack_client, plate: str, box: str):  # type: ignore[no-untyped-def]
-    tag = uuid.uuid4().hex[:6].upper()
-    entry = declared(
-        {
-            "consignment_id": f"C-FACE-{tag}",
-            "trader_id": f"TR-FACE-{tag}",
-            "gate_id": GATE,
-            "direction": "VN_TO_CN",
-            "plate_text": plate,
-            "country": "VN",
-            "container_nos": [box],
-            "driver_ref": f"DRV-FACE-{tag}",
-            "vehicle_tare_kg": 15_000,
-            "goods": [RUBBER_LINE],
-            "booking": {"booking_id": f"BK-FACE-{tag}", "slot_minutes": [-30, 90]},
-        },
-        utc_now(),
-    )
-    stack_client.declare(entry)
-    return entry
-
-
 @pytest.mark.parametrize(("decision", "score", "lane_id"), [("mismatch", 0.31, "out-19"), ("match", 0.64, "out-21")])
 def test_the_lanes_face_check_joins_the_truck_and_a_mismatch_goes_to_an_officer(  # type: ignore[no-untyped-def]
     stack, stack_client, decision: str, score: float, lane_id: str
 ) -> None:
-    serial = f"{uuid.uuid4().int % 1_000_000:06d}"
-    box = f"MSKU{serial}{check_digit('MSKU' + serial)}"
-    plate = f"24C-{serial[:3]}.{serial[3:5]}"
-    entry = _booked(stack_client, plate, box)
+    tag = uuid.uuid4().hex[:6].upper()
+    export = booked_export(GATE, f"TR-FACE-{tag}", f"DRV-FACE-{tag}", utc_now())
+    stack_client.declare(export.entry)
+    entry = export.entry
     assert entry.booking is not None
     lanes = Lanes(stack, command_keys(stack_client))
     try:
         lane = lanes.lane(GATE, lane_id)
         at = utc_now() - timedelta(seconds=1)
-        reads = lane.truck(
-            plate,
-            "VN",
-            containers=(box,),
-            weight_kg=15_000 + float(str(RUBBER_LINE["gross_kg"])),
-            pass_token=stack_client.pass_token(entry),
-            at=at,
-        )
+        reads = export.reads(lane, stack_client.pass_token(entry), at)
         face = FaceVerified(
             event_id=f"{reads[0].event_id}.face",
             gate_id=GATE,
