@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 import boto3
@@ -41,7 +41,7 @@ from smartgate.adapters.passes import PassSigner, private_key
 from smartgate.adapters.rulesets import DeployedRuleSets
 from smartgate.adapters.trade import DynamoLimits, DynamoTrade, OutboxNotifier, TradeTables
 from smartgate.config import settings
-from smartgate.domain.biometrics import BiometricDeps, LaneFaces
+from smartgate.domain.biometrics import BiometricDeps, FaceChecks, FaceRecord, LaneFaces
 from smartgate.domain.commands import CommandSigner
 from smartgate.domain.crossing import CrossingDeps
 from smartgate.domain.duty import ActionDeps, AlertDeps
@@ -164,12 +164,31 @@ def crossing_deps() -> CrossingDeps:
     )
 
 
-def lane_faces() -> LaneFaces | None:
+class _LateLaneFaces:
+    """LaneFaces built at its first use (the first pass at a cab lane), not when a function starts: its
+    clients and tables cost a second of every cold start of the ingest and settle functions, most of which
+    never see a face."""
+
+    def __init__(self, key_id: str) -> None:
+        self.key_id = key_id
+
+    @cached_property
+    def _faces(self) -> LaneFaces:
+        return LaneFaces(biometric_deps(), face_publisher(), self.key_id)
+
+    def enrolled(self, company_id: str, driver_id: str) -> FaceRecord | None:
+        return self._faces.enrolled(company_id, driver_id)
+
+    def send(self, record: FaceRecord, *, gate_id: str, lane_id: str, passage_id: str, booking_id: str) -> bool:
+        return self._faces.send(record, gate_id=gate_id, lane_id=lane_id, passage_id=passage_id, booking_id=booking_id)
+
+
+def lane_faces() -> FaceChecks | None:
     """The booked driver's face for lanes with a cab camera; None in a stack without face data."""
     s = settings()
     if not (s.faces_table and s.face_key_id):
         return None
-    return LaneFaces(biometric_deps(), face_publisher(), s.face_key_id)
+    return _LateLaneFaces(s.face_key_id)
 
 
 @lru_cache(maxsize=1)

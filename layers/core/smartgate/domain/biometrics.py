@@ -211,6 +211,13 @@ class FacePublisher(Protocol):
     def publish(self, message: FaceReference | FaceRevoked) -> None: ...
 
 
+class FaceChecks(Protocol):
+    """What the crossing flow asks of face data (:class:`LaneFaces`, or a stand-in that builds it late)."""
+
+    def enrolled(self, company_id: str, driver_id: str) -> FaceRecord | None: ...
+    def send(self, record: FaceRecord, *, gate_id: str, lane_id: str, passage_id: str, booking_id: str) -> bool: ...
+
+
 @dataclass(frozen=True)
 class LaneFaces:
     """What the crossing flow asks of face data: is the booked driver enrolled, and send their face (still

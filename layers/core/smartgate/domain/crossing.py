@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from smartgate.domain.biometrics import FaceRecord, LaneFaces
+from smartgate.domain.biometrics import FaceChecks, FaceRecord
 from smartgate.domain.clearance import (
     BookedVehicle,
     PassCheck,
@@ -94,7 +94,7 @@ class CrossingDeps:
     clock: Clock
     signer: CommandSigner
     command_ttl: timedelta = COMMAND_TTL
-    faces: LaneFaces | None = None
+    faces: FaceChecks | None = None
     """the booked driver's face for lanes with a cab camera (None: no face data in this stack)"""
 
 
