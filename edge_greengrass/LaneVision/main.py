@@ -48,7 +48,7 @@ from smartgate_edge.transport import (
     connect_in_background,
     transport_from_env,
 )
-from smartgate_edge.vision.cab import CabFaces, KmsOpener
+from smartgate_edge.vision.cab import CabFaces
 from smartgate_edge.vision.component import (
     LaneVision,
     LaneVisionConfig,
@@ -80,11 +80,13 @@ def cab_faces(config: LaneVisionConfig) -> CabFaces:
     import boto3
     from smartgate_edge.vision.faces import FaceVerifier
 
+    from smartgate.facekey import KmsFaceCipher
+
     assert config.face_key_id is not None
     kms = boto3.client("kms", region_name=config.aws_region)
     return CabFaces(
         FaceVerifier(threshold=config.face_threshold),
-        KmsOpener(kms, config.face_key_id),
+        KmsFaceCipher(kms, config.face_key_id),  # the lane only decrypts
         config.gate_id,
         config.lane_id,
         gap_frames=config.gap_frames,

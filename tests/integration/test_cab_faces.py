@@ -15,11 +15,12 @@ import cv2
 import numpy as np
 import pytest
 from domain_fixtures import AccessLog, ContextCipher
-from smartgate_edge.vision.cab import CabFaces, FaceKeyRefused
+from smartgate_edge.vision.cab import CabFaces
 from smartgate_edge.vision.faces import FaceEmbedder, FaceVerifier
 
 from smartgate.adapters.biometrics import InMemoryFaceStore
 from smartgate.domain import biometrics as B
+from smartgate.facekey import FaceKeyError
 from smartgate.schemas import FaceDecision, FaceReference, FaceRevoked, FaceVerified, utc_now
 from smartgate_infra.lane_camera import DRIVER_PHOTOS, cab_frames
 
@@ -37,7 +38,7 @@ class CountingEmbedder(FaceEmbedder):
 
 class RefusingKms:
     def decrypt(self, ciphertext: bytes, context: dict[str, str]) -> bytes:
-        raise FaceKeyRefused(f"the face data did not decrypt for {context['driver_id']}: InvalidCiphertextException")
+        raise FaceKeyError(f"the face data did not decrypt for {context['driver_id']}: InvalidCiphertextException")
 
     encrypt = decrypt
 

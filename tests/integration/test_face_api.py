@@ -14,8 +14,9 @@ import pytest
 from smartgate_edge.vision.faces import FaceVerifier, distance
 from trade_helpers import new_trader
 
-from smartgate.adapters.biometrics import DynamoFaceStore, KmsFaceCipher
+from smartgate.adapters.biometrics import DynamoFaceStore
 from smartgate.domain import biometrics as B
+from smartgate.facekey import KmsFaceCipher
 from smartgate.schemas import utc_now
 
 pytestmark = pytest.mark.integration

@@ -8,8 +8,9 @@ from datetime import datetime, timedelta
 import numpy as np
 import pytest
 
-from smartgate.adapters.biometrics import FaceKeyError, InMemoryFaceStore, KmsFaceCipher
+from smartgate.adapters.biometrics import InMemoryFaceStore
 from smartgate.domain import biometrics as B
+from smartgate.facekey import FaceKeyError, KmsFaceCipher
 
 pytestmark = pytest.mark.integration
 

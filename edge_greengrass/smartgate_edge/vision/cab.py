@@ -68,25 +68,6 @@ class FaceOutcome:
         }
 
 
-class FaceKeyRefused(RuntimeError):
-    pass
-
-
-class KmsOpener:
-    """The lane's side of the face key (KMS through the Token Exchange Service): decrypt only, with the
-    driver's encryption context; the lane's role may do nothing else with the key."""
-
-    def __init__(self, kms: Any, key_id: str) -> None:
-        self.kms, self.key_id = kms, key_id
-
-    def decrypt(self, ciphertext: bytes, context: dict[str, str]) -> bytes:
-        try:
-            reply = self.kms.decrypt(KeyId=self.key_id, CiphertextBlob=ciphertext, EncryptionContext=context)
-        except Exception as err:  # botocore's ClientError / EndpointConnectionError: no comparison then
-            raise FaceKeyRefused(f"the face key {self.key_id} did not open the reference: {err}") from err
-        return bytes(reply["Plaintext"])
-
-
 class CabFaces:
     """The lane's face checks: frames in (:meth:`offer`), references in (:meth:`refer`, from any thread),
     outcomes out. ``cipher`` opens a reference (KMS on the lane; the lane's role may only decrypt)."""
@@ -201,7 +182,7 @@ class CabFaces:
         else:
             try:
                 vector = np.asarray(open_reference(reference, self.cipher), dtype=np.float32)
-            except (BiometricError, RuntimeError) as exc:  # FaceKeyRefused: KMS refused (key, context, no link)
+            except (BiometricError, RuntimeError) as exc:  # FaceKeyError: KMS refused (key, context, no link)
                 self.on_fault("face_reference", f"booking {reference.booking_id}: {exc}")
                 return None
             check = track.verify(vector)

@@ -17,7 +17,7 @@ from smartgate.adapters.aws import (
     SqsRejectedSink,
     SqsSettleScheduler,
 )
-from smartgate.adapters.biometrics import DynamoFaceStore, KmsFaceCipher
+from smartgate.adapters.biometrics import DynamoFaceStore
 from smartgate.adapters.clock import SystemClock
 from smartgate.adapters.cognito import CognitoUsers
 from smartgate.adapters.dynamodb import (
@@ -48,6 +48,7 @@ from smartgate.domain.duty import ActionDeps, AlertDeps
 from smartgate.domain.gates import GateRegistry, default_gates
 from smartgate.domain.passes import Ed25519PassVerifier, public_keys_from
 from smartgate.domain.trading import TradeDeps
+from smartgate.facekey import KmsFaceCipher
 from smartgate.observability import logger, metrics
 from smartgate.schemas.officers import Severity
 

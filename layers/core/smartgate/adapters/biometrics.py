@@ -1,46 +1,17 @@
-"""Where face data is kept: encrypted by KMS (:class:`KmsFaceCipher`) under the stack's face key, with the
-driver and company as encryption context (CloudTrail records each decrypt with it, and a blob copied to
-another driver's record does not open); :class:`InMemoryFaceStore` for tests and tools."""
+"""Where face data is kept: FacesTable (:class:`DynamoFaceStore`), encrypted under the stack's face key
+(:mod:`smartgate.facekey`); :class:`InMemoryFaceStore` for tests and tools."""
 
 from __future__ import annotations
 
 import threading
 from datetime import datetime
-from typing import Any
 
-from botocore.exceptions import ClientError
 from pynamodb.attributes import BinaryAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.exceptions import DeleteError
 from pynamodb.models import Model
 
 from smartgate.adapters.dynamodb import _bind
 from smartgate.domain.biometrics import Consent, FaceRecord, subject
-
-
-class FaceKeyError(RuntimeError):
-    pass
-
-
-class KmsFaceCipher:
-    """Encrypt / decrypt a face embedding (512 bytes: under KMS's 4 KB limit, so no data key is needed)."""
-
-    def __init__(self, kms: Any, key_id: str) -> None:
-        self.kms = kms
-        self.key_id = key_id
-
-    def encrypt(self, plaintext: bytes, context: dict[str, str]) -> bytes:
-        try:
-            reply = self.kms.encrypt(KeyId=self.key_id, Plaintext=plaintext, EncryptionContext=context)
-        except ClientError as err:
-            raise FaceKeyError(f"the face key {self.key_id} refused to encrypt: {err}") from err
-        return bytes(reply["CiphertextBlob"])
-
-    def decrypt(self, ciphertext: bytes, context: dict[str, str]) -> bytes:
-        try:
-            reply = self.kms.decrypt(KeyId=self.key_id, CiphertextBlob=ciphertext, EncryptionContext=context)
-        except ClientError as err:
-            raise FaceKeyError(f"the face data did not decrypt for {context.get('driver_id')}: {err}") from err
-        return bytes(reply["Plaintext"])
 
 
 class InMemoryFaceStore:
