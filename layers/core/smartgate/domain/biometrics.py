@@ -150,16 +150,34 @@ def enrol(
     return record
 
 
-def reference(deps: BiometricDeps, company_id: str, driver_id: str, purpose: str, who: str) -> tuple[float, ...] | None:
-    """The driver's embedding for one 1:1 comparison (``purpose``: which gate, lane, booking), or None."""
-    now = deps.clock.now()
+def _usable(deps: BiometricDeps, company_id: str, driver_id: str, now: datetime) -> FaceRecord | None:
+    """The driver's record, or None when there is none or it is past its retention (the store's TTL lags)."""
     record = deps.store.get(company_id, driver_id)
-    if record is None or not record.usable(now):
-        return None
-    plain = deps.cipher.decrypt(record.ciphertext, face_context(company_id, driver_id))
+    return record if record is not None and record.usable(now) else None
+
+
+def _vector(plain: bytes, field: str, status: int = 422) -> tuple[float, ...]:
+    """A decrypted embedding, or BiometricError naming ``field`` when it is not one of this model's."""
     if len(plain) != _PACKED.size:
-        raise BiometricError("embedding", "the stored face data is not an embedding of this model", 500)
+        raise BiometricError(field, "the face data is not an embedding of this model", status)
     vector: tuple[float, ...] = _PACKED.unpack(plain)
+    return vector
+
+
+def _record_of(deps: BiometricDeps, key: str) -> list[tuple[str, str, str]]:
+    """(when, who, what) of every use on a driver's record, oldest first."""
+    return sorted(deps.uses.accesses_of(key), key=lambda row: row[0])
+
+
+def reference(deps: BiometricDeps, company_id: str, driver_id: str, purpose: str, who: str) -> tuple[float, ...] | None:
+    """The driver's embedding for one 1:1 comparison (``purpose``: which gate, lane, booking), or None. The
+    cloud's own read (the lanes get theirs through :func:`lane_reference`): tools and tests check with it
+    what the store holds."""
+    now = deps.clock.now()
+    record = _usable(deps, company_id, driver_id, now)
+    if record is None:
+        return None
+    vector = _vector(deps.cipher.decrypt(record.ciphertext, face_context(company_id, driver_id)), "embedding", 500)
     deps.uses.log_access(subject(company_id, driver_id), who, f"face used: {purpose}", now)
     return vector
 
@@ -228,8 +246,7 @@ class LaneFaces:
     key_id: str
 
     def enrolled(self, company_id: str, driver_id: str) -> FaceRecord | None:
-        record = self.bio.store.get(company_id, driver_id)
-        return record if record is not None and record.usable(self.bio.clock.now()) else None
+        return _usable(self.bio, company_id, driver_id, self.bio.clock.now())
 
     def send(self, record: FaceRecord, *, gate_id: str, lane_id: str, passage_id: str, booking_id: str) -> bool:
         reference = lane_reference(
@@ -256,11 +273,7 @@ def open_reference(reference: FaceReference, cipher: FaceOpener) -> tuple[float,
         blob = base64.b64decode(reference.ciphertext, validate=True)
     except ValueError as err:
         raise BiometricError("ciphertext", "not base64") from err
-    plain = cipher.decrypt(blob, face_context(reference.company_id, reference.driver_ref))
-    if len(plain) != _PACKED.size:
-        raise BiometricError("ciphertext", "the face data is not an embedding of this model")
-    vector: tuple[float, ...] = _PACKED.unpack(plain)
-    return vector
+    return _vector(cipher.decrypt(blob, face_context(reference.company_id, reference.driver_ref)), "ciphertext")
 
 
 def status(
@@ -270,11 +283,9 @@ def status(
     dates; the caller shows no face data) or None when there is none or it is past its retention, and every
     use, oldest first. One read, recorded once."""
     now = deps.clock.now()
-    record = deps.store.get(company_id, driver_id)
     key = subject(company_id, driver_id)
     deps.uses.log_access(key, who, "face record read", now)
-    used = sorted(deps.uses.accesses_of(key), key=lambda row: row[0])
-    return (record if record is not None and record.usable(now) else None), used
+    return _usable(deps, company_id, driver_id, now), _record_of(deps, key)
 
 
 def withdraw(deps: BiometricDeps, company_id: str, driver_id: str, who: str) -> bool:
@@ -316,4 +327,4 @@ def uses(deps: BiometricDeps, company_id: str, driver_id: str, who: str) -> list
     """(when, who, what) of every use of the driver's face data, oldest first; this read is recorded too."""
     key = subject(company_id, driver_id)
     deps.uses.log_access(key, who, "record of face data uses read", deps.clock.now())
-    return sorted(deps.uses.accesses_of(key), key=lambda row: row[0])
+    return _record_of(deps, key)
