@@ -46,6 +46,7 @@ from smartgate_edge.transport import (
     Transport,
     TransportError,
     connect_in_background,
+    subscribe_until_held,
     transport_from_env,
 )
 from smartgate_edge.vision.cab import CabFaces
@@ -96,17 +97,8 @@ def cab_faces(config: LaneVisionConfig) -> CabFaces:
 
 def _hear_references(transport: Transport, config: LaneVisionConfig, vision: LaneVision, stop: threading.Event) -> None:
     """Subscribe to the lane's face references; a refused subscribe is tried again (the cloud's checks wait)."""
-    log = logging.getLogger("smartgate_edge.vision")
-    delay = 1.0
-    while not stop.is_set():
-        try:
-            transport.subscribe(config.faces_topic, vision.refer)
-            log.info("face references: subscribed to %s", config.faces_topic)
-            return
-        except TransportError as exc:
-            log.warning("face references: subscribe to %s failed (%s); trying again", config.faces_topic, exc)
-            stop.wait(delay)
-            delay = min(30.0, delay * 2)
+    if subscribe_until_held(transport, config.faces_topic, vision.refer, stop, retry_s=1.0, retry_max_s=30.0):
+        logging.getLogger("smartgate_edge.vision").info("face references: subscribed to %s", config.faces_topic)
 
 
 def run(

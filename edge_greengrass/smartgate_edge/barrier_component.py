@@ -31,7 +31,7 @@ from smartgate_edge.barrier import BarrierController, BarrierDriver, BarrierJour
 from smartgate_edge.local_bus import local_detections_topic, local_input_topic, local_mode_topic, mode_now
 from smartgate_edge.offline import OfflineClearance, OfflinePolicy
 from smartgate_edge.outbox import LaneOutbox
-from smartgate_edge.transport import Transport, TransportError, kv
+from smartgate_edge.transport import Transport, TransportError, kv, subscribe_until_held
 
 log = logging.getLogger("smartgate_edge.barrier_component")
 
@@ -157,16 +157,8 @@ class BarrierComponent:
             self._uplink = uplink
         self.outbox.transport = uplink
         topic = topics.commands_topic(self.config.gate_id, self.config.lane_id)
-        while True:
-            try:
-                uplink.subscribe(topic, self._on_command)
-                break
-            except TransportError as exc:
-                log.warning(kv("subscribe to commands failed; trying again", topic=topic, error=exc))
-                if stop is not None and stop.wait(retry_s):
-                    return
-                if stop is None:
-                    time.sleep(retry_s)
+        if not subscribe_until_held(uplink, topic, self._on_command, stop, retry_s=retry_s):
+            return
         log.info(kv("uplink connected", gate_id=self.config.gate_id, lane_id=self.config.lane_id))
 
     # ---- inputs

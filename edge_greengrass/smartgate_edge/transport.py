@@ -21,6 +21,7 @@ import contextlib
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -587,6 +588,34 @@ def transport_from_env(
     else:
         transport = Mqtt5Transport(host, port, client_id)
     return transport.connect(connect_timeout) if connect else transport
+
+
+def subscribe_until_held(
+    transport: Transport,
+    topic: str,
+    callback: MessageCallback,
+    stop: threading.Event | None = None,
+    *,
+    retry_s: float = 1.0,
+    retry_max_s: float | None = None,
+) -> bool:
+    """Subscribe, trying again until it holds (the link dropped between CONNACK and SUBACK, a broker still
+    starting): a lane component is never left deaf to what the cloud sends it. The wait doubles up to
+    ``retry_max_s`` (default: it stays ``retry_s``). False if ``stop`` was set first."""
+    delay = retry_s
+    while True:
+        try:
+            transport.subscribe(topic, callback)
+            _log(logging.INFO, "subscribed", topic=topic)
+            return True
+        except TransportError as exc:
+            _log(logging.WARNING, "subscribe failed; trying again", topic=topic, error=exc)
+        if stop is not None:
+            if stop.wait(delay):
+                return False
+        else:
+            time.sleep(delay)
+        delay = min(retry_max_s or retry_s, delay * 2)
 
 
 def connect_in_background(
