@@ -287,6 +287,10 @@ def get_driver(req: Request) -> Driver:
 # --------------------------------------------------------------------------- drivers' faces (biometric)
 
 
+def _face_uses(rows: list[tuple[str, str, str]]) -> list[FaceUse]:
+    return [FaceUse(at=at, who=who, what=what) for at, who, what in rows]
+
+
 def _own_driver(req: Request) -> Driver:
     return trading.company_driver(wiring.trade_store(), req.who.company(), req.path["driver_id"])
 
@@ -341,7 +345,7 @@ def enrol_face(req: Request) -> FaceEnrolment:
 def face_status(req: Request) -> FaceStatus:
     driver = _own_driver(req)
     record, used = biometrics.status(wiring.biometric_deps(), driver.company_id, driver.driver_id, req.who.username)
-    uses = [FaceUse(at=at, who=who, what=what) for at, who, what in used]
+    uses = _face_uses(used)
     if record is None:
         return FaceStatus(driver_id=driver.driver_id, enrolled=False, uses=uses)
     return FaceStatus(
@@ -383,7 +387,7 @@ def withdraw_face(req: Request) -> FaceWithdrawn:
 def face_uses(req: Request) -> list[FaceUse]:
     driver = _own_driver(req)
     rows = biometrics.uses(wiring.biometric_deps(), driver.company_id, driver.driver_id, req.who.username)
-    return [FaceUse(at=at, who=who, what=what) for at, who, what in rows]
+    return _face_uses(rows)
 
 
 # --------------------------------------------------------------------------- declarations

@@ -66,6 +66,7 @@ from smartgate_edge.outbox import LaneOutbox, Pressure
 from smartgate_edge.transport import Transport, TransportError, kv
 from smartgate_edge.vision.cab import CabFaces, FaceOutcome
 from smartgate_edge.vision.evidence import EvidenceError, EvidenceStore, LocalEvidenceStore, S3EvidenceStore
+from smartgate_edge.vision.faces import THRESHOLD
 from smartgate_edge.vision.qr import decode_qr
 from smartgate_edge.vision.sources import CameraDead, FrameSource, SourceError, SourceFault, open_source
 from smartgate_edge.vision.types import ContainerReading, Frame, PlateReader, PlateReading
@@ -126,7 +127,7 @@ class LaneVisionConfig(BaseModel):
     face_key_id: str | None = Field(
         None, alias="SMARTGATE_FACE_KEY_ID", description="the KMS key face references are decrypted with"
     )
-    face_threshold: float = Field(0.6, gt=0, lt=2, alias="SMARTGATE_FACE_THRESHOLD")
+    face_threshold: float = Field(THRESHOLD, gt=0, lt=2, alias="SMARTGATE_FACE_THRESHOLD")
     face_evidence: bool = Field(
         False, alias="SMARTGATE_FACE_EVIDENCE", description="keep the face crop of a mismatch as evidence"
     )
